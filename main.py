@@ -1,0 +1,26 @@
+"""Entry points. The Functions runtime loads ``main.py`` at the source root; this file only re-exports.
+
+Each module imports its Google client libraries lazily, so loading every entry point costs a cold
+start little more than functions-framework itself.
+"""
+
+from functions.progress import progress
+from functions.resources import resources
+from functions.review import review
+from functions.rollups import on_module_progress_written, on_resource_progress_written
+from functions.storage_trigger import on_upload_finalized
+from functions.tasks import task_expire_upload, task_notify_learner, task_reevaluate_learners
+from functions.uploads import uploads
+
+__all__ = [
+    "on_module_progress_written",
+    "on_resource_progress_written",
+    "on_upload_finalized",
+    "progress",
+    "resources",
+    "review",
+    "task_expire_upload",
+    "task_notify_learner",
+    "task_reevaluate_learners",
+    "uploads",
+]

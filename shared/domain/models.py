@@ -1,0 +1,142 @@
+"""Catalog, progress and submission documents as pydantic models (the shapes of ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
+
+
+class ResourceType(StrEnum):
+    video = "video"
+    article = "article"
+    exercise = "exercise"
+    project = "project"
+    quiz = "quiz"
+
+
+class ResourceStatus(StrEnum):
+    not_started = "not_started"
+    in_progress = "in_progress"
+    completed = "completed"
+    submitted = "submitted"
+    reviewed = "reviewed"
+
+
+class SubmissionStatus(StrEnum):
+    pending_upload = "pending_upload"
+    uploaded = "uploaded"
+    approved = "approved"
+    rejected = "rejected"
+    invalid = "invalid"
+    expired = "expired"
+    deleted = "deleted"
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- catalog --------------------------------------------------------------------------------
+
+
+class Pathway(_Strict):
+    pathway_id: Id
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    description: Annotated[str, StringConstraints(max_length=2000)] = ""
+    module_ids: list[Id]
+    content_version: int = Field(default=1, ge=1)
+
+
+class Module(_Strict):
+    module_id: Id
+    pathway_id: Id
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    order: int = Field(ge=0)
+    resource_ids: list[Id]
+    content_version: int = Field(default=1, ge=1)
+
+
+class Resource(_Strict):
+    resource_id: Id
+    pathway_id: Id
+    module_id: Id
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    type: ResourceType
+    order: int = Field(ge=0)
+    url: Annotated[str, StringConstraints(max_length=2000)] = ""
+    duration_minutes: int = Field(default=0, ge=0, le=100_000)
+    requires_upload: bool = False
+    accepted_file_types: list[str] = Field(default_factory=list)
+    max_file_size_mb: int = Field(default=0, ge=0, le=5_000)
+    optional: bool = False
+
+
+# ---- learner state ---------------------------------------------------------------------------
+
+
+class ResourceProgress(_Doc):
+    resource_id: str
+    pathway_id: str
+    module_id: str
+    status: ResourceStatus = ResourceStatus.not_started
+    progress_percentage: int = 0
+    time_spent_minutes: int = 0
+    submission_count: int = 0
+    started_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+
+class ModuleProgress(_Doc):
+    module_id: str
+    pathway_id: str
+    completed_resources: int = 0
+    total_resources: int = 0
+    percentage: float = 0.0
+    completed_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+
+class PathwayProgress(_Doc):
+    pathway_id: str
+    completed_modules: int = 0
+    total_modules: int = 0
+    percentage: float = 0.0
+    completed_resources: int = 0
+    total_resources: int = 0
+    resource_percentage: float = 0.0
+    completed_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+
+class Submission(_Doc):
+    submission_id: str
+    user_id: str
+    resource_id: str
+    module_id: str
+    pathway_id: str
+    attempt: int
+    file_name: str
+    content_type: str
+    size_bytes: int
+    gcs_bucket: str
+    gcs_path: str
+    gcs_generation: int | None = None
+    status: SubmissionStatus = SubmissionStatus.pending_upload
+    invalid_reason: str | None = None
+    created_at: dt.datetime | None = None
+    uploaded_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
+    reviewed_by: str | None = None
+    reviewed_at: dt.datetime | None = None
+    review_comments: str | None = None
+    grade: int | None = None

@@ -1,0 +1,140 @@
+"""Shared fixtures.
+
+Unit tests need nothing. Tests marked ``cloud`` use the local cloud that ``make up`` (or ``make
+test``) started and described in ``.local/stack.json``; without it they fail, loudly, rather than
+skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from localcloud import tokens
+from shared.config import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK_FILE = ROOT / ".local" / "stack.json"
+FIXTURES = ROOT.parent / "shared" / "fixtures" / "cloudevents"
+LOCAL_FIXTURES = ROOT / "tests" / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environ() -> Iterator[None]:
+    """Each test sees the environment it started with, and freshly read settings."""
+    saved = dict(os.environ)
+    settings.cache_clear()
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    settings.cache_clear()
+
+
+def load_stack() -> dict[str, Any]:
+    if not STACK_FILE.exists():
+        pytest.fail("the local cloud is not running: start it with `make up` (make test does)")
+    stack: dict[str, Any] = json.loads(STACK_FILE.read_text())
+    return stack
+
+
+@pytest.fixture(scope="session")
+def stack() -> dict[str, Any]:
+    return load_stack()
+
+
+def cloud_environ(stack: dict[str, Any]) -> dict[str, str]:
+    emu = stack["emulators"]
+    return {
+        "GOOGLE_CLOUD_PROJECT": stack["project_id"],
+        "FIRESTORE_EMULATOR_HOST": emu["firestore"],
+        "STORAGE_EMULATOR_HOST": "http://" + emu["storage"],
+        "FIREBASE_AUTH_EMULATOR_HOST": emu["auth"],
+        "CLOUD_TASKS_EMULATOR_HOST": emu["tasks"],
+        "SUBMISSIONS_BUCKET": stack["bucket"],
+    }
+
+
+@pytest.fixture
+def cloud(stack: dict[str, Any]) -> dict[str, Any]:
+    """The stack, with this process's environment pointed at its emulators."""
+    os.environ.update(cloud_environ(stack))
+    settings.cache_clear()
+    return stack
+
+
+@pytest.fixture
+def db(cloud: dict[str, Any]) -> Any:
+    from google.cloud import firestore
+
+    return firestore.Client(project=cloud["project_id"])
+
+
+@pytest.fixture(scope="session")
+def mint() -> Callable[..., str]:
+    """``mint(uid, instructor=False, **kw)`` returns an unsigned emulator ID token."""
+    return tokens.mint
+
+
+class Api:
+    """Calls one function of the stack with a token: ``api.get("/path", token=...)``."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base.rstrip("/")
+        self.session = requests.Session()
+
+    def call(
+        self, method: str, path: str, *, token: str | None = None, **kw: Any
+    ) -> requests.Response:
+        headers = dict(kw.pop("headers", {}) or {})
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.session.request(method, self.base + path, headers=headers, timeout=30, **kw)
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return self.call("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> requests.Response:
+        return self.call("POST", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> requests.Response:
+        return self.call("PUT", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> requests.Response:
+        return self.call("DELETE", path, **kw)
+
+
+@pytest.fixture
+def api(cloud: dict[str, Any]) -> Callable[[str], Api]:
+    """``api("progress").post(...)``: an HTTP client for one entry point of the stack."""
+    return lambda name: Api(cloud["functions"][name])
+
+
+@pytest.fixture
+def bridge(cloud: dict[str, Any]) -> Iterator[Any]:
+    """The event bridge's control API; restores normal (single) delivery after the test."""
+    from localcloud.bridge_client import BridgeClient
+
+    client = BridgeClient(cloud["bridge"])
+    yield client
+    client.configure(duplicate=False)
+
+
+@pytest.fixture(scope="session")
+def real_fixture() -> Callable[[str], dict[str, Any]]:
+    """A real CloudEvent payload from ../shared/fixtures/cloudevents (copied in tests/fixtures)."""
+
+    def load(name: str) -> dict[str, Any]:
+        for folder in (FIXTURES, LOCAL_FIXTURES):
+            path = folder / name
+            if path.exists():
+                data: dict[str, Any] = json.loads(path.read_text())
+                return data
+        raise FileNotFoundError(name)
+
+    return load
