@@ -1,0 +1,72 @@
+# The two commands: `make demo` (local cloud + seeded catalog + a learner journey) and `make test`.
+SHELL := /bin/bash
+PY := .venv/bin/python
+PROJECT ?=
+REGION ?= us-central1
+
+.PHONY: install up down status demo test lint pytest seed openapi bench-progress deploy deploy-plan clean
+
+install: .venv/.installed .venv-tasks/.installed node_modules/.installed
+
+.venv/.installed: requirements.txt requirements-dev.txt
+	@command -v python3 >/dev/null || { echo "python3 is required"; exit 1; }
+	python3 -m venv .venv
+	.venv/bin/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+.venv-tasks/.installed: requirements-tasks-emulator.txt
+	python3 -m venv .venv-tasks
+	.venv-tasks/bin/pip install --disable-pip-version-check -q -r requirements-tasks-emulator.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "node and npm are required (the Auth emulator is firebase-tools)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+up: install
+	$(PY) -m localcloud up
+
+down:
+	@if [ -x $(PY) ]; then $(PY) -m localcloud down; else echo "nothing to stop"; fi
+
+status:
+	$(PY) -m localcloud status
+
+seed: install
+	$(PY) -m seed.load
+
+demo: install
+	$(PY) -m localcloud up
+	$(PY) -m localcloud.demo
+	@echo "The local cloud is still running (see .local/stack.json); stop it with: make down"
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+# Lint and types, then the whole suite against a freshly started local cloud, which is always stopped.
+test: lint
+	$(PY) -m localcloud up
+	status=0; .venv/bin/pytest $(PYTEST_ARGS) || status=$$?; $(PY) -m localcloud down; exit $$status
+
+# Against an already running `make up`.
+pytest:
+	.venv/bin/pytest $(PYTEST_ARGS)
+
+openapi: install
+	$(PY) -m tools.openapi
+
+bench-progress: install
+	$(PY) -m bench.bench_progress $(BENCH_ARGS)
+
+deploy-plan: install
+	$(PY) -m deploy --project $(or $(PROJECT),my-project) --region $(REGION) --dry-run
+
+deploy: install
+	@test -n "$(PROJECT)" || { echo "usage: make deploy PROJECT=<project id> [REGION=us-central1]"; exit 1; }
+	$(PY) -m deploy --project $(PROJECT) --region $(REGION)
+
+clean: down
+	rm -rf .venv .venv-tasks node_modules .local

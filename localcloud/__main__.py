@@ -1,0 +1,446 @@
+"""The local cloud: ``python -m localcloud up|down|status``.
+
+``up`` starts, on 127.0.0.1, the official Firestore emulator (enforcing firestore.rules), the storage
+emulator behind the verifying front, the Cloud Tasks emulator (own venv), the Firebase Auth emulator,
+every entry point under functions-framework on its own port and the event bridge; it polls each for
+readiness against a deadline, seeds the catalog and demo users, and writes ``.local/stack.json``.
+Logs go to ``.local/logs/``. ``down`` stops every process group it started, and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from localcloud import entrypoints
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL = ROOT / ".local"
+LOGS = LOCAL / "logs"
+PIDS = LOCAL / "pids.json"
+STACK = LOCAL / "stack.json"
+KEY_FILE = LOCAL / "signing-key.json"
+VENV_BIN = Path(sys.executable).parent
+TASKS_VENV_BIN = ROOT / ".venv-tasks" / "bin"
+FIREBASE_BIN = ROOT / "node_modules" / ".bin" / "firebase"
+
+PROJECT = "demo-aibc"
+BUCKET = f"{PROJECT}-submissions"
+REGION = "us-central1"
+QUEUE = "aibc-default"
+HOST = "127.0.0.1"
+
+PORTS = {
+    "firestore": 8180,
+    "storage_backend": 9023,
+    "storage": 9190,
+    "tasks": 9124,
+    "auth": 9099,
+    "firebase_hub": 4400,
+    "firebase_logging": 4500,
+    "bridge": 8390,
+    "web": 8300,
+    "resources": 8301,
+    "progress": 8302,
+    "uploads": 8303,
+    "review": 8304,
+    "on_resource_progress_written": 8311,
+    "on_module_progress_written": 8312,
+    "on_upload_finalized": 8313,
+    "task_expire_upload": 8321,
+    "task_notify_learner": 8322,
+    "task_reevaluate_learners": 8323,
+}
+
+DEMO_USERS = [
+    {"localId": "demo-learner", "email": "learner@example.com", "password": "learner-pass-1"},
+    {"localId": "demo-learner-2", "email": "learner2@example.com", "password": "learner-pass-2"},
+    {
+        "localId": "demo-instructor",
+        "email": "instructor@example.com",
+        "password": "instructor-pass-1",
+        "customAttributes": json.dumps({"instructor": True}),
+    },
+]
+
+
+class StartError(RuntimeError):
+    pass
+
+
+def say(message: str) -> None:
+    print(f"[localcloud] {message}", flush=True)
+
+
+# ---- processes ---------------------------------------------------------------------------
+
+
+def _load_pids() -> dict[str, int]:
+    if PIDS.exists():
+        data: dict[str, int] = json.loads(PIDS.read_text())
+        return data
+    return {}
+
+
+def _save_pids(pids: dict[str, int]) -> None:
+    PIDS.write_text(json.dumps(pids, indent=2))
+
+
+def spawn(name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = (LOGS / f"{name}.log").open("ab")
+    proc = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    pids = _load_pids()
+    pids[name] = proc.pid
+    _save_pids(pids)
+    return proc
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
+def tcp_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((HOST, port)) == 0
+
+
+def http_ok(url: str, accept: Callable[[requests.Response], bool] | None = None) -> bool:
+    try:
+        reply = requests.get(url, timeout=1)
+    except requests.RequestException:
+        return False
+    return accept(reply) if accept else reply.status_code < 500
+
+
+def wait_ready(
+    name: str, proc: subprocess.Popen[bytes], probe: Callable[[], bool], deadline: float = 90
+) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if probe():
+            return
+        if proc.poll() is not None:
+            raise StartError(f"{name} exited with {proc.returncode}; see {LOGS / (name + '.log')}:\n"
+                             + _tail(name))
+        time.sleep(0.1)
+    raise StartError(f"{name} not ready after {deadline}s; see {LOGS / (name + '.log')}:\n" + _tail(name))
+
+
+def _tail(name: str, lines: int = 25) -> str:
+    path = LOGS / f"{name}.log"
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def stop_all() -> None:
+    pids = _load_pids()
+    for name, pid in reversed(list(pids.items())):
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            continue
+    deadline = time.monotonic() + 10
+    for name, pid in pids.items():
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+                say(f"{name} killed")
+            except ProcessLookupError:
+                pass
+    PIDS.unlink(missing_ok=True)
+    STACK.unlink(missing_ok=True)
+
+
+# ---- prerequisites -------------------------------------------------------------------------
+
+
+def check_prerequisites() -> None:
+    problems = []
+    if shutil.which("gcloud") is None:
+        problems.append(
+            "the Google Cloud CLI (`gcloud`) is not installed: https://cloud.google.com/sdk/docs/install"
+        )
+    else:
+        probe = subprocess.run(
+            ["gcloud", "emulators", "firestore", "env-init", "--help"],
+            capture_output=True,
+            check=False,
+        )
+        sdk_root = Path(shutil.which("gcloud") or "").resolve().parent.parent
+        emulator_dirs = [
+            sdk_root / "platform" / "cloud-firestore-emulator",
+            Path("/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator"),
+        ]
+        if probe.returncode != 0 or not any(d.exists() for d in emulator_dirs):
+            problems.append(
+                "the Cloud Firestore emulator is missing: `gcloud components install "
+                "cloud-firestore-emulator` (or apt-get install google-cloud-cli-firestore-emulator)"
+            )
+    if shutil.which("java") is None:
+        problems.append("Java 11+ is needed by the Firestore emulator (e.g. apt-get install openjdk-17-jre)")
+    if not FIREBASE_BIN.exists():
+        problems.append("firebase-tools is not installed in node_modules: run `make install`")
+    if not (TASKS_VENV_BIN / "gcloud-tasks-emulator").exists():
+        problems.append("the Cloud Tasks emulator venv is missing: run `make install`")
+    if problems:
+        raise StartError("missing prerequisites:\n  - " + "\n  - ".join(problems))
+
+
+# ---- up ------------------------------------------------------------------------------------
+
+
+def stack_description(secret: str) -> dict[str, Any]:
+    functions = {name: f"http://{HOST}:{PORTS[name]}" for name in entrypoints.ALL}
+    return {
+        "project_id": PROJECT,
+        "bucket": BUCKET,
+        "region": REGION,
+        "queue": f"projects/{PROJECT}/locations/{REGION}/queues/{QUEUE}",
+        "functions": functions,
+        "emulators": {
+            "firestore": f"{HOST}:{PORTS['firestore']}",
+            "storage": f"{HOST}:{PORTS['storage']}",
+            "storage_backend": f"{HOST}:{PORTS['storage_backend']}",
+            "tasks": f"{HOST}:{PORTS['tasks']}",
+            "auth": f"{HOST}:{PORTS['auth']}",
+        },
+        "bridge": f"http://{HOST}:{PORTS['bridge']}",
+        "web": f"http://{HOST}:{PORTS['web']}",
+        "tasks_local_secret": secret,
+        "signing_key_file": str(KEY_FILE),
+        "demo_users": [{k: u[k] for k in ("localId", "email", "password")} for u in DEMO_USERS],
+    }
+
+
+def function_env(stack: dict[str, Any]) -> dict[str, str]:
+    emu = stack["emulators"]
+    env = {
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "GCLOUD_PROJECT": PROJECT,
+        "FIRESTORE_EMULATOR_HOST": emu["firestore"],
+        "STORAGE_EMULATOR_HOST": f"http://{emu['storage']}",
+        "FIREBASE_AUTH_EMULATOR_HOST": emu["auth"],
+        "CLOUD_TASKS_EMULATOR_HOST": emu["tasks"],
+        "SUBMISSIONS_BUCKET": BUCKET,
+        "FUNCTION_REGION": REGION,
+        "TASKS_QUEUE": QUEUE,
+        "SIGNING_KEY_FILE": str(KEY_FILE),
+        "STORAGE_PUBLIC_ENDPOINT": f"http://{emu['storage']}",
+        "TASKS_LOCAL_SECRET": stack["tasks_local_secret"],
+        "CORS_ORIGINS": os.environ.get("CORS_ORIGINS", stack["web"]),
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name, url in stack["functions"].items():
+        env[f"FUNCTION_URL_{name.upper()}"] = url
+    return env
+
+
+def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
+    check_prerequisites()
+    if _load_pids():
+        say("a previous local cloud is recorded: stopping it first")
+        stop_all()
+    busy = [f"{name}={port}" for name, port in PORTS.items() if not port_free(port)]
+    if busy:
+        raise StartError(f"ports in use (stop whatever holds them, or `make down`): {', '.join(busy)}")
+    LOCAL.mkdir(exist_ok=True)
+    shutil.rmtree(LOGS, ignore_errors=True)
+    LOGS.mkdir(parents=True)
+    started = time.monotonic()
+    from localcloud.signing import ensure_signing_key
+
+    ensure_signing_key(KEY_FILE, project_id=PROJECT)
+    stack = stack_description(secrets.token_urlsafe(24))
+    env = function_env(stack)
+    emu = stack["emulators"]
+
+    # Emulators first, all at once; then wait for each.
+    procs = {
+        "firestore": spawn(
+            "firestore",
+            [
+                "gcloud", "emulators", "firestore", "start",
+                f"--host-port={emu['firestore']}", f"--rules={ROOT / 'firestore.rules'}",
+                "--quiet",
+            ],
+        ),
+        "storage_backend": spawn(
+            "storage_backend",
+            [
+                str(VENV_BIN / "gcp-storage-emulator"), "start", "--host", HOST,
+                "--port", str(PORTS["storage_backend"]), "--in-memory",
+                "--default-bucket", BUCKET,
+            ],
+        ),
+        "tasks": spawn(
+            "tasks",
+            [
+                str(TASKS_VENV_BIN / "gcloud-tasks-emulator"), "start",
+                f"--port={PORTS['tasks']}", "-q", stack["queue"],
+            ],
+        ),
+        "auth": spawn(
+            "auth",
+            [str(FIREBASE_BIN), "emulators:start", "--only", "auth", "--project", PROJECT],
+            env={"NO_UPDATE_NOTIFIER": "1", "FIREBASE_CLI_EXPERIMENTS": "", "CI": "1"},
+        ),
+    }
+    wait_ready("firestore", procs["firestore"], lambda: http_ok(f"http://{emu['firestore']}/"))
+    wait_ready(
+        "storage_backend",
+        procs["storage_backend"],
+        lambda: http_ok(f"http://{emu['storage_backend']}/storage/v1/b"),
+    )
+    procs["storage"] = spawn(
+        "storage",
+        [
+            sys.executable, "-m", "localcloud.gcs_front", "--port", str(PORTS["storage"]),
+            "--upstream", f"http://{emu['storage_backend']}", "--key-file", str(KEY_FILE),
+        ],
+    )
+    wait_ready("storage", procs["storage"], lambda: http_ok(f"http://{emu['storage']}/_health"))
+    wait_ready("tasks", procs["tasks"], lambda: tcp_open(PORTS["tasks"]))
+    wait_ready("auth", procs["auth"], lambda: http_ok(f"http://{emu['auth']}/"), deadline=120)
+    say(f"emulators ready in {time.monotonic() - started:.1f}s")
+
+    # Functions, all at once.
+    kinds = {name: "http" for name in entrypoints.HTTP + entrypoints.TASKS}
+    kinds.update({name: "cloudevent" for name in entrypoints.FIRESTORE_TRIGGERS})
+    kinds.update({name: "cloudevent" for name in entrypoints.STORAGE_TRIGGERS})
+    for name, kind in kinds.items():
+        procs[name] = spawn(
+            name,
+            [
+                str(VENV_BIN / "functions-framework"), "--target", name, "--source",
+                str(ROOT / "main.py"), "--signature-type", kind, "--host", HOST,
+                "--port", str(PORTS[name]),
+            ],
+            env={**env, "K_SERVICE": name, "FUNCTION_TARGET": name},
+        )
+    for name in kinds:
+        wait_ready(name, procs[name], lambda name=name: tcp_open(PORTS[name]))
+    say(f"{len(kinds)} functions ready in {time.monotonic() - started:.1f}s")
+
+    # Seed the catalog and the demo users, then start the bridge on the written stack.
+    os.environ.update(env)
+    seed = subprocess.run(
+        [sys.executable, "-m", "seed.load", "--quiet"], cwd=ROOT, env={**os.environ, **env}, check=False
+    )
+    if seed.returncode != 0:
+        raise StartError("seeding the catalog failed")
+    seed_users(emu["auth"])
+    STACK.write_text(json.dumps(stack, indent=2))
+    bridge_argv = [sys.executable, "-m", "localcloud.bridge", "--port", str(PORTS["bridge"])]
+    if duplicate:
+        bridge_argv.append("--duplicate")
+    procs["bridge"] = spawn("bridge", bridge_argv, env=env)
+    wait_ready("bridge", procs["bridge"], lambda: http_ok(f"{stack['bridge']}/health"))
+
+    if web and (ROOT / "web" / "serve.py").exists():
+        procs["web"] = spawn(
+            "web", [sys.executable, str(ROOT / "web" / "serve.py"), "--port", str(PORTS["web"])], env=env
+        )
+        wait_ready("web", procs["web"], lambda: http_ok(stack["web"]))
+    else:
+        stack.pop("web", None)
+        STACK.write_text(json.dumps(stack, indent=2))
+    say(f"local cloud up in {time.monotonic() - started:.1f}s; described in {STACK.relative_to(ROOT)}")
+    return stack
+
+
+def seed_users(auth_host: str) -> None:
+    """Demo users in the Auth emulator (idempotent: existing users are updated)."""
+    base = f"http://{auth_host}/identitytoolkit.googleapis.com/v1/projects/{PROJECT}"
+    headers = {"Authorization": "Bearer owner"}
+    for user in DEMO_USERS:
+        reply = requests.post(f"{base}/accounts", json=user, headers=headers, timeout=10)
+        if reply.status_code >= 400 and "DUPLICATE" not in reply.text and "EXISTS" not in reply.text:
+            raise StartError(f"could not create demo user {user['email']}: {reply.text}")
+        reply = requests.post(f"{base}/accounts:update", json=user, headers=headers, timeout=10)
+        if reply.status_code >= 400:
+            raise StartError(f"could not update demo user {user['email']}: {reply.text}")
+
+
+def status() -> int:
+    pids = _load_pids()
+    if not pids:
+        say("not running")
+        return 1
+    alive = 0
+    for name, pid in pids.items():
+        try:
+            os.killpg(pid, 0)
+            state = "up"
+            alive += 1
+        except ProcessLookupError:
+            state = "DOWN"
+        port = PORTS.get(name)
+        say(f"{name:32} pid {pid:<8} port {port}  {state}")
+    return 0 if alive == len(pids) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="localcloud", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="start the local cloud")
+    p_up.add_argument("--duplicate", action="store_true", help="bridge delivers every event twice")
+    p_up.add_argument("--no-web", action="store_true")
+    sub.add_parser("down", help="stop everything the local cloud started")
+    sub.add_parser("status")
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        try:
+            up(duplicate=args.duplicate, web=not args.no_web)
+        except StartError as exc:
+            say(f"error: {exc}")
+            say("stopping what was started")
+            stop_all()
+            return 1
+        return 0
+    if args.command == "down":
+        stop_all()
+        say("stopped")
+        return 0
+    return status()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
