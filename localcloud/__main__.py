@@ -199,17 +199,12 @@ def check_prerequisites() -> None:
             "the Google Cloud CLI (`gcloud`) is not installed: https://cloud.google.com/sdk/docs/install"
         )
     else:
-        probe = subprocess.run(
-            ["gcloud", "emulators", "firestore", "env-init", "--help"],
-            capture_output=True,
-            check=False,
-        )
         sdk_root = Path(shutil.which("gcloud") or "").resolve().parent.parent
         emulator_dirs = [
             sdk_root / "platform" / "cloud-firestore-emulator",
             Path("/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator"),
         ]
-        if probe.returncode != 0 or not any(d.exists() for d in emulator_dirs):
+        if not any(d.exists() for d in emulator_dirs):
             problems.append(
                 "the Cloud Firestore emulator is missing: `gcloud components install "
                 "cloud-firestore-emulator` (or apt-get install google-cloud-cli-firestore-emulator)"
@@ -314,7 +309,7 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
             "tasks",
             [
                 str(TASKS_VENV_BIN / "gcloud-tasks-emulator"), "start",
-                f"--port={PORTS['tasks']}", "-q", stack["queue"],
+                f"--port={PORTS['tasks']}", "-q", "-r", "20", "-d", stack["queue"],
             ],
         ),
         "auth": spawn(
@@ -350,7 +345,8 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
             name,
             [
                 str(VENV_BIN / "functions-framework"), "--target", name, "--source",
-                str(ROOT / "main.py"), "--signature-type", kind, "--host", HOST,
+                os.environ.get("LOCALCLOUD_SOURCE", str(ROOT / "main.py")),
+                "--signature-type", kind, "--host", HOST,
                 "--port", str(PORTS[name]),
             ],
             env={**env, "K_SERVICE": name, "FUNCTION_TARGET": name},
