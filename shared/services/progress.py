@@ -1,0 +1,171 @@
+"""Learner progress use cases: the report, one resource's progress, and the four actions.
+
+Every action runs in ONE Firestore transaction (the store's :meth:`ProgressStore.apply`): read
+``users/{uid}/resource_progress/{rid}``, decide with the pure rules of
+:mod:`shared.domain.progress`, and, only if something changed, write the document and append an
+event to ``users/{uid}/progress_events`` (so un-complete and reset never lose history). A no-op (a
+retried ``start`` or ``complete``) writes nothing and replies with the current state.
+
+Unknown resources are 404 before any transaction. The caller is always the token's uid: there is no
+way to name another learner.
+
+The report shows the *stored* rollups (what the triggers computed, the same documents the web app
+listens to), so right after an action the module numbers may lag the resource by one trigger hop.
+A learner who never started gets the same shape with zeros and the catalog's totals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from shared import log
+from shared.domain import progress as rules
+from shared.domain.models import (
+    ModuleProgress,
+    PathwayProgress,
+    Resource,
+    ResourceProgress,
+)
+from shared.domain.progress import (
+    Action,
+    Outcome,
+    ProgressReport,
+    ProgressUpdate,
+    ReportModule,
+    ReportResource,
+    ResourceProgressView,
+)
+from shared.services import catalog as cat
+from shared.services.catalog import CatalogReader
+
+Clock = Callable[[], dt.datetime]
+Decide = Callable[[ResourceProgress | None], Outcome]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ProgressStore(Protocol):
+    def resources(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]: ...
+
+    def modules(self, uid: str, module_ids: Sequence[str]) -> dict[str, ModuleProgress]: ...
+
+    def pathway(self, uid: str, pathway_id: str) -> PathwayProgress | None: ...
+
+    def apply(self, uid: str, resource_id: str, decide: Decide) -> Outcome:
+        """In one transaction: read the resource's progress, ``decide``, and when the outcome
+        changed, write the new document and its event. Returns the outcome."""
+        ...
+
+
+def _act(
+    catalog: CatalogReader,
+    store: ProgressStore,
+    uid: str,
+    resource_id: str,
+    action: Action,
+    decide: Callable[[Resource, ResourceProgress | None, dt.datetime], Outcome],
+    clock: Clock,
+) -> ResourceProgressView:
+    res = cat.resource(catalog, resource_id)
+    outcome = store.apply(uid, res.resource_id, lambda current: decide(res, current, clock()))
+    log.info(
+        "progress action",
+        action=action.value,
+        user=uid,
+        resource=res.resource_id,
+        from_status=outcome.before.status.value,
+        to_status=outcome.after.status.value,
+        changed=outcome.changed,
+    )
+    return rules.view(res, outcome.after)
+
+
+def start(
+    catalog: CatalogReader, store: ProgressStore, uid: str, resource_id: str, clock: Clock = utcnow
+) -> ResourceProgressView:
+    return _act(catalog, store, uid, resource_id, Action.start, rules.start, clock)
+
+
+def complete(
+    catalog: CatalogReader, store: ProgressStore, uid: str, resource_id: str, clock: Clock = utcnow
+) -> ResourceProgressView:
+    return _act(catalog, store, uid, resource_id, Action.complete, rules.complete, clock)
+
+
+def uncomplete(
+    catalog: CatalogReader, store: ProgressStore, uid: str, resource_id: str, clock: Clock = utcnow
+) -> ResourceProgressView:
+    return _act(catalog, store, uid, resource_id, Action.uncomplete, rules.uncomplete, clock)
+
+
+def update(
+    catalog: CatalogReader,
+    store: ProgressStore,
+    uid: str,
+    resource_id: str,
+    change: ProgressUpdate,
+    clock: Clock = utcnow,
+) -> ResourceProgressView:
+    def decide(res: Resource, current: ResourceProgress | None, now: dt.datetime) -> Outcome:
+        return rules.update(res, current, change, now)
+
+    return _act(catalog, store, uid, resource_id, Action.update, decide, clock)
+
+
+def resource_progress(
+    catalog: CatalogReader, store: ProgressStore, uid: str, resource_id: str
+) -> ResourceProgressView:
+    res = cat.resource(catalog, resource_id)
+    return rules.view(res, store.resources(uid, [res.resource_id]).get(res.resource_id))
+
+
+def report(
+    catalog: CatalogReader, store: ProgressStore, uid: str, pathway_id: str
+) -> ProgressReport:
+    tree = cat.pathway_tree(catalog, pathway_id)
+    docs = store.resources(uid, tree.resource_ids)
+    module_ids = [m.module.module_id for m in tree.modules]
+    mods = store.modules(uid, module_ids)
+    path = store.pathway(uid, tree.pathway.pathway_id)
+    modules = []
+    total_resources = 0
+    for m in tree.modules:
+        stored = mods.get(m.module.module_id)
+        _, total = rules.count_module(m.resources, {})
+        total_resources += total
+        resources = []
+        for r in m.resources:
+            v = rules.view(r, docs.get(r.resource_id))
+            resources.append(ReportResource(title=r.title, type=r.type, **v.model_dump()))
+        modules.append(
+            ReportModule(
+                module_id=m.module.module_id,
+                title=m.module.title,
+                percentage=stored.percentage if stored else rules.ratio(0, total),
+                completed_resources=stored.completed_resources if stored else 0,
+                total_resources=stored.total_resources if stored else total,
+                completed_at=stored.completed_at if stored else None,
+                resources=resources,
+            )
+        )
+    if path is None:
+        path = PathwayProgress(
+            pathway_id=tree.pathway.pathway_id,
+            total_modules=len(module_ids),
+            total_resources=total_resources,
+            percentage=rules.ratio(0, len(module_ids)),
+            resource_percentage=rules.ratio(0, total_resources),
+        )
+    return ProgressReport(
+        pathway_id=tree.pathway.pathway_id,
+        percentage=path.percentage,
+        resource_percentage=path.resource_percentage,
+        completed_modules=path.completed_modules,
+        total_modules=path.total_modules,
+        completed_at=path.completed_at,
+        modules=modules,
+    )
