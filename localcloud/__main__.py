@@ -10,6 +10,7 @@ Logs go to ``.local/logs/``. ``down`` stops every process group it started, and 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import secrets
@@ -149,10 +150,14 @@ def wait_ready(
         if probe():
             return
         if proc.poll() is not None:
-            raise StartError(f"{name} exited with {proc.returncode}; see {LOGS / (name + '.log')}:\n"
-                             + _tail(name))
+            raise StartError(
+                f"{name} exited with {proc.returncode}; see {LOGS / (name + '.log')}:\n"
+                + _tail(name)
+            )
         time.sleep(0.1)
-    raise StartError(f"{name} not ready after {deadline}s; see {LOGS / (name + '.log')}:\n" + _tail(name))
+    raise StartError(
+        f"{name} not ready after {deadline}s; see {LOGS / (name + '.log')}:\n" + _tail(name)
+    )
 
 
 def _tail(name: str, lines: int = 25) -> str:
@@ -164,14 +169,14 @@ def _tail(name: str, lines: int = 25) -> str:
 
 def stop_all() -> None:
     pids = _load_pids()
-    for name, pid in reversed(list(pids.items())):
+    for pid in reversed(list(pids.values())):
         try:
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:
             continue
         except PermissionError:
             continue
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 20
     for name, pid in pids.items():
         while time.monotonic() < deadline:
             try:
@@ -210,7 +215,9 @@ def check_prerequisites() -> None:
                 "cloud-firestore-emulator` (or apt-get install google-cloud-cli-firestore-emulator)"
             )
     if shutil.which("java") is None:
-        problems.append("Java 11+ is needed by the Firestore emulator (e.g. apt-get install openjdk-17-jre)")
+        problems.append(
+            "Java 11+ is needed by the Firestore emulator (e.g. apt-get install openjdk-17-jre)"
+        )
     if not FIREBASE_BIN.exists():
         problems.append("firebase-tools is not installed in node_modules: run `make install`")
     if not (TASKS_VENV_BIN / "gcloud-tasks-emulator").exists():
@@ -275,7 +282,9 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
         stop_all()
     busy = [f"{name}={port}" for name, port in PORTS.items() if not port_free(port)]
     if busy:
-        raise StartError(f"ports in use (stop whatever holds them, or `make down`): {', '.join(busy)}")
+        raise StartError(
+            f"ports in use (stop whatever holds them, or `make down`): {', '.join(busy)}"
+        )
     LOCAL.mkdir(exist_ok=True)
     shutil.rmtree(LOGS, ignore_errors=True)
     LOGS.mkdir(parents=True)
@@ -292,24 +301,40 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
         "firestore": spawn(
             "firestore",
             [
-                "gcloud", "emulators", "firestore", "start",
-                f"--host-port={emu['firestore']}", f"--rules={ROOT / 'firestore.rules'}",
+                "gcloud",
+                "emulators",
+                "firestore",
+                "start",
+                f"--host-port={emu['firestore']}",
+                f"--rules={ROOT / 'firestore.rules'}",
                 "--quiet",
             ],
         ),
         "storage_backend": spawn(
             "storage_backend",
             [
-                str(VENV_BIN / "gcp-storage-emulator"), "start", "--host", HOST,
-                "--port", str(PORTS["storage_backend"]), "--in-memory",
-                "--default-bucket", BUCKET,
+                str(VENV_BIN / "gcp-storage-emulator"),
+                "start",
+                "--host",
+                HOST,
+                "--port",
+                str(PORTS["storage_backend"]),
+                "--in-memory",
+                "--default-bucket",
+                BUCKET,
             ],
         ),
         "tasks": spawn(
             "tasks",
             [
-                str(TASKS_VENV_BIN / "gcloud-tasks-emulator"), "start",
-                f"--port={PORTS['tasks']}", "-q", "-r", "20", "-d", stack["queue"],
+                str(TASKS_VENV_BIN / "gcloud-tasks-emulator"),
+                "start",
+                f"--port={PORTS['tasks']}",
+                "-q",
+                "-r",
+                "20",
+                "-d",
+                stack["queue"],
             ],
         ),
         "auth": spawn(
@@ -327,8 +352,15 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
     procs["storage"] = spawn(
         "storage",
         [
-            sys.executable, "-m", "localcloud.gcs_front", "--port", str(PORTS["storage"]),
-            "--upstream", f"http://{emu['storage_backend']}", "--key-file", str(KEY_FILE),
+            sys.executable,
+            "-m",
+            "localcloud.gcs_front",
+            "--port",
+            str(PORTS["storage"]),
+            "--upstream",
+            f"http://{emu['storage_backend']}",
+            "--key-file",
+            str(KEY_FILE),
         ],
     )
     wait_ready("storage", procs["storage"], lambda: http_ok(f"http://{emu['storage']}/_health"))
@@ -344,21 +376,32 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
         procs[name] = spawn(
             name,
             [
-                str(VENV_BIN / "functions-framework"), "--target", name, "--source",
+                str(VENV_BIN / "functions-framework"),
+                "--target",
+                name,
+                "--source",
                 os.environ.get("LOCALCLOUD_SOURCE", str(ROOT / "main.py")),
-                "--signature-type", kind, "--host", HOST,
-                "--port", str(PORTS[name]),
+                "--signature-type",
+                kind,
+                "--host",
+                HOST,
+                "--port",
+                str(PORTS[name]),
             ],
             env={**env, "K_SERVICE": name, "FUNCTION_TARGET": name},
         )
     for name in kinds:
-        wait_ready(name, procs[name], lambda name=name: tcp_open(PORTS[name]))
+        port = PORTS[name]
+        wait_ready(name, procs[name], functools.partial(tcp_open, port))
     say(f"{len(kinds)} functions ready in {time.monotonic() - started:.1f}s")
 
     # Seed the catalog and the demo users, then start the bridge on the written stack.
     os.environ.update(env)
     seed = subprocess.run(
-        [sys.executable, "-m", "seed.load", "--quiet"], cwd=ROOT, env={**os.environ, **env}, check=False
+        [sys.executable, "-m", "seed.load", "--quiet"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=False,
     )
     if seed.returncode != 0:
         raise StartError("seeding the catalog failed")
@@ -372,13 +415,17 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
 
     if web and (ROOT / "web" / "serve.py").exists():
         procs["web"] = spawn(
-            "web", [sys.executable, str(ROOT / "web" / "serve.py"), "--port", str(PORTS["web"])], env=env
+            "web",
+            [sys.executable, str(ROOT / "web" / "serve.py"), "--port", str(PORTS["web"])],
+            env=env,
         )
         wait_ready("web", procs["web"], lambda: http_ok(stack["web"]))
     else:
         stack.pop("web", None)
         STACK.write_text(json.dumps(stack, indent=2))
-    say(f"local cloud up in {time.monotonic() - started:.1f}s; described in {STACK.relative_to(ROOT)}")
+    say(
+        f"local cloud up in {time.monotonic() - started:.1f}s; described in {STACK.relative_to(ROOT)}"
+    )
     return stack
 
 
@@ -388,7 +435,11 @@ def seed_users(auth_host: str) -> None:
     headers = {"Authorization": "Bearer owner"}
     for user in DEMO_USERS:
         reply = requests.post(f"{base}/accounts", json=user, headers=headers, timeout=10)
-        if reply.status_code >= 400 and "DUPLICATE" not in reply.text and "EXISTS" not in reply.text:
+        if (
+            reply.status_code >= 400
+            and "DUPLICATE" not in reply.text
+            and "EXISTS" not in reply.text
+        ):
             raise StartError(f"could not create demo user {user['email']}: {reply.text}")
         reply = requests.post(f"{base}/accounts:update", json=user, headers=headers, timeout=10)
         if reply.status_code >= 400:

@@ -58,6 +58,7 @@ class Stats:
     retried: int = 0
     dropped: int = 0
     in_flight: int = 0
+    delivered_to: dict[str, int] = field(default_factory=dict)
     last_activity: float = field(default_factory=time.monotonic)
 
     def snapshot(self, pending: int) -> dict[str, Any]:
@@ -70,6 +71,7 @@ class Stats:
                 "in_flight": self.in_flight,
                 "pending": pending + self.in_flight,
                 "quiet_for": round(time.monotonic() - self.last_activity, 3),
+                "delivered_to": dict(self.delivered_to),
             }
 
 
@@ -246,6 +248,7 @@ class Bridge:
                 self.stats.last_activity = time.monotonic()
                 if ok:
                     self.stats.delivered += 1
+                    self.stats.delivered_to[item.url] = self.stats.delivered_to.get(item.url, 0) + 1
                 elif item.attempt + 1 >= MAX_ATTEMPTS:
                     self.stats.dropped += 1
                 else:
@@ -300,16 +303,25 @@ class Bridge:
                     bridge.duplicate = bool(config["duplicate"])
                 self._json(200, {"duplicate": bridge.duplicate})
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         return ThreadingHTTPServer(("127.0.0.1", port), Handler)
 
-    def run(self, port: int) -> None:
+    def start(self, *, storage: bool = True) -> None:
         for _ in range(self.workers):
             threading.Thread(target=self.deliver_forever, daemon=True).start()
         self.watch_firestore()
-        threading.Thread(target=self.poll_storage, daemon=True).start()
+        if storage:
+            threading.Thread(target=self.poll_storage, daemon=True).start()
+
+    def close(self) -> None:
+        self.stop.set()
+        for watch in getattr(self, "_watches", []):
+            watch.unsubscribe()
+
+    def run(self, port: int) -> None:
+        self.start()
         server = self.control_server(port)
         print(f"bridge: ready on {port}", flush=True)
         server.serve_forever()

@@ -19,7 +19,9 @@ class BridgeClient:
         return data
 
     def configure(self, *, duplicate: bool) -> None:
-        requests.post(self.base + "/config", json={"duplicate": duplicate}, timeout=5).raise_for_status()
+        requests.post(
+            self.base + "/config", json={"duplicate": duplicate}, timeout=5
+        ).raise_for_status()
 
     def wait_idle(self, *, quiet: float = 0.5, timeout: float = 30.0) -> dict[str, Any]:
         """Wait until nothing is queued or in flight and nothing happened for ``quiet`` seconds."""

@@ -66,7 +66,9 @@ class Journey:
 
     def upload(self, resource_id: str, name: str, content_type: str, data: bytes) -> str:
         body = {"file_name": name, "content_type": content_type, "size_bytes": len(data)}
-        grant = self.call("uploads", "POST", f"/users/me/resources/{resource_id}/upload-url", json=body)
+        grant = self.call(
+            "uploads", "POST", f"/users/me/resources/{resource_id}/upload-url", json=body
+        )
         put = self.http.put(grant["upload_url"], data=data, headers=grant["headers"], timeout=30)
         if put.status_code >= 300:
             raise SystemExit(f"upload refused: {put.status_code} {put.text}")
@@ -90,17 +92,30 @@ class Journey:
                 done += 1
                 self.show(f"uploaded {r['type']} ({sid[:8]})", done)
             else:
-                self.call("progress", "PUT", f"/users/me/resources/{rid}/progress",
-                          json={"progress_percentage": 100, "time_spent_minutes": r["duration_minutes"]})
+                self.call(
+                    "progress",
+                    "PUT",
+                    f"/users/me/resources/{rid}/progress",
+                    json={"progress_percentage": 100, "time_spent_minutes": r["duration_minutes"]},
+                )
                 self.call("progress", "POST", f"/users/me/resources/{rid}/complete")
                 done += 1
                 self.show(f"completed {r['type']}: {r['title'][:28]}", done)
-        queue = self.call("review", "GET", f"/admin/submissions/pending?pathway_id={PATHWAY}",
-                          token=self.instructor)
+        queue = self.call(
+            "review",
+            "GET",
+            f"/admin/submissions/pending?pathway_id={PATHWAY}",
+            token=self.instructor,
+        )
         mine = [s for s in queue["submissions"] if s["user_id"] == self.uid]
         for s in mine:
-            self.call("review", "POST", f"/admin/submissions/{s['submission_id']}/review",
-                      token=self.instructor, json={"decision": "approve", "grade": 92, "comments": "Nice"})
+            self.call(
+                "review",
+                "POST",
+                f"/admin/submissions/{s['submission_id']}/review",
+                token=self.instructor,
+                json={"decision": "approve", "grade": 92, "comments": "Nice"},
+            )
         print(f"Instructor approved {len(mine)} submission(s)")
         report = self.report()
         print(f"Pathway complete: {report['percentage']}% at {report['completed_at']}")

@@ -60,7 +60,14 @@ def main() -> None:
     parser.add_argument("--project", default=DEFAULT_PROJECT)
     parser.add_argument("--expires-in", type=int, default=3600)
     args = parser.parse_args()
-    print(mint(args.uid, instructor=args.instructor, project_id=args.project, expires_in=args.expires_in))
+    print(
+        mint(
+            args.uid,
+            instructor=args.instructor,
+            project_id=args.project,
+            expires_in=args.expires_in,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ def decode_document_event(event: Any) -> DocumentChange:
     data = _data(event)
     try:
         if isinstance(data, bytes | bytearray):
-            if "json" in _content_type(event):
+            if "json" in _content_type(event) and bytes(data).lstrip()[:1] == b"{":
                 payload = DocumentEventData.from_json(bytes(data), ignore_unknown_fields=True)
             else:
                 payload = DocumentEventData.deserialize(bytes(data))

@@ -92,7 +92,9 @@ class Router:
     name: str
     routes: list[_Route] = field(default_factory=list)
 
-    def add(self, method: str, path: str, auth: AuthMode = "required") -> Callable[[Handler], Handler]:
+    def add(
+        self, method: str, path: str, auth: AuthMode = "required"
+    ) -> Callable[[Handler], Handler]:
         regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "/?$"
 
         def register(handler: Handler) -> Handler:

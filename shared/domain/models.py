@@ -140,3 +140,6 @@ class Submission(_Doc):
     reviewed_at: dt.datetime | None = None
     review_comments: str | None = None
     grade: int | None = None
+    # Object generations already recorded (valid or invalid): a redelivered event is a no-op.
+    counted_generations: list[int] = Field(default_factory=list)
+    deleted_at: dt.datetime | None = None

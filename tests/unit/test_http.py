@@ -1,0 +1,172 @@
+"""The router: routing, auth modes, pydantic bodies, one error shape, CORS. No I/O.
+
+Token checks run firebase-admin's real verifier in emulator mode (unsigned tokens), which needs no
+network: it only decodes and checks the claims.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import flask
+import pytest
+from pydantic import BaseModel, ConfigDict, Field
+
+from localcloud.tokens import mint
+from shared.errors import Conflict, RateLimited
+from shared.http import Call, Router
+
+router = Router("test")
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n: int = Field(ge=0, le=100)
+
+
+@router.get("/things/{thing_id}", auth="optional")
+def get_thing(call: Call) -> dict[str, Any]:
+    return {"thing": call.params["thing_id"], "uid": call.caller.uid if call.caller else None}
+
+
+@router.post("/things/{thing_id}")
+def post_thing(call: Call) -> tuple[dict[str, Any], int]:
+    body = call.body(Body)
+    return {"n": body.n, "uid": call.me.uid}, 201
+
+
+@router.get("/admin", auth="instructor")
+def admin(call: Call) -> dict[str, Any]:
+    return {"ok": True}
+
+
+@router.get("/boom", auth="none")
+def boom(call: Call) -> dict[str, Any]:
+    raise RuntimeError("secret internals /home/x/app.py line 3")
+
+
+@router.get("/busy", auth="none")
+def busy(call: Call) -> dict[str, Any]:
+    raise RateLimited("slow down", retry_after_seconds=42)
+
+
+@router.get("/conflict", auth="none")
+def conflict(call: Call) -> dict[str, Any]:
+    raise Conflict("not now")
+
+
+APP = flask.Flask(__name__)
+
+
+@pytest.fixture(autouse=True)
+def _emulated_auth() -> None:
+    os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = "127.0.0.1:1"
+    os.environ["GOOGLE_CLOUD_PROJECT"] = "demo-aibc"
+    os.environ["CORS_ORIGINS"] = "http://app.test"
+
+
+def call(method: str, path: str, *, token: str | None = None, **kw: Any) -> flask.Response:
+    headers = dict(kw.pop("headers", {}))
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    with APP.test_request_context(path, method=method, headers=headers, **kw):
+        return router(flask.request)
+
+
+def error_code(reply: flask.Response) -> str:
+    code: str = json.loads(reply.get_data())["error"]["code"]
+    return code
+
+
+def test_routes_with_params_and_optional_auth() -> None:
+    reply = call("GET", "/things/abc")
+    assert reply.status_code == 200
+    assert reply.get_json() == {"thing": "abc", "uid": None}
+    reply = call("GET", "/api/v1/things/abc", token=mint("alice"))
+    assert reply.get_json() == {"thing": "abc", "uid": "alice"}
+
+
+def test_optional_auth_still_rejects_a_bad_token() -> None:
+    assert call("GET", "/things/abc", token="not-a-jwt").status_code == 401
+
+
+def test_body_is_validated_and_status_passed_through() -> None:
+    reply = call("POST", "/things/x", token=mint("bob"), json={"n": 5})
+    assert (reply.status_code, reply.get_json()) == (201, {"n": 5, "uid": "bob"})
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"json": {"n": 101}},
+        {"json": {"n": 1, "extra": True}},
+        {"json": [1, 2]},
+        {"data": b"{broken", "content_type": "application/json"},
+        {"json": {"n": "many"}},
+    ],
+)
+def test_bad_bodies_are_400_with_a_json_error(kw: dict[str, Any]) -> None:
+    reply = call("POST", "/things/x", token=mint("bob"), **kw)
+    assert reply.status_code == 400
+    assert error_code(reply) == "invalid_argument"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        None,
+        "",
+        "garbage",
+        mint("carol", expires_in=-60),
+        mint("carol", project_id="another-project"),
+        mint("carol", audience="someone-else"),
+        mint("carol", issuer="https://evil.example.com/demo-aibc"),
+    ],
+)
+def test_missing_expired_foreign_tokens_are_401(token: str | None) -> None:
+    reply = call("POST", "/things/x", token=token, json={"n": 1})
+    assert reply.status_code == 401
+    assert error_code(reply) == "unauthenticated"
+
+
+def test_instructor_routes_need_the_claim() -> None:
+    assert call("GET", "/admin", token=mint("dave")).status_code == 403
+    assert call("GET", "/admin", token=mint("erin", instructor=True)).status_code == 200
+    assert call("GET", "/admin").status_code == 401
+
+
+def test_unknown_route_and_method() -> None:
+    assert error_code(call("GET", "/nowhere")) == "not_found"
+    reply = call("DELETE", "/things/x", token=mint("a"))
+    assert reply.status_code == 405
+
+
+def test_unexpected_errors_are_500_without_internals() -> None:
+    reply = call("GET", "/boom")
+    assert reply.status_code == 500
+    body = reply.get_data(as_text=True)
+    assert "secret" not in body
+    assert "Traceback" not in body
+    assert json.loads(body) == {"error": {"code": "internal", "message": "internal error"}}
+
+
+def test_rate_limit_carries_retry_after_and_conflict_is_409() -> None:
+    reply = call("GET", "/busy")
+    assert (reply.status_code, reply.headers["Retry-After"]) == (429, "42")
+    assert call("GET", "/conflict").status_code == 409
+
+
+def test_cors_for_the_configured_origin_only() -> None:
+    allowed = call("GET", "/things/a", headers={"Origin": "http://app.test"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "http://app.test"
+    other = call("GET", "/things/a", headers={"Origin": "http://evil.test"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    preflight = call(
+        "OPTIONS",
+        "/things/a",
+        headers={"Origin": "http://app.test", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 204
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
