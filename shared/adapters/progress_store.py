@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
+import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -31,6 +33,7 @@ from shared.domain.models import (
     ResourceStatus,
 )
 from shared.domain.progress import Outcome
+from shared.services.catalog import CachedCatalog
 from shared.services.rollups import ModuleCompute, PathwayCompute
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -229,3 +232,18 @@ class FirestoreProgressStore:
             return fresh
 
         return self._transaction(body)
+
+
+# ---- per-process wiring for the entry points ---------------------------------------------------
+
+
+@functools.cache
+def catalog() -> CachedCatalog:
+    """The process's catalog reader, cached for ``CATALOG_CACHE_SECONDS`` (default 30; 0 = off)."""
+    ttl = float(os.environ.get("CATALOG_CACHE_SECONDS", "30"))
+    return CachedCatalog(FirestoreCatalog(), ttl=ttl)
+
+
+@functools.cache
+def store() -> FirestoreProgressStore:
+    return FirestoreProgressStore()

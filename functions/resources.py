@@ -1,0 +1,45 @@
+"""``resources``: the catalog listing, with the caller's status when a token is given.
+
+``auth="optional"``: no ``Authorization`` header → the listing without ``status``; a header with an
+invalid, expired or forged token → 401 (never silently anonymous).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import functions_framework
+
+from shared.adapters import progress_store as adapters
+from shared.http import Call, Router
+from shared.services import catalog as service
+
+if TYPE_CHECKING:  # pragma: no cover
+    import flask
+
+router = Router("resources")
+
+
+def _uid(call: Call) -> str | None:
+    return call.caller.uid if call.caller is not None else None
+
+
+@router.get("/pathways/{pathway_id}/resources", auth="optional")
+def pathway_resources(call: Call) -> dict[str, Any]:
+    listing = service.list_pathway(
+        adapters.catalog(), adapters.store(), call.params["pathway_id"], _uid(call)
+    )
+    return listing.model_dump(mode="json", exclude_none=True)
+
+
+@router.get("/modules/{module_id}/resources", auth="optional")
+def module_resources(call: Call) -> dict[str, Any]:
+    listing = service.list_module(
+        adapters.catalog(), adapters.store(), call.params["module_id"], _uid(call)
+    )
+    return listing.model_dump(mode="json", exclude_none=True)
+
+
+@functions_framework.http
+def resources(request: flask.Request) -> flask.Response:
+    return router(request)
