@@ -1,0 +1,323 @@
+"""Pure rules for submissions: file names, types, object paths, the rate-limit window, magic bytes.
+
+Nothing here does I/O. The services feed it what the adapters read (the first bytes of an object, the
+types a magic-byte library detected in them, the timestamps of a learner's recent upload URLs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from shared.errors import InvalidArgument, TooLarge, UnsupportedMediaType
+
+MAX_FILE_NAME_CHARS = 200
+MIB = 1024 * 1024
+RATE_WINDOW = dt.timedelta(hours=1)
+HEAD_BYTES = 2048
+STAMP_FORMAT = "%Y-%m-%d_%H-%M-%S"
+
+# MIME type -> the file-name extensions that fit it (lower case, with the dot).
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/webp": (".webp",),
+    "image/gif": (".gif",),
+    "application/pdf": (".pdf",),
+    "application/zip": (".zip",),
+    "text/plain": (".txt",),
+    "text/markdown": (".md", ".markdown"),
+    "text/csv": (".csv",),
+    "application/json": (".json",),
+    "text/x-python": (".py",),
+    "application/x-ipynb+json": (".ipynb",),
+}
+# Types without a magic number: accepted when the bytes are plain UTF-8 text.
+TEXT_TYPES = frozenset(
+    {
+        "text/plain",
+        "text/markdown",
+        "text/csv",
+        "application/json",
+        "text/x-python",
+        "application/x-ipynb+json",
+    }
+)
+# Other names a magic-byte library may give the same binary type.
+_ALIASES: dict[str, frozenset[str]] = {
+    "image/jpeg": frozenset({"image/jpeg", "image/jpg", "image/pjpeg"}),
+    "application/zip": frozenset({"application/zip", "application/x-zip-compressed"}),
+}
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+_SAFE_CHAR = re.compile(r"[^A-Za-z0-9._-]")
+_UID = re.compile(r"^[A-Za-z0-9_.@+-]{1,128}$")
+_PATH = re.compile(
+    r"^pathways/(?P<pathway_id>[A-Za-z0-9_-]{1,128})"
+    r"/users/(?P<user_id>[A-Za-z0-9_.@+-]{1,128})"
+    r"/resources/(?P<resource_id>[A-Za-z0-9_-]{1,128})"
+    r"/(?P<submission_id>[0-9a-f]{32})"
+    r"/(?P<stamp>\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2})_(?P<file_name>[A-Za-z0-9._-]{1,200})$"
+)
+
+
+# ---- file names and types ---------------------------------------------------------------------
+
+
+def normalise_content_type(content_type: str) -> str:
+    """``Image/PNG; charset=x`` -> ``image/png``."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def extension_of(file_name: str) -> str:
+    dot = file_name.rfind(".")
+    return file_name[dot:].lower() if dot > 0 else ""
+
+
+def check_file_name(file_name: str) -> None:
+    """Refuse (400) names that are empty, too long, or carry path tricks or control characters."""
+    if not file_name or not file_name.strip():
+        raise InvalidArgument("file_name must not be empty")
+    if len(file_name) > MAX_FILE_NAME_CHARS:
+        raise InvalidArgument(f"file_name must be at most {MAX_FILE_NAME_CHARS} characters")
+    if "/" in file_name or "\\" in file_name:
+        raise InvalidArgument("file_name must not contain a path separator")
+    if ".." in file_name:
+        raise InvalidArgument("file_name must not contain '..'")
+    if "\x00" in file_name:
+        raise InvalidArgument("file_name must not contain a null byte")
+    for ch in file_name:
+        if unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:
+            raise InvalidArgument("file_name must not contain control characters")
+    if not extension_of(file_name):
+        raise InvalidArgument("file_name needs an extension that fits its content type")
+
+
+def check_extension_fits(file_name: str, content_type: str) -> None:
+    fits = EXTENSIONS.get(content_type, ())
+    if extension_of(file_name) not in fits:
+        wanted = ", ".join(fits) or "none known"
+        raise InvalidArgument(
+            f"file_name extension does not fit {content_type} (expected {wanted})"
+        )
+
+
+def sanitise_file_name(file_name: str) -> str:
+    """A safe object-name component that keeps the extension: ``My report (v2).PDF`` -> ``My_report_v2_.pdf``."""
+    ext = extension_of(file_name)
+    stem = file_name[: len(file_name) - len(ext)] if ext else file_name
+    ext = "." + _SAFE_CHAR.sub("_", ext[1:]) if ext else ""
+    stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
+    stem = _SAFE_CHAR.sub("_", stem)
+    stem = re.sub(r"_+", "_", stem).strip("._")
+    stem = re.sub(r"\.{2,}", ".", stem)
+    if not stem:
+        stem = "file"
+    return (stem[: MAX_FILE_NAME_CHARS - len(ext)] + ext)[:MAX_FILE_NAME_CHARS]
+
+
+def check_declared_upload(
+    *,
+    file_name: str,
+    content_type: str,
+    size_bytes: int,
+    accepted_types: Sequence[str],
+    max_file_size_mb: int,
+) -> str:
+    """Every check ``upload-url`` makes on the request; returns the sanitised file name."""
+    check_file_name(file_name)
+    accepted = {normalise_content_type(t) for t in accepted_types}
+    if content_type not in accepted:
+        raise UnsupportedMediaType(
+            f"{content_type} is not accepted here (accepted: {', '.join(sorted(accepted))})"
+        )
+    check_extension_fits(file_name, content_type)
+    if size_bytes <= 0:
+        raise InvalidArgument("size_bytes must be greater than zero")
+    if size_bytes > max_file_size_mb * MIB:
+        raise TooLarge(f"the file is larger than {max_file_size_mb} MB")
+    return sanitise_file_name(file_name)
+
+
+def valid_uid(uid: str) -> bool:
+    """Whether a uid can be a path segment and a document-id part (no slashes, no controls)."""
+    return bool(_UID.match(uid))
+
+
+# ---- object layout ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObjectKey:
+    pathway_id: str
+    user_id: str
+    resource_id: str
+    submission_id: str
+    uploaded_stamp: str
+    file_name: str
+
+    @property
+    def path(self) -> str:
+        return (
+            f"pathways/{self.pathway_id}/users/{self.user_id}/resources/{self.resource_id}"
+            f"/{self.submission_id}/{self.uploaded_stamp}_{self.file_name}"
+        )
+
+
+def object_key(
+    *,
+    pathway_id: str,
+    user_id: str,
+    resource_id: str,
+    submission_id: str,
+    at: dt.datetime,
+    file_name: str,
+) -> ObjectKey:
+    stamp = at.astimezone(dt.UTC).strftime(STAMP_FORMAT)
+    key = ObjectKey(pathway_id, user_id, resource_id, submission_id, stamp, file_name)
+    if parse_object_path(key.path) != key:
+        raise InvalidArgument("these ids cannot form a submission object path")
+    return key
+
+
+def parse_object_path(name: str) -> ObjectKey | None:
+    """The parts of a submission object's name, or None for anything outside the layout."""
+    match = _PATH.match(name)
+    if not match:
+        return None
+    parts = match.groupdict()
+    try:
+        dt.datetime.strptime(parts["stamp"], STAMP_FORMAT)
+    except ValueError:
+        return None
+    return ObjectKey(
+        pathway_id=parts["pathway_id"],
+        user_id=parts["user_id"],
+        resource_id=parts["resource_id"],
+        submission_id=parts["submission_id"],
+        uploaded_stamp=parts["stamp"],
+        file_name=parts["file_name"],
+    )
+
+
+# ---- rate limit ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    allowed: bool
+    stamps: list[dt.datetime]  # the window to store (pruned; with ``now`` added when allowed)
+    retry_after_seconds: int
+
+
+def rate_limit(
+    stamps: Iterable[dt.datetime],
+    now: dt.datetime,
+    *,
+    limit: int,
+    window: dt.timedelta = RATE_WINDOW,
+) -> RateDecision:
+    """A rolling window: at most ``limit`` events in any ``window``; refused ones are not counted."""
+    recent = sorted(s for s in stamps if now - window < s <= now)
+    if len(recent) < limit:
+        return RateDecision(True, [*recent, now], 0)
+    # The call becomes possible when enough of the oldest stamps have left the window.
+    frees_at = recent[len(recent) - limit] + window
+    wait = max(1, int((frees_at - now).total_seconds() + 0.999))
+    return RateDecision(False, recent, wait)
+
+
+# ---- what arrived ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Detected:
+    """One match of a magic-byte library: its MIME type and extension (either may be empty)."""
+
+    mime_type: str
+    extension: str
+
+
+def _looks_like_text(head: bytes, *, truncated: bool) -> bool:
+    data = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    if truncated:
+        # The head may end inside a multi-byte character: drop at most 3 trailing bytes.
+        for cut in range(4):
+            try:
+                text = data[: len(data) - cut].decode("utf-8")
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            return False
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return all(ch in "\t\r\n" or unicodedata.category(ch) != "Cc" for ch in text)
+
+
+def magic_verdict(
+    declared_type: str,
+    head: bytes,
+    detected: Sequence[Detected],
+    *,
+    truncated: bool,
+) -> str | None:
+    """None when the first bytes fit the declared type, else the reason they do not.
+
+    Binary types need a magic-byte match for the declared type. Text types have no magic: the bytes
+    must be UTF-8 without NULs or control characters (tab, CR, LF allowed) and match no binary
+    signature.
+    """
+    if not head:
+        return "the file is empty"
+    if declared_type in TEXT_TYPES:
+        binary = [d for d in detected if not _textual(d.mime_type)]
+        if binary:
+            what = binary[0].mime_type or binary[0].extension or "binary data"
+            return f"declared {declared_type} but the content is {what}"
+        if not _looks_like_text(head, truncated=truncated):
+            return f"declared {declared_type} but the content is not UTF-8 text"
+        return None
+    names = _ALIASES.get(declared_type, frozenset({declared_type}))
+    exts = set(EXTENSIONS.get(declared_type, ()))
+    for d in detected:
+        if d.mime_type.lower() in names or d.extension.lower() in exts:
+            return None
+    found = next((d.mime_type or d.extension for d in detected if d.mime_type or d.extension), "")
+    return f"declared {declared_type} but the content is {found or 'not of that type'}"
+
+
+def _textual(mime_type: str) -> bool:
+    m = mime_type.lower()
+    return m.startswith("text/") or m in {"application/json", "application/xml"}
+
+
+def upload_verdict(
+    *,
+    declared_type: str,
+    declared_size: int,
+    object_content_type: str | None,
+    object_size: int,
+    accepted_types: Sequence[str],
+    max_file_size_mb: int,
+    head: bytes,
+    detected: Sequence[Detected],
+) -> str | None:
+    """None for a valid upload, else why it is invalid (size, declared and stored type, magic)."""
+    if object_size <= 0:
+        return "the file is empty"
+    if object_size > max_file_size_mb * MIB:
+        return f"the file is larger than {max_file_size_mb} MB"
+    if object_size > declared_size:
+        return "the file is larger than declared"
+    accepted = {normalise_content_type(t) for t in accepted_types}
+    if declared_type not in accepted:
+        return f"{declared_type} is no longer accepted for this resource"
+    if object_content_type is None or normalise_content_type(object_content_type) != declared_type:
+        return f"stored as {object_content_type or 'no type'} but declared {declared_type}"
+    return magic_verdict(declared_type, head, detected, truncated=object_size > len(head))

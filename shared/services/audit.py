@@ -1,0 +1,69 @@
+"""Audit entries: who did what to which submission, and how it ended.
+
+Entries get deterministic ids (``{submission}-{action}[-{generation}]``) so a retried transaction or a
+redelivered event cannot append the same fact twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Action = Literal[
+    "upload_url_issued",
+    "upload_recorded",
+    "upload_invalid",
+    "upload_expired",
+    "submission_deleted",
+    "submission_reviewed",
+]
+Outcome = Literal["ok", "refused", "invalid", "approved", "rejected", "expired", "deleted"]
+
+SYSTEM = "system"
+
+
+class AuditEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    actor: str
+    action: Action
+    outcome: Outcome
+    user_id: str
+    submission_id: str
+    resource_id: str
+    pathway_id: str
+    at: dt.datetime
+    generation: int | None = None
+    details: dict[str, Any] = {}
+
+    @property
+    def entry_id(self) -> str:
+        suffix = f"-{self.generation}" if self.generation is not None else ""
+        return f"{self.submission_id}-{self.action}{suffix}"
+
+
+def entry(
+    *,
+    actor: str,
+    action: Action,
+    outcome: Outcome,
+    submission: Any,
+    at: dt.datetime,
+    generation: int | None = None,
+    **details: Any,
+) -> AuditEntry:
+    """An entry about ``submission`` (anything with user_id, submission_id, resource_id, pathway_id)."""
+    return AuditEntry(
+        actor=actor,
+        action=action,
+        outcome=outcome,
+        user_id=submission.user_id,
+        submission_id=submission.submission_id,
+        resource_id=submission.resource_id,
+        pathway_id=submission.pathway_id,
+        at=at,
+        generation=generation,
+        details={k: v for k, v in details.items() if v is not None},
+    )

@@ -1,0 +1,171 @@
+"""Instructor review: the pending queue (oldest upload first, by cursor) and approve / reject."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared import log
+from shared.domain.identity import Caller
+from shared.domain.models import Id, ResourceProgress, ResourceStatus, SubmissionStatus
+from shared.errors import Conflict, InvalidArgument, NotFound
+from shared.services import audit
+from shared.services.uploads import (
+    Clock,
+    SubmissionStore,
+    SubmissionTx,
+    SubmissionView,
+    TaskQueue,
+    utcnow,
+)
+
+NOTIFY_TASK = "task_notify_learner"
+
+
+class PendingQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pathway_id: Id | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
+
+
+class PendingItem(BaseModel):
+    submission_id: str
+    user_id: str
+    resource_id: str
+    module_id: str
+    pathway_id: str
+    attempt: int
+    file_name: str
+    content_type: str
+    size_bytes: int
+    status: SubmissionStatus
+    created_at: dt.datetime | None
+    uploaded_at: dt.datetime | None
+
+
+class PendingPage(BaseModel):
+    submissions: list[PendingItem]
+    next_cursor: str | None
+
+
+class ReviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject"]
+    grade: int | None = Field(default=None, ge=0, le=100)
+    comments: Annotated[str, StringConstraints(max_length=5000)] = ""
+
+
+def encode_cursor(uploaded_at: dt.datetime, submission_id: str) -> str:
+    raw = json.dumps([uploaded_at.astimezone(dt.UTC).isoformat(), submission_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        when, submission_id = json.loads(raw)
+        at = dt.datetime.fromisoformat(when)
+        if not isinstance(submission_id, str) or at.tzinfo is None:
+            raise ValueError("bad cursor")
+        return at, submission_id
+    except (ValueError, TypeError, binascii.Error):
+        raise InvalidArgument("cursor is not one this API returned") from None
+
+
+def pending_queue(query: PendingQuery, *, store: SubmissionStore) -> PendingPage:
+    after = decode_cursor(query.cursor) if query.cursor else None
+    subs = store.pending(query.pathway_id, query.limit + 1, after)
+    page, more = subs[: query.limit], len(subs) > query.limit
+    items = [
+        PendingItem.model_validate(s.model_dump(include=set(PendingItem.model_fields)))
+        for s in page
+    ]
+    last = page[-1] if page else None
+    next_cursor = None
+    if more and last is not None and last.uploaded_at is not None:
+        next_cursor = encode_cursor(last.uploaded_at, last.submission_id)
+    return PendingPage(submissions=items, next_cursor=next_cursor)
+
+
+def review_submission(
+    me: Caller,
+    submission_id: str,
+    req: ReviewRequest,
+    *,
+    store: SubmissionStore,
+    tasks: TaskQueue,
+    now: Clock = utcnow,
+) -> SubmissionView:
+    if req.decision == "reject" and not req.comments.strip():
+        raise InvalidArgument("a rejection needs comments for the learner")
+    at = now()
+    approved = req.decision == "approve"
+
+    def work(tx: SubmissionTx) -> SubmissionView:
+        sub = tx.submission(submission_id)
+        if sub is None or sub.status == SubmissionStatus.deleted:
+            raise NotFound(f"no submission {submission_id}")
+        if sub.status != SubmissionStatus.uploaded:
+            raise Conflict(f"submission {submission_id} is {sub.status}, not awaiting review")
+        progress = tx.progress(sub.user_id, sub.resource_id) or ResourceProgress(
+            resource_id=sub.resource_id, pathway_id=sub.pathway_id, module_id=sub.module_id
+        )
+        reviewed = sub.model_copy(
+            update={
+                "status": SubmissionStatus.approved if approved else SubmissionStatus.rejected,
+                "reviewed_by": me.uid,
+                "reviewed_at": at,
+                "review_comments": req.comments,
+                "grade": req.grade,
+            }
+        )
+        tx.put_submission(reviewed)
+        tx.put_progress(
+            sub.user_id,
+            progress.model_copy(
+                update={
+                    "status": ResourceStatus.reviewed if approved else ResourceStatus.in_progress,
+                    "completed_at": (progress.completed_at or at) if approved else None,
+                    "updated_at": at,
+                }
+            ),
+        )
+        tx.put_audit(
+            audit.entry(
+                actor=me.uid,
+                action="submission_reviewed",
+                outcome="approved" if approved else "rejected",
+                submission=sub,
+                at=at,
+                grade=req.grade,
+            )
+        )
+        return SubmissionView.of(reviewed)
+
+    view = store.transact(work)
+    try:
+        tasks.enqueue(
+            NOTIFY_TASK,
+            f"notify-{submission_id}-{req.decision}",
+            {"submission_id": submission_id, "decision": req.decision},
+        )
+    except Exception as exc:  # noqa: BLE001 - the review stands; the notification is best effort
+        log.error(
+            "could not enqueue the notification", submission_id=submission_id, error=repr(exc)
+        )
+    log.info(
+        "submission reviewed",
+        submission_id=submission_id,
+        user_id=view.user_id,
+        reviewer=me.uid,
+        decision=req.decision,
+    )
+    return view

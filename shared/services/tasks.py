@@ -1,0 +1,104 @@
+"""Deferred work delivered by Cloud Tasks. Each handler is idempotent: a redelivery changes nothing.
+
+- ``expire_upload``: an upload URL reached its expiry; a submission still ``pending_upload`` becomes
+  ``expired``.
+- ``notify_learner``: writes ``users/{uid}/notifications/{submission_id}-{decision}`` once.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared import log
+from shared.domain.models import Id, SubmissionStatus
+from shared.services import audit
+from shared.services.uploads import Clock, SubmissionStore, SubmissionTx, utcnow
+
+
+class ExpireUpload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    submission_id: Id
+
+
+class NotifyLearner(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    submission_id: Id
+    decision: Literal["approve", "reject"]
+
+
+class TaskOutcome(BaseModel):
+    outcome: str
+
+
+def expire_upload(
+    task: ExpireUpload, *, store: SubmissionStore, now: Clock = utcnow
+) -> TaskOutcome:
+    at = now()
+
+    def work(tx: SubmissionTx) -> str:
+        sub = tx.submission(task.submission_id)
+        if sub is None:
+            return "unknown submission"
+        if sub.status != SubmissionStatus.pending_upload:
+            return f"already {sub.status}"
+        tx.put_submission(sub.model_copy(update={"status": SubmissionStatus.expired}))
+        tx.put_audit(
+            audit.entry(
+                actor=audit.SYSTEM,
+                action="upload_expired",
+                outcome="expired",
+                submission=sub,
+                at=at,
+            )
+        )
+        return "expired"
+
+    outcome = store.transact(work)
+    log.info("expire task handled", submission_id=task.submission_id, outcome=outcome)
+    return TaskOutcome(outcome=outcome)
+
+
+def notification_id(submission_id: str, decision: str) -> str:
+    return f"{submission_id}-{decision}"
+
+
+def notify_learner(
+    task: NotifyLearner, *, store: SubmissionStore, now: Clock = utcnow
+) -> TaskOutcome:
+    at = now()
+    note_id = notification_id(task.submission_id, task.decision)
+
+    def work(tx: SubmissionTx) -> str:
+        sub = tx.submission(task.submission_id)
+        if sub is None:
+            return "unknown submission"
+        if tx.notification_exists(sub.user_id, note_id):
+            return "already notified"
+        approved = task.decision == "approve"
+        tx.put_notification(
+            sub.user_id,
+            note_id,
+            {
+                "kind": "submission_reviewed",
+                "submission_id": sub.submission_id,
+                "resource_id": sub.resource_id,
+                "module_id": sub.module_id,
+                "pathway_id": sub.pathway_id,
+                "attempt": sub.attempt,
+                "decision": task.decision,
+                "grade": sub.grade,
+                "comments": sub.review_comments or "",
+                "title": "Submission approved" if approved else "Submission needs another try",
+                "read": False,
+                "created_at": at,
+            },
+        )
+        return "notified"
+
+    outcome = store.transact(work)
+    log.info("notify task handled", submission_id=task.submission_id, outcome=outcome)
+    return TaskOutcome(outcome=outcome)

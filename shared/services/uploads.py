@@ -1,0 +1,506 @@
+"""Submission use cases: issue an upload URL, record what arrived, list, download, delete.
+
+Every use case takes its ports as arguments (a :class:`SubmissionStore`, an :class:`ObjectStore`, a
+:class:`TaskQueue`, the settings and a clock), so unit tests run them against small in-memory fakes
+and the functions run them against Firestore, Cloud Storage and Cloud Tasks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared import log
+from shared.config import Settings
+from shared.domain import uploads as rules
+from shared.domain.identity import Caller
+from shared.domain.models import Resource, ResourceProgress, ResourceStatus, Submission
+from shared.domain.models import SubmissionStatus as S
+from shared.errors import Conflict, InvalidArgument, NotFound, RateLimited
+from shared.events import StorageObject
+from shared.services import audit
+from shared.services.audit import AuditEntry
+
+T = TypeVar("T")
+Clock = Callable[[], dt.datetime]
+Detector = Callable[[bytes], list[rules.Detected]]
+
+SIGNED_URL_TTL = dt.timedelta(hours=1)
+EXPIRY_GRACE = dt.timedelta(minutes=2)
+EXPIRE_TASK = "task_expire_upload"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# ---- ports -----------------------------------------------------------------------------------
+
+
+class SubmissionTx(Protocol):
+    """One Firestore transaction: every read before the first write."""
+
+    def submission(self, submission_id: str) -> Submission | None: ...
+    def progress(self, uid: str, resource_id: str) -> ResourceProgress | None: ...
+    def rate_stamps(self, uid: str) -> list[dt.datetime]: ...
+    def attempts(self, uid: str, resource_id: str) -> int: ...
+    def notification_exists(self, uid: str, notification_id: str) -> bool: ...
+
+    def put_submission(self, submission: Submission) -> None: ...
+    def put_progress(self, uid: str, progress: ResourceProgress) -> None: ...
+    def put_rate_stamps(self, uid: str, stamps: list[dt.datetime]) -> None: ...
+    def put_audit(self, entry: AuditEntry) -> None: ...
+    def put_notification(self, uid: str, notification_id: str, data: dict[str, Any]) -> None: ...
+
+
+class SubmissionStore(Protocol):
+    def transact(self, work: Callable[[SubmissionTx], T]) -> T: ...
+    def get_submission(self, submission_id: str) -> Submission | None: ...
+    def get_resource(self, resource_id: str) -> Resource | None: ...
+    def list_submissions(self, uid: str, resource_id: str) -> list[Submission]: ...
+    def pending(
+        self, pathway_id: str | None, limit: int, after: tuple[dt.datetime, str] | None
+    ) -> list[Submission]: ...
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    url: str
+    headers: dict[str, str]
+
+
+class ObjectStore(Protocol):
+    def signed_put(
+        self, bucket: str, path: str, *, content_type: str, max_bytes: int, ttl: dt.timedelta
+    ) -> SignedRequest: ...
+    def signed_get(
+        self, bucket: str, path: str, *, ttl: dt.timedelta, download_name: str
+    ) -> str: ...
+    def read_head(self, bucket: str, path: str, generation: int, size: int) -> bytes | None: ...
+    def delete(self, bucket: str, path: str, generation: int | None) -> None: ...
+
+
+class TaskQueue(Protocol):
+    def enqueue(
+        self,
+        entry_point: str,
+        task_id: str,
+        payload: dict[str, Any],
+        *,
+        at: dt.datetime | None = None,
+    ) -> None: ...
+
+
+# ---- request and reply models -----------------------------------------------------------------
+
+
+class UploadUrlRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    file_name: Annotated[str, StringConstraints(max_length=1024)]
+    content_type: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    size_bytes: int = Field(ge=0, le=5 * 1024**3)
+
+
+class UploadUrlReply(BaseModel):
+    submission_id: str
+    attempt: int
+    upload_url: str
+    method: Literal["PUT"] = "PUT"
+    headers: dict[str, str]
+    expires_at: dt.datetime
+
+
+class SubmissionView(BaseModel):
+    submission_id: str
+    user_id: str
+    resource_id: str
+    module_id: str
+    pathway_id: str
+    attempt: int
+    file_name: str
+    content_type: str
+    size_bytes: int
+    status: S
+    invalid_reason: str | None = None
+    created_at: dt.datetime | None = None
+    uploaded_at: dt.datetime | None = None
+    reviewed_at: dt.datetime | None = None
+    review_comments: str | None = None
+    grade: int | None = None
+
+    @classmethod
+    def of(cls, s: Submission) -> SubmissionView:
+        return cls.model_validate(s.model_dump(include=set(cls.model_fields)))
+
+
+class SubmissionList(BaseModel):
+    submissions: list[SubmissionView]
+
+
+class DownloadReply(BaseModel):
+    submission_id: str
+    download_url: str
+    method: Literal["GET"] = "GET"
+    expires_at: dt.datetime
+
+
+class DeleteReply(BaseModel):
+    submission_id: str
+    status: S
+
+
+# ---- upload-url ------------------------------------------------------------------------------
+
+
+def issue_upload_url(
+    me: Caller,
+    resource_id: str,
+    req: UploadUrlRequest,
+    *,
+    store: SubmissionStore,
+    objects: ObjectStore,
+    tasks: TaskQueue,
+    cfg: Settings,
+    now: Clock = utcnow,
+    new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+) -> UploadUrlReply:
+    resource = store.get_resource(resource_id)
+    if resource is None:
+        raise NotFound(f"no resource {resource_id}")
+    if not resource.requires_upload:
+        raise Conflict(f"resource {resource_id} takes no upload")
+    if not rules.valid_uid(me.uid):
+        raise InvalidArgument("this account id cannot own uploads")
+    content_type = rules.normalise_content_type(req.content_type)
+    file_name = rules.check_declared_upload(
+        file_name=req.file_name,
+        content_type=content_type,
+        size_bytes=req.size_bytes,
+        accepted_types=resource.accepted_file_types,
+        max_file_size_mb=resource.max_file_size_mb,
+    )
+    at = now()
+    ttl = dt.timedelta(seconds=max(1, min(cfg.upload_url_ttl_seconds, 3600)))
+    submission_id = new_id()
+    key = rules.object_key(
+        pathway_id=resource.pathway_id,
+        user_id=me.uid,
+        resource_id=resource.resource_id,
+        submission_id=submission_id,
+        at=at,
+        file_name=file_name,
+    )
+
+    def work(tx: SubmissionTx) -> Submission:
+        decision = rules.rate_limit(
+            tx.rate_stamps(me.uid), at, limit=cfg.upload_rate_limit_per_hour
+        )
+        attempts = tx.attempts(me.uid, resource.resource_id)
+        if not decision.allowed:
+            # Refused: nothing is written (the window is only pruned on the next allowed call).
+            raise RateLimited(
+                f"at most {cfg.upload_rate_limit_per_hour} upload URLs per hour",
+                retry_after_seconds=decision.retry_after_seconds,
+            )
+        sub = Submission(
+            submission_id=submission_id,
+            user_id=me.uid,
+            resource_id=resource.resource_id,
+            module_id=resource.module_id,
+            pathway_id=resource.pathway_id,
+            attempt=attempts + 1,
+            file_name=file_name,
+            content_type=content_type,
+            size_bytes=req.size_bytes,
+            gcs_bucket=cfg.bucket,
+            gcs_path=key.path,
+            status=S.pending_upload,
+            created_at=at,
+            expires_at=at + ttl,
+        )
+        tx.put_rate_stamps(me.uid, decision.stamps)
+        tx.put_submission(sub)
+        tx.put_audit(
+            audit.entry(
+                actor=me.uid,
+                action="upload_url_issued",
+                outcome="ok",
+                submission=sub,
+                at=at,
+                attempt=sub.attempt,
+                size_bytes=sub.size_bytes,
+                content_type=content_type,
+            )
+        )
+        return sub
+
+    sub = store.transact(work)
+    signed = objects.signed_put(
+        cfg.bucket, key.path, content_type=content_type, max_bytes=req.size_bytes, ttl=ttl
+    )
+    assert sub.expires_at is not None
+    _enqueue_expiry(tasks, sub.submission_id, sub.expires_at + EXPIRY_GRACE)
+    log.info(
+        "upload url issued",
+        user_id=me.uid,
+        resource_id=resource_id,
+        submission_id=sub.submission_id,
+        attempt=sub.attempt,
+    )
+    return UploadUrlReply(
+        submission_id=sub.submission_id,
+        attempt=sub.attempt,
+        upload_url=signed.url,
+        headers=signed.headers,
+        expires_at=sub.expires_at,
+    )
+
+
+def _enqueue_expiry(tasks: TaskQueue, submission_id: str, at: dt.datetime) -> None:
+    try:
+        tasks.enqueue(
+            EXPIRE_TASK, f"expire-{submission_id}", {"submission_id": submission_id}, at=at
+        )
+    except Exception as exc:  # noqa: BLE001 - the URL is issued; an unexpired pending doc is harmless
+        log.error("could not enqueue the expiry task", submission_id=submission_id, error=repr(exc))
+
+
+# ---- reading and deleting --------------------------------------------------------------------
+
+
+def list_submissions(me: Caller, resource_id: str, *, store: SubmissionStore) -> SubmissionList:
+    subs = [s for s in store.list_submissions(me.uid, resource_id) if s.status != S.deleted]
+    subs.sort(key=lambda s: s.created_at or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True)
+    return SubmissionList(submissions=[SubmissionView.of(s) for s in subs])
+
+
+def _visible(
+    me: Caller, submission_id: str, store: SubmissionStore, *, staff_ok: bool
+) -> Submission:
+    sub = store.get_submission(submission_id)
+    allowed = sub is not None and (sub.user_id == me.uid or (staff_ok and me.instructor))
+    if sub is None or not allowed or sub.status == S.deleted:
+        raise NotFound(f"no submission {submission_id}")
+    return sub
+
+
+def download_url(
+    me: Caller,
+    submission_id: str,
+    *,
+    store: SubmissionStore,
+    objects: ObjectStore,
+    now: Clock = utcnow,
+) -> DownloadReply:
+    sub = _visible(me, submission_id, store, staff_ok=True)
+    if sub.status not in (S.uploaded, S.approved, S.rejected):
+        raise Conflict(f"submission {submission_id} has no file ({sub.status})")
+    url = objects.signed_get(
+        sub.gcs_bucket, sub.gcs_path, ttl=SIGNED_URL_TTL, download_name=sub.file_name
+    )
+    return DownloadReply(
+        submission_id=submission_id, download_url=url, expires_at=now() + SIGNED_URL_TTL
+    )
+
+
+def delete_submission(
+    me: Caller,
+    submission_id: str,
+    *,
+    store: SubmissionStore,
+    objects: ObjectStore,
+    cfg: Settings,
+    now: Clock = utcnow,
+) -> DeleteReply:
+    at = now()
+
+    def work(tx: SubmissionTx) -> Submission | None:
+        sub = tx.submission(submission_id)
+        if sub is None or sub.user_id != me.uid:
+            raise NotFound(f"no submission {submission_id}")
+        if sub.status == S.deleted:
+            return None  # already deleted: the same reply, nothing written
+        deleted = sub.model_copy(update={"status": S.deleted, "deleted_at": at})
+        tx.put_submission(deleted)
+        tx.put_audit(
+            audit.entry(
+                actor=me.uid,
+                action="submission_deleted",
+                outcome="deleted",
+                submission=sub,
+                at=at,
+                previous_status=str(sub.status),
+                object_removed=cfg.delete_removes_object,
+            )
+        )
+        return deleted
+
+    deleted = store.transact(work)
+    if deleted is not None and cfg.delete_removes_object:
+        objects.delete(deleted.gcs_bucket, deleted.gcs_path, None)
+    log.info("submission deleted", user_id=me.uid, submission_id=submission_id)
+    return DeleteReply(submission_id=submission_id, status=S.deleted)
+
+
+# ---- the finalized event ---------------------------------------------------------------------
+
+RECORDABLE = (S.pending_upload, S.uploaded, S.expired)
+
+
+def detect_types(head: bytes) -> list[rules.Detected]:
+    """What ``puremagic`` sees in the first bytes (pure computation, no I/O)."""
+    import puremagic
+
+    try:
+        matches = puremagic.magic_string(head)
+    except puremagic.PureError:
+        return []
+    except Exception:  # noqa: BLE001 - a detector crash must not make the upload valid
+        return [rules.Detected("application/octet-stream", "")]
+    return [rules.Detected(m.mime_type or "", m.extension or "") for m in matches]
+
+
+def record_upload(
+    obj: StorageObject,
+    *,
+    store: SubmissionStore,
+    objects: ObjectStore,
+    cfg: Settings,
+    detect: Detector = detect_types,
+    now: Clock = utcnow,
+) -> str:
+    """Record a finished upload once per object generation; returns what happened (for logs)."""
+    ids = {"bucket": obj.bucket, "object": obj.name, "generation": obj.generation}
+    if obj.bucket != cfg.bucket:
+        return _ignored("foreign bucket", **ids)
+    key = rules.parse_object_path(obj.name)
+    if key is None:
+        return _ignored("object outside the submission layout", **ids)
+    sub = store.get_submission(key.submission_id)
+    if sub is None or sub.gcs_path != obj.name or sub.user_id != key.user_id:
+        return _ignored("no submission for this object", **ids)
+    if obj.generation in sub.counted_generations:
+        if sub.status == S.invalid and sub.gcs_generation == obj.generation:
+            objects.delete(obj.bucket, obj.name, obj.generation)  # finish an interrupted removal
+        return _ignored("generation already recorded", submission_id=sub.submission_id, **ids)
+    if sub.status not in RECORDABLE:
+        return _ignored(f"submission is {sub.status}", submission_id=sub.submission_id, **ids)
+    resource = store.get_resource(sub.resource_id)
+    if resource is None:
+        return _ignored("the resource is gone", submission_id=sub.submission_id, **ids)
+    head = objects.read_head(obj.bucket, obj.name, obj.generation, rules.HEAD_BYTES)
+    if head is None:
+        return _ignored("this generation no longer exists", submission_id=sub.submission_id, **ids)
+    reason = rules.upload_verdict(
+        declared_type=sub.content_type,
+        declared_size=sub.size_bytes,
+        object_content_type=obj.content_type,
+        object_size=obj.size,
+        accepted_types=resource.accepted_file_types,
+        max_file_size_mb=resource.max_file_size_mb,
+        head=head,
+        detected=detect(head),
+    )
+    at = now()
+
+    def work(tx: SubmissionTx) -> str:
+        current = tx.submission(sub.submission_id)
+        if current is None or obj.generation in current.counted_generations:
+            return "duplicate"
+        if current.status not in RECORDABLE:
+            return f"skipped:{current.status}"
+        generations = [*current.counted_generations, obj.generation]
+        if reason is not None:
+            tx.put_submission(
+                current.model_copy(
+                    update={
+                        "status": S.invalid,
+                        "invalid_reason": reason,
+                        "gcs_generation": obj.generation,
+                        "counted_generations": generations,
+                    }
+                )
+            )
+            tx.put_audit(
+                audit.entry(
+                    actor=audit.SYSTEM,
+                    action="upload_invalid",
+                    outcome="invalid",
+                    submission=current,
+                    at=at,
+                    generation=obj.generation,
+                    reason=reason,
+                    size_bytes=obj.size,
+                )
+            )
+            return "invalid"
+        progress = tx.progress(current.user_id, current.resource_id) or ResourceProgress(
+            resource_id=current.resource_id,
+            pathway_id=current.pathway_id,
+            module_id=current.module_id,
+            status=ResourceStatus.not_started,
+        )
+        status = progress.status
+        if status != ResourceStatus.reviewed:
+            status = ResourceStatus.submitted
+        tx.put_progress(
+            current.user_id,
+            progress.model_copy(
+                update={
+                    "status": status,
+                    "submission_count": progress.submission_count + 1,
+                    "started_at": progress.started_at or at,
+                    "updated_at": at,
+                }
+            ),
+        )
+        tx.put_submission(
+            current.model_copy(
+                update={
+                    "status": S.uploaded,
+                    "gcs_generation": obj.generation,
+                    "uploaded_at": at,
+                    "size_bytes": obj.size,
+                    "counted_generations": generations,
+                }
+            )
+        )
+        tx.put_audit(
+            audit.entry(
+                actor=current.user_id,
+                action="upload_recorded",
+                outcome="ok",
+                submission=current,
+                at=at,
+                generation=obj.generation,
+                size_bytes=obj.size,
+                overwrite=bool(current.counted_generations) or None,
+            )
+        )
+        return "recorded"
+
+    outcome = store.transact(work)
+    if outcome == "invalid":
+        objects.delete(obj.bucket, obj.name, obj.generation)
+    log.info(
+        "upload event handled",
+        outcome=outcome,
+        reason=reason,
+        submission_id=sub.submission_id,
+        user_id=sub.user_id,
+        resource_id=sub.resource_id,
+        event_id=obj.meta.id,
+        **ids,
+    )
+    return outcome
+
+
+def _ignored(why: str, **fields: Any) -> str:
+    log.info("upload event ignored", reason=why, **fields)
+    return f"ignored:{why}"

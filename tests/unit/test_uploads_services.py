@@ -1,0 +1,570 @@
+"""Submission use cases against small in-memory fakes of their ports (no I/O): assert on state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from shared.config import Settings
+from shared.domain.identity import Caller
+from shared.domain.models import (
+    Resource,
+    ResourceProgress,
+    ResourceStatus,
+    ResourceType,
+    Submission,
+    SubmissionStatus,
+)
+from shared.errors import Conflict, InvalidArgument, NotFound, RateLimited, UnsupportedMediaType
+from shared.events import EventMeta, StorageObject
+from shared.services import review as review_service
+from shared.services import tasks as task_service
+from shared.services import uploads as service
+from shared.services.audit import AuditEntry
+
+T = TypeVar("T")
+FILES = Path(__file__).resolve().parent.parent / "fixtures" / "files"
+BUCKET = "demo-aibc-submissions"
+T0 = dt.datetime(2025, 6, 1, 12, 0, 0, tzinfo=dt.UTC)
+ALICE = Caller("alice")
+BOB = Caller("bob")
+TEACHER = Caller("teacher", instructor=True)
+
+CFG = Settings(
+    project_id="demo-aibc",
+    bucket=BUCKET,
+    region="us-central1",
+    tasks_queue="aibc-default",
+    tasks_emulator_host=None,
+    functions_base={},
+    cors_origins=(),
+    upload_rate_limit_per_hour=10,
+    upload_url_ttl_seconds=3600,
+    delete_removes_object=False,
+    signing_key_file=None,
+    storage_public_endpoint=None,
+    tasks_service_account=None,
+    tasks_local_secret=None,
+)
+
+
+# ---- fakes -----------------------------------------------------------------------------------
+
+
+@dataclass
+class State:
+    submissions: dict[str, Submission] = field(default_factory=dict)
+    progress: dict[tuple[str, str], ResourceProgress] = field(default_factory=dict)
+    rates: dict[str, list[dt.datetime]] = field(default_factory=dict)
+    audit: dict[str, AuditEntry] = field(default_factory=dict)
+    notes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+
+class FakeTx:
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.writes: list[Callable[[State], None]] = []
+
+    def _read(self) -> None:
+        assert not self.writes, "a read after a write inside a transaction"
+
+    def submission(self, submission_id: str) -> Submission | None:
+        self._read()
+        return self.state.submissions.get(submission_id)
+
+    def progress(self, uid: str, resource_id: str) -> ResourceProgress | None:
+        self._read()
+        return self.state.progress.get((uid, resource_id))
+
+    def rate_stamps(self, uid: str) -> list[dt.datetime]:
+        self._read()
+        return list(self.state.rates.get(uid, []))
+
+    def attempts(self, uid: str, resource_id: str) -> int:
+        self._read()
+        return sum(
+            1
+            for s in self.state.submissions.values()
+            if (s.user_id, s.resource_id) == (uid, resource_id)
+        )
+
+    def notification_exists(self, uid: str, notification_id: str) -> bool:
+        self._read()
+        return (uid, notification_id) in self.state.notes
+
+    def put_submission(self, submission: Submission) -> None:
+        self.writes.append(
+            lambda s: s.submissions.__setitem__(submission.submission_id, submission)
+        )
+
+    def put_progress(self, uid: str, progress: ResourceProgress) -> None:
+        self.writes.append(lambda s: s.progress.__setitem__((uid, progress.resource_id), progress))
+
+    def put_rate_stamps(self, uid: str, stamps: list[dt.datetime]) -> None:
+        self.writes.append(lambda s: s.rates.__setitem__(uid, list(stamps)))
+
+    def put_audit(self, entry: AuditEntry) -> None:
+        self.writes.append(lambda s: s.audit.__setitem__(entry.entry_id, entry))
+
+    def put_notification(self, uid: str, notification_id: str, data: dict[str, Any]) -> None:
+        self.writes.append(lambda s: s.notes.__setitem__((uid, notification_id), data))
+
+
+class FakeStore:
+    def __init__(self, resources: list[Resource]) -> None:
+        self.state = State()
+        self.resources = {r.resource_id: r for r in resources}
+
+    def transact(self, work: Callable[[FakeTx], T]) -> T:
+        tx = FakeTx(self.state)
+        result = work(tx)  # an exception discards the buffered writes, as a rollback does
+        for write in tx.writes:
+            write(self.state)
+        return result
+
+    def get_submission(self, submission_id: str) -> Submission | None:
+        return self.state.submissions.get(submission_id)
+
+    def get_resource(self, resource_id: str) -> Resource | None:
+        return self.resources.get(resource_id)
+
+    def list_submissions(self, uid: str, resource_id: str) -> list[Submission]:
+        return [
+            s
+            for s in self.state.submissions.values()
+            if (s.user_id, s.resource_id) == (uid, resource_id)
+        ]
+
+    def pending(
+        self, pathway_id: str | None, limit: int, after: tuple[dt.datetime, str] | None
+    ) -> list[Submission]:
+        subs = sorted(
+            (
+                s
+                for s in self.state.submissions.values()
+                if s.status == SubmissionStatus.uploaded
+                and (pathway_id is None or s.pathway_id == pathway_id)
+            ),
+            key=lambda s: (s.uploaded_at, s.submission_id),
+        )
+        if after is not None:
+            subs = [s for s in subs if (s.uploaded_at, s.submission_id) > after]
+        return subs[:limit]
+
+
+@dataclass
+class FakeObjects:
+    blobs: dict[str, tuple[int, bytes, str]] = field(
+        default_factory=dict
+    )  # path -> gen, data, type
+    deleted: list[tuple[str, int | None]] = field(default_factory=list)
+    generations: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+
+    def signed_put(
+        self, bucket: str, path: str, *, content_type: str, max_bytes: int, ttl: dt.timedelta
+    ) -> service.SignedRequest:
+        return service.SignedRequest(
+            url=f"https://storage.example/{bucket}/{path}?sig",
+            headers={"Content-Type": content_type, "x-goog-content-length-range": f"1,{max_bytes}"},
+        )
+
+    def signed_get(self, bucket: str, path: str, *, ttl: dt.timedelta, download_name: str) -> str:
+        return f"https://storage.example/{bucket}/{path}?get"
+
+    def read_head(self, bucket: str, path: str, generation: int, size: int) -> bytes | None:
+        blob = self.blobs.get(path)
+        if blob is None or blob[0] != generation:
+            return None
+        return blob[1][:size]
+
+    def delete(self, bucket: str, path: str, generation: int | None) -> None:
+        self.deleted.append((path, generation))
+        blob = self.blobs.get(path)
+        if blob is not None and generation in (None, blob[0]):
+            del self.blobs[path]
+
+    def put(self, path: str, data: bytes, content_type: str) -> StorageObject:
+        """What a PUT through the signed URL leaves behind, as its finalized event describes it."""
+        gen = next(self.generations)
+        self.blobs[path] = (gen, data, content_type)
+        meta = EventMeta(id=f"evt-{gen}", type="", source="", subject="", time=None)
+        return StorageObject(meta, BUCKET, path, gen, len(data), content_type)
+
+
+@dataclass
+class FakeTasks:
+    queued: dict[str, tuple[str, dict[str, Any], dt.datetime | None]] = field(default_factory=dict)
+
+    def enqueue(
+        self,
+        entry_point: str,
+        task_id: str,
+        payload: dict[str, Any],
+        *,
+        at: dt.datetime | None = None,
+    ) -> None:
+        self.queued.setdefault(task_id, (entry_point, payload, at))
+
+
+def resource(rid: str, *, upload: bool = True, types: list[str] | None = None) -> Resource:
+    return Resource(
+        resource_id=rid,
+        pathway_id="image-generation",
+        module_id="image-generation-m1",
+        title=rid,
+        type=ResourceType.exercise if upload else ResourceType.video,
+        order=0,
+        requires_upload=upload,
+        accepted_file_types=types or ["image/png", "application/pdf", "text/markdown"],
+        max_file_size_mb=1,
+    )
+
+
+class World:
+    def __init__(self) -> None:
+        self.store = FakeStore([resource("ex"), resource("video", upload=False)])
+        self.objects = FakeObjects()
+        self.tasks = FakeTasks()
+        self.clock = T0
+        self.ids = (f"{i:032x}" for i in itertools.count(1))
+
+    def now(self) -> dt.datetime:
+        return self.clock
+
+    def tick(self, **kw: float) -> None:
+        self.clock += dt.timedelta(**kw)
+
+    def issue(
+        self,
+        me: Caller = ALICE,
+        rid: str = "ex",
+        name: str = "sample.png",
+        ctype: str = "image/png",
+        size: int | None = None,
+    ) -> service.UploadUrlReply:
+        if size is None:
+            size = (FILES / name).stat().st_size if (FILES / name).exists() else 100
+        req = service.UploadUrlRequest(file_name=name, content_type=ctype, size_bytes=size)
+        return service.issue_upload_url(
+            me,
+            rid,
+            req,
+            store=self.store,
+            objects=self.objects,
+            tasks=self.tasks,
+            cfg=CFG,
+            now=self.now,
+            new_id=lambda: next(self.ids),
+        )
+
+    def upload(
+        self, reply: service.UploadUrlReply, data: bytes, ctype: str | None = None
+    ) -> StorageObject:
+        sub = self.sub(reply.submission_id)
+        return self.objects.put(sub.gcs_path, data, ctype or sub.content_type)
+
+    def record(self, obj: StorageObject) -> str:
+        return service.record_upload(
+            obj, store=self.store, objects=self.objects, cfg=CFG, now=self.now
+        )
+
+    def sub(self, submission_id: str) -> Submission:
+        return self.store.state.submissions[submission_id]
+
+    def progress(self, uid: str = "alice", rid: str = "ex") -> ResourceProgress:
+        return self.store.state.progress[(uid, rid)]
+
+    def review(self, submission_id: str, decision: str, **kw: Any) -> service.SubmissionView:
+        req = review_service.ReviewRequest(decision=decision, **kw)  # type: ignore[arg-type]
+        return review_service.review_submission(
+            TEACHER, submission_id, req, store=self.store, tasks=self.tasks, now=self.now
+        )
+
+
+@pytest.fixture
+def w() -> World:
+    return World()
+
+
+PNG = (FILES / "sample.png").read_bytes()
+PDF = (FILES / "sample.pdf").read_bytes()
+SCRIPT = (FILES / "script.sh").read_bytes()
+
+
+# ---- upload-url ------------------------------------------------------------------------------
+
+
+def test_upload_url_creates_a_pending_submission_and_an_expiry_task(w: World) -> None:
+    reply = w.issue()
+    sub = w.sub(reply.submission_id)
+    assert sub.status == SubmissionStatus.pending_upload
+    assert sub.attempt == 1
+    assert sub.gcs_path == (
+        f"pathways/image-generation/users/alice/resources/ex/{reply.submission_id}"
+        "/2025-06-01_12-00-00_sample.png"
+    )
+    assert reply.headers == {
+        "Content-Type": "image/png",
+        "x-goog-content-length-range": f"1,{len(PNG)}",
+    }
+    assert reply.expires_at == T0 + dt.timedelta(hours=1)
+    entry, payload, at = w.tasks.queued[f"expire-{reply.submission_id}"]
+    assert (entry, payload) == ("task_expire_upload", {"submission_id": reply.submission_id})
+    assert at is not None
+    assert at >= reply.expires_at
+    assert f"{reply.submission_id}-upload_url_issued" in w.store.state.audit
+
+
+@pytest.mark.parametrize(
+    ("kw", "error"),
+    [
+        ({"rid": "nope"}, NotFound),
+        ({"rid": "video"}, Conflict),
+        ({"name": "x.webp", "ctype": "image/webp"}, UnsupportedMediaType),
+        ({"name": "../x.png"}, InvalidArgument),
+        ({"name": "x.pdf"}, InvalidArgument),
+        ({"size": 0}, InvalidArgument),
+    ],
+)
+def test_refusals_store_nothing(w: World, kw: dict[str, Any], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        w.issue(**kw)
+    assert w.store.state.submissions == {}
+    assert w.store.state.rates == {}
+    assert w.tasks.queued == {}
+
+
+def test_the_eleventh_url_within_an_hour_is_refused_with_retry_after(w: World) -> None:
+    for _ in range(10):
+        w.issue()
+        w.tick(minutes=1)
+    with pytest.raises(RateLimited) as exc:
+        w.issue()
+    assert exc.value.headers["Retry-After"] == str(50 * 60)
+    assert len(w.store.state.submissions) == 10
+    w.tick(minutes=50)
+    assert w.issue().attempt == 11
+
+
+# ---- the finalized event ---------------------------------------------------------------------
+
+
+def test_a_valid_upload_is_recorded_once_however_often_the_event_arrives(w: World) -> None:
+    reply = w.issue()
+    obj = w.upload(reply, PNG)
+    assert w.record(obj) == "recorded"
+    for _ in range(4):
+        assert w.record(obj).startswith("ignored:generation already recorded")
+    sub = w.sub(reply.submission_id)
+    assert sub.status == SubmissionStatus.uploaded
+    assert sub.gcs_generation == obj.generation
+    assert w.progress().submission_count == 1
+    assert w.progress().status == ResourceStatus.submitted
+    assert w.progress().module_id == "image-generation-m1"
+    assert f"{reply.submission_id}-upload_recorded-{obj.generation}" in w.store.state.audit
+
+
+def test_a_script_declared_as_png_is_invalid_and_removed(w: World) -> None:
+    reply = w.issue(size=len(SCRIPT))
+    obj = w.upload(reply, SCRIPT)
+    assert w.record(obj) == "invalid"
+    sub = w.sub(reply.submission_id)
+    assert sub.status == SubmissionStatus.invalid
+    assert sub.invalid_reason
+    assert "image/png" in sub.invalid_reason
+    assert sub.gcs_path not in w.objects.blobs
+    assert ("alice", "ex") not in w.store.state.progress
+    # a redelivery changes nothing and retries the removal
+    assert w.record(obj).startswith("ignored:")
+    assert w.objects.deleted == [(sub.gcs_path, obj.generation)] * 2
+
+
+def test_an_overwrite_is_a_new_generation_counted_once_more(w: World) -> None:
+    reply = w.issue()
+    first = w.upload(reply, PNG)
+    w.record(first)
+    second = w.upload(reply, PNG[:-1] + b"\x00")  # still a PNG by its magic bytes
+    assert w.record(second) == "recorded"
+    assert w.record(second).startswith("ignored:")
+    # the first generation's event arriving late finds the generation counted
+    assert w.record(first).startswith("ignored:generation already recorded")
+    assert w.sub(reply.submission_id).gcs_generation == second.generation
+    assert w.progress().submission_count == 2
+
+
+@pytest.mark.parametrize(
+    "tweak",
+    [
+        lambda o: replace(o, bucket="some-bucket"),
+        lambda o: replace(o, name="folder/Test.cs"),
+        lambda o: replace(o, name=o.name.replace("0" * 31 + "1", "f" * 32)),
+    ],
+)
+def test_foreign_objects_are_acknowledged_without_writes(
+    w: World, tweak: Callable[[StorageObject], StorageObject]
+) -> None:
+    reply = w.issue()
+    obj = tweak(w.upload(reply, PNG))
+    before = (dict(w.store.state.submissions), dict(w.store.state.audit))
+    assert w.record(obj).startswith("ignored:")
+    assert (w.store.state.submissions, w.store.state.audit) == before
+    assert w.store.state.progress == {}
+
+
+def test_a_reviewed_resource_stays_reviewed_on_a_new_upload(w: World) -> None:
+    first = w.issue()
+    w.record(w.upload(first, PNG))
+    w.review(first.submission_id, "approve", grade=90)
+    second = w.issue(name="sample.pdf", ctype="application/pdf")
+    w.record(w.upload(second, PDF))
+    assert w.progress().status == ResourceStatus.reviewed
+    assert w.progress().submission_count == 2
+
+
+def test_an_upload_that_lands_after_the_expiry_task_is_still_recorded(w: World) -> None:
+    reply = w.issue()
+    task_service.expire_upload(
+        task_service.ExpireUpload(submission_id=reply.submission_id), store=w.store, now=w.now
+    )
+    assert w.sub(reply.submission_id).status == SubmissionStatus.expired
+    # Storage refuses a PUT after the URL expires, so any object that exists arrived in time.
+    assert w.record(w.upload(reply, PNG)) == "recorded"
+
+
+def test_a_stored_type_other_than_declared_is_invalid(w: World) -> None:
+    reply = w.issue()
+    assert w.record(w.upload(reply, PNG, ctype="image/jpeg")) == "invalid"
+
+
+# ---- reading, downloading, deleting ----------------------------------------------------------
+
+
+def test_listing_is_newest_first_and_per_learner(w: World) -> None:
+    a1 = w.issue()
+    w.tick(seconds=5)
+    a2 = w.issue()
+    w.issue(me=BOB)
+    listed = service.list_submissions(ALICE, "ex", store=w.store).submissions
+    assert [s.submission_id for s in listed] == [a2.submission_id, a1.submission_id]
+    assert [s.attempt for s in listed] == [2, 1]
+
+
+def test_download_is_for_the_owner_or_an_instructor(w: World) -> None:
+    reply = w.issue()
+    with pytest.raises(Conflict):  # nothing uploaded yet
+        service.download_url(ALICE, reply.submission_id, store=w.store, objects=w.objects)
+    w.record(w.upload(reply, PNG))
+    for who in (ALICE, TEACHER):
+        got = service.download_url(who, reply.submission_id, store=w.store, objects=w.objects)
+        assert got.download_url.endswith("?get")
+    with pytest.raises(NotFound):
+        service.download_url(BOB, reply.submission_id, store=w.store, objects=w.objects)
+
+
+def test_delete_is_soft_and_never_touches_another_learners(w: World) -> None:
+    reply = w.issue()
+    w.record(w.upload(reply, PNG))
+    with pytest.raises(NotFound):
+        service.delete_submission(
+            BOB, reply.submission_id, store=w.store, objects=w.objects, cfg=CFG
+        )
+    assert w.sub(reply.submission_id).status == SubmissionStatus.uploaded
+    service.delete_submission(ALICE, reply.submission_id, store=w.store, objects=w.objects, cfg=CFG)
+    sub = w.sub(reply.submission_id)
+    assert sub.status == SubmissionStatus.deleted
+    assert sub.gcs_path in w.objects.blobs  # kept: DELETE_REMOVES_OBJECT is false
+    assert f"{reply.submission_id}-submission_deleted" in w.store.state.audit
+    assert service.list_submissions(ALICE, "ex", store=w.store).submissions == []
+    with pytest.raises(NotFound):
+        service.download_url(ALICE, reply.submission_id, store=w.store, objects=w.objects)
+
+
+def test_delete_can_remove_the_object(w: World) -> None:
+    reply = w.issue()
+    w.record(w.upload(reply, PNG))
+    cfg = replace(CFG, delete_removes_object=True)
+    service.delete_submission(ALICE, reply.submission_id, store=w.store, objects=w.objects, cfg=cfg)
+    assert w.sub(reply.submission_id).gcs_path not in w.objects.blobs
+
+
+# ---- review and tasks ------------------------------------------------------------------------
+
+
+def test_reject_then_resubmit_as_attempt_two_then_approve(w: World) -> None:
+    first = w.issue()
+    w.record(w.upload(first, PNG))
+    with pytest.raises(InvalidArgument):
+        w.review(first.submission_id, "reject")  # a rejection needs comments
+    w.review(first.submission_id, "reject", comments="Show your prompt too.")
+    assert w.sub(first.submission_id).status == SubmissionStatus.rejected
+    assert w.progress().status == ResourceStatus.in_progress
+    assert w.progress().submission_count == 1
+    with pytest.raises(Conflict):
+        w.review(first.submission_id, "approve")
+    second = w.issue()
+    assert second.attempt == 2
+    w.record(w.upload(second, PNG))
+    w.review(second.submission_id, "approve", grade=95, comments="Great")
+    assert w.sub(second.submission_id).grade == 95
+    assert w.progress().status == ResourceStatus.reviewed
+    assert w.progress().submission_count == 2
+    assert set(w.tasks.queued) >= {
+        f"notify-{first.submission_id}-reject",
+        f"notify-{second.submission_id}-approve",
+    }
+
+
+def test_reviewing_what_is_not_uploaded_is_409(w: World) -> None:
+    reply = w.issue()
+    with pytest.raises(Conflict):
+        w.review(reply.submission_id, "approve")
+    with pytest.raises(NotFound):
+        w.review("f" * 32, "approve")
+
+
+def test_the_pending_queue_is_oldest_first_by_cursor_and_filterable(w: World) -> None:
+    ids = []
+    for _ in range(5):
+        reply = w.issue()
+        w.tick(seconds=1)
+        w.record(w.upload(reply, PNG))
+        ids.append(reply.submission_id)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = review_service.pending_queue(
+            review_service.PendingQuery(limit=2, cursor=cursor), store=w.store
+        )
+        seen += [s.submission_id for s in page.submissions]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == ids
+    other = review_service.PendingQuery(pathway_id="prompt-engineering")
+    assert review_service.pending_queue(other, store=w.store).submissions == []
+    with pytest.raises(InvalidArgument):
+        review_service.pending_queue(review_service.PendingQuery(cursor="garbage"), store=w.store)
+
+
+def test_expire_and_notify_tasks_are_idempotent(w: World) -> None:
+    reply = w.issue()
+    task = task_service.ExpireUpload(submission_id=reply.submission_id)
+    assert task_service.expire_upload(task, store=w.store, now=w.now).outcome == "expired"
+    assert task_service.expire_upload(task, store=w.store, now=w.now).outcome.startswith("already")
+    uploaded = w.issue()
+    w.record(w.upload(uploaded, PNG))
+    done = task_service.ExpireUpload(submission_id=uploaded.submission_id)
+    assert task_service.expire_upload(done, store=w.store, now=w.now).outcome == "already uploaded"
+    w.review(uploaded.submission_id, "approve", grade=80)
+    note = task_service.NotifyLearner(submission_id=uploaded.submission_id, decision="approve")
+    assert task_service.notify_learner(note, store=w.store, now=w.now).outcome == "notified"
+    assert task_service.notify_learner(note, store=w.store, now=w.now).outcome == "already notified"
+    stored = w.store.state.notes[("alice", f"{uploaded.submission_id}-approve")]
+    assert stored["grade"] == 80
+    assert stored["decision"] == "approve"
