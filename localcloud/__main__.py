@@ -361,6 +361,8 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
             f"http://{emu['storage_backend']}",
             "--key-file",
             str(KEY_FILE),
+            "--cors-origins",
+            env["CORS_ORIGINS"],
         ],
     )
     wait_ready("storage", procs["storage"], lambda: http_ok(f"http://{emu['storage']}/_health"))
