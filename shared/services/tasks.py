@@ -3,17 +3,22 @@
 - ``expire_upload``: an upload URL reached its expiry; a submission still ``pending_upload`` becomes
   ``expired``.
 - ``notify_learner``: writes ``users/{uid}/notifications/{submission_id}-{decision}`` once.
+- ``reevaluate_learners``: recomputes a module's rollup for every learner with progress in it.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from shared import log
-from shared.domain.models import Id, SubmissionStatus
+from shared.domain import progress as progress_rules
+from shared.domain.models import Id, ModuleProgress, ResourceProgress, SubmissionStatus
 from shared.services import audit
+from shared.services import catalog as cat
+from shared.services.catalog import CatalogReader
+from shared.services.rollups import RollupStore
 from shared.services.uploads import Clock, SubmissionStore, SubmissionTx, utcnow
 
 
@@ -102,3 +107,50 @@ def notify_learner(
     outcome = store.transact(work)
     log.info("notify task handled", submission_id=task.submission_id, outcome=outcome)
     return TaskOutcome(outcome=outcome)
+
+
+# ---- re-evaluating learners after a module's resources change ---------------------------------
+
+
+class ReevaluateLearners(BaseModel):
+    """Recompute ``module_progress`` of every learner who has progress in ``module_id`` (for
+    instance after a resource was added, removed or made optional). The module trigger then
+    recomputes the pathway."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    module_id: Id
+
+
+class LearnerIndex(Protocol):
+    def learners_in_module(self, module_id: str) -> list[str]: ...
+
+
+class ReevaluateOutcome(TaskOutcome):
+    learners: int = 0
+    changed: int = 0
+
+
+def reevaluate_learners(
+    task: ReevaluateLearners,
+    *,
+    learners: LearnerIndex,
+    catalog: CatalogReader,
+    rollups: RollupStore,
+    now: Clock = utcnow,
+) -> ReevaluateOutcome:
+    mod = catalog.modules([task.module_id]).get(task.module_id)
+    if mod is None:
+        return ReevaluateOutcome(outcome="unknown module")
+    resources = cat.ordered(mod.resource_ids, catalog.resources(mod.resource_ids))
+    ids = [r.resource_id for r in resources]
+
+    def compute(
+        progress: dict[str, ResourceProgress], current: ModuleProgress | None
+    ) -> ModuleProgress | None:
+        return progress_rules.module_rollup(mod, resources, progress, current, now())
+
+    uids = learners.learners_in_module(task.module_id)
+    changed = sum(1 for uid in uids if rollups.recompute_module(uid, mod.module_id, ids, compute))
+    log.info("learners re-evaluated", module_id=mod.module_id, learners=len(uids), changed=changed)
+    return ReevaluateOutcome(outcome="reevaluated", learners=len(uids), changed=changed)

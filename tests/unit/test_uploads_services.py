@@ -568,3 +568,92 @@ def test_expire_and_notify_tasks_are_idempotent(w: World) -> None:
     stored = w.store.state.notes[("alice", f"{uploaded.submission_id}-approve")]
     assert stored["grade"] == 80
     assert stored["decision"] == "approve"
+
+
+# ---- re-evaluating learners ------------------------------------------------------------------
+
+
+class FakeCatalog:
+    def __init__(self, module: Any, resources: list[Resource]) -> None:
+        self.module = module
+        self.res = {r.resource_id: r for r in resources}
+
+    def pathways(self, ids: Any) -> dict[str, Any]:
+        return {}
+
+    def modules(self, ids: Any) -> dict[str, Any]:
+        return {m: self.module for m in ids if m == self.module.module_id}
+
+    def resources(self, ids: Any) -> dict[str, Resource]:
+        return {i: self.res[i] for i in ids if i in self.res}
+
+
+@dataclass
+class FakeRollups:
+    progress: dict[str, dict[str, ResourceProgress]]
+    modules: dict[str, Any] = field(default_factory=dict)
+
+    def recompute_module(self, uid: str, module_id: str, resource_ids: Any, compute: Any) -> Any:
+        mine = {k: v for k, v in self.progress.get(uid, {}).items() if k in resource_ids}
+        written = compute(mine, self.modules.get(uid))
+        if written is not None:
+            self.modules[uid] = written
+        return written
+
+    def recompute_pathway(self, *a: Any) -> Any:
+        raise AssertionError("not used")
+
+
+@dataclass
+class FakeLearners:
+    uids: list[str]
+
+    def learners_in_module(self, module_id: str) -> list[str]:
+        return self.uids
+
+
+def test_reevaluate_recomputes_each_learner_once_and_is_idempotent() -> None:
+    from shared.domain.models import Module
+
+    video = resource("video", upload=False)
+    mod = Module(
+        module_id="image-generation-m1",
+        pathway_id="image-generation",
+        title="M1",
+        order=0,
+        resource_ids=["video", "ex"],
+    )
+    done = ResourceProgress(
+        resource_id="video",
+        pathway_id="image-generation",
+        module_id=mod.module_id,
+        status=ResourceStatus.completed,
+    )
+    rollups = FakeRollups({"alice": {"video": done}, "bob": {}})
+    catalog = FakeCatalog(mod, [video, resource("ex")])
+    task = task_service.ReevaluateLearners(module_id=mod.module_id)
+    first = task_service.reevaluate_learners(
+        task,
+        learners=FakeLearners(["alice", "bob"]),
+        catalog=catalog,
+        rollups=rollups,
+        now=lambda: T0,
+    )
+    assert (first.learners, first.changed) == (2, 2)
+    assert rollups.modules["alice"].completed_resources == 1
+    assert rollups.modules["alice"].total_resources == 2
+    again = task_service.reevaluate_learners(
+        task,
+        learners=FakeLearners(["alice", "bob"]),
+        catalog=catalog,
+        rollups=rollups,
+        now=lambda: T0,
+    )
+    assert again.changed == 0
+    unknown = task_service.ReevaluateLearners(module_id="nope")
+    assert (
+        task_service.reevaluate_learners(
+            unknown, learners=FakeLearners([]), catalog=catalog, rollups=rollups
+        ).outcome
+        == "unknown module"
+    )
