@@ -6,7 +6,7 @@ REGION ?= us-central1
 
 .PHONY: install up down status demo test lint pytest seed openapi bench-progress deploy deploy-plan clean
 
-install: .venv/.installed .venv-tasks/.installed node_modules/.installed
+install: .venv/.installed .venv-tasks/.installed node_modules/.installed web/dist/.built /usr/bin/chromium
 
 .venv/.installed: requirements.txt requirements-dev.txt
 	@command -v python3 >/dev/null || { echo "python3 is required"; exit 1; }
@@ -23,6 +23,15 @@ node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "node and npm are required (the Auth emulator is firebase-tools)"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The web page's bundle (esbuild; no CDN) and Debian's chromium for its browser test.
+web/dist/.built: node_modules/.installed web/build.mjs $(shell find web/src -type f)
+	npm run --silent build:web
+	touch $@
+
+/usr/bin/chromium:
+	@command -v apt-get >/dev/null || { echo "chromium is required for the browser test (Debian: apt-get install chromium)"; exit 1; }
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 up: install
 	$(PY) -m localcloud up

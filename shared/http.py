@@ -194,6 +194,7 @@ def _cors_headers(request: flask.Request) -> dict[str, str]:
         "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
         "Access-Control-Allow-Headers": "Authorization, Content-Type",
         "Access-Control-Max-Age": "3600",
+        "Access-Control-Expose-Headers": "Retry-After",
         "Vary": "Origin",
     }
 

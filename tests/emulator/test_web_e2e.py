@@ -1,0 +1,50 @@
+"""The web page in a real browser: web/tests/e2e.mjs (playwright-core driving Debian's chromium).
+
+The script walks a learner through the prompt-engineering pathway (check-offs, two Markdown uploads
+through signed URLs, the pathway bar reaching 100 % live), an instructor's reject and approve, and a
+second learner who sees none of it; it exits 0 only when every step held, and leaves screenshots
+in .local/screenshots/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = ROOT / ".local" / "screenshots"
+
+
+@pytest.mark.cloud
+@pytest.mark.timeout(420)
+def test_learner_and_instructor_journey_in_a_browser(stack: dict[str, Any]) -> None:
+    assert CHROMIUM.exists(), "Debian's chromium is missing: `make install` installs it"
+    node = shutil.which("node")
+    assert node, "node is required"
+    assert "web" in stack, "the local cloud is running without the web page (web/serve.py)"
+    page = requests.get(stack["web"], timeout=10)
+    assert page.status_code == 200
+    assert "app.js" in page.text
+
+    run = subprocess.run(
+        [node, str(ROOT / "web" / "tests" / "e2e.mjs")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert "[e2e] passed: every step held" in run.stdout, output
+    shots = sorted(p.name for p in SCREENSHOTS.glob("*.png"))
+    assert any("pathway-complete" in name for name in shots), shots
+    assert any("learner-sees-approval" in name for name in shots), shots
+    assert any("second-learner-refused" in name for name in shots), shots
+    assert not any(name.startswith("FAILED") for name in shots), shots

@@ -1,0 +1,58 @@
+// Calls to the HTTP functions with the signed-in user's Firebase ID token.
+import { ApiError } from "./messages.js";
+
+export function makeApi(config, { getToken, onSignedOut }) {
+  async function call(fn, method, path, body) {
+    const base = config.functions[fn];
+    if (!base) throw new ApiError(0, "not_configured", `no URL for ${fn}`);
+    const token = await getToken();
+    if (!token) {
+      onSignedOut();
+      throw new ApiError(401, "unauthenticated", "not signed in");
+    }
+    const headers = { Authorization: `Bearer ${token}` };
+    const init = { method, headers };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let reply;
+    try {
+      reply = await fetch(`${base}${path}`, init);
+    } catch {
+      throw new ApiError(0, "network", "the service could not be reached");
+    }
+    const text = await reply.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null;
+    }
+    if (!reply.ok) {
+      const error = (data && data.error) || {};
+      const retry = Number(reply.headers.get("Retry-After"));
+      const err = new ApiError(reply.status, error.code, error.message, {
+        retryAfterSeconds: Number.isFinite(retry) && retry > 0 ? retry : null,
+      });
+      if (reply.status === 401) onSignedOut();
+      throw err;
+    }
+    return data;
+  }
+  const enc = encodeURIComponent;
+  return {
+    listing: (pathwayId) => call("resources", "GET", `/pathways/${enc(pathwayId)}/resources`),
+    complete: (rid) => call("progress", "POST", `/users/me/resources/${enc(rid)}/complete`),
+    uncomplete: (rid) => call("progress", "POST", `/users/me/resources/${enc(rid)}/uncomplete`),
+    uploadUrl: (rid, body) => call("uploads", "POST", `/users/me/resources/${enc(rid)}/upload-url`, body),
+    submissions: (rid) => call("uploads", "GET", `/users/me/resources/${enc(rid)}/submissions`),
+    downloadUrl: (sid) => call("uploads", "GET", `/users/me/submissions/${enc(sid)}/download-url`),
+    pending: (params = {}) => {
+      const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v != null && v !== ""));
+      const qs = q.toString();
+      return call("review", "GET", `/admin/submissions/pending${qs ? `?${qs}` : ""}`);
+    },
+    review: (sid, body) => call("review", "POST", `/admin/submissions/${enc(sid)}/review`, body),
+  };
+}

@@ -1,0 +1,119 @@
+// The instructor's view: the pending queue, open a submission, approve or reject it.
+import { collection, onSnapshot, query, where } from "firebase/firestore";
+import { $, h, when } from "./dom.js";
+import { describeError, formatBytes } from "./messages.js";
+
+export function createInstructorView({ db, api, ui }) {
+  let stopQueue = null;
+  let openId = null;
+
+  async function start() {
+    $("instructor").hidden = false;
+    $("queue-refresh").onclick = () => refresh();
+    // Any submission entering or leaving "uploaded" refreshes the queue (instructors may read all).
+    stopQueue = onSnapshot(
+      query(collection(db, "submissions"), where("status", "==", "uploaded")),
+      () => refresh(),
+      (err) => ui.error(describeError(err)),
+    );
+    await refresh();
+  }
+
+  function stop() {
+    if (stopQueue) stopQueue();
+    stopQueue = null;
+    openId = null;
+    $("instructor").hidden = true;
+    $("queue-rows").replaceChildren();
+    $("review-panel").replaceChildren();
+    $("review-panel").hidden = true;
+  }
+
+  async function refresh() {
+    let page;
+    try {
+      page = await api.pending({ limit: 100 });
+    } catch (err) {
+      ui.error(describeError(err));
+      return;
+    }
+    const items = page.submissions || [];
+    $("queue-empty").hidden = items.length > 0;
+    $("queue").hidden = items.length === 0;
+    $("queue-rows").replaceChildren(...items.map(renderRow));
+    if (openId && !items.some((s) => s.submission_id === openId)) {
+      // Reviewed (here or elsewhere): the panel keeps its outcome message, the actions go.
+      for (const b of $("review-panel").querySelectorAll("button")) b.disabled = true;
+    }
+  }
+
+  function renderRow(s) {
+    const open = h("button", { type: "button", "data-testid": `open-${s.submission_id}` }, "Open");
+    open.addEventListener("click", () => openSubmission(s));
+    return h(
+      "tr",
+      { "data-testid": `queue-${s.submission_id}` },
+      h("td", {}, `${s.file_name} (${formatBytes(s.size_bytes)})`),
+      h("td", {}, s.user_id),
+      h("td", {}, s.resource_id),
+      h("td", {}, String(s.attempt)),
+      h("td", {}, when(s.uploaded_at)),
+      h("td", {}, open),
+    );
+  }
+
+  async function openSubmission(s) {
+    openId = s.submission_id;
+    const panel = $("review-panel");
+    const link = h("span", { class: "hint" }, "Getting the download link…");
+    const grade = h("input", { type: "number", min: "0", max: "100", step: "1", "data-testid": "review-grade" });
+    const comments = h("textarea", { rows: "3", maxlength: "5000", "data-testid": "review-comments" });
+    const outcome = h("p", { "data-testid": "review-outcome" });
+    const approve = h("button", { type: "button", class: "primary", "data-testid": "approve" }, "Approve");
+    const reject = h("button", { type: "button", "data-testid": "reject" }, "Reject");
+    const decide = async (decision) => {
+      const raw = grade.value.trim();
+      const value = raw === "" ? null : Number(raw);
+      if (value !== null && (!Number.isInteger(value) || value < 0 || value > 100)) {
+        ui.error("The grade must be a whole number from 0 to 100.");
+        return;
+      }
+      approve.disabled = true;
+      reject.disabled = true;
+      try {
+        const reply = await api.review(s.submission_id, { decision, grade: value, comments: comments.value });
+        ui.clear();
+        outcome.textContent = `${reply.status === "approved" ? "Approved" : "Rejected"} ${reply.file_name} (attempt ${reply.attempt}).`;
+        outcome.dataset.status = reply.status;
+        await refresh();
+      } catch (err) {
+        approve.disabled = false;
+        reject.disabled = false;
+        ui.error(describeError(err));
+      }
+    };
+    approve.addEventListener("click", () => decide("approve"));
+    reject.addEventListener("click", () => decide("reject"));
+    panel.replaceChildren(
+      h("h3", {}, `${s.file_name} — attempt ${s.attempt}`),
+      h("p", { class: "hint" }, `Learner ${s.user_id} · ${s.resource_id} · ${s.content_type}, ${formatBytes(s.size_bytes)} · uploaded ${when(s.uploaded_at)}`),
+      link,
+      h("label", {}, "Grade (0–100, optional)", grade),
+      h("label", {}, "Comments", comments),
+      h("div", { class: "row" }, approve, reject),
+      outcome,
+    );
+    panel.dataset.submission = s.submission_id;
+    panel.hidden = false;
+    try {
+      const reply = await api.downloadUrl(s.submission_id);
+      link.replaceWith(
+        h("a", { href: reply.download_url, download: s.file_name, "data-testid": "review-download" }, `Download ${s.file_name}`),
+      );
+    } catch (err) {
+      link.textContent = describeError(err);
+    }
+  }
+
+  return { start, stop };
+}

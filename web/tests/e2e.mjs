@@ -1,0 +1,340 @@
+// The web page in a real browser (Debian's chromium driven by playwright-core) against the running
+// local cloud (`make up`). Exits 0 when every step held, 1 otherwise. Screenshots of each step go to
+// .local/screenshots/ (a failing step leaves FAILED-<step>.png).
+//
+//   node web/tests/e2e.mjs            (CHROMIUM=/path/to/chromium to use another build)
+//
+// The journey: two fresh learners are signed up in the Auth emulator (so runs never collide). The
+// first completes the prompt-engineering pathway: checks off the video, article and quiz, uploads a
+// real Markdown file for the exercise and for the project (after the page has refused a file of the
+// wrong type and one too large, before sending anything), and the pathway bar reaches 100 % without
+// a reload. The seeded instructor rejects the project; the learner sees it live and resubmits; the
+// instructor approves. The second learner, in another browser context, sees none of it, and a
+// direct Firestore read of the first learner's progress is refused by the rules.
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const SHOTS = join(ROOT, ".local", "screenshots");
+const stack = JSON.parse(readFileSync(join(ROOT, ".local", "stack.json"), "utf8"));
+const WEB = stack.web || "http://127.0.0.1:8300";
+const AUTH = `http://${stack.emulators.auth}`;
+const UPLOADS = stack.functions.uploads;
+const PATHWAY = "prompt-engineering";
+const R = (kind) => `${PATHWAY}-m1-${kind}`;
+const TIMEOUT = Number(process.env.E2E_STEP_TIMEOUT_MS || 30000);
+const RUN = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+const INSTRUCTOR = { email: "instructor@example.com", password: "instructor-pass-1" };
+
+let step = "start";
+let shotNo = 0;
+const pages = [];
+
+function log(text) {
+  console.log(`[e2e] ${text}`);
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(`${step}: ${message}`);
+}
+
+async function shot(page, name) {
+  shotNo += 1;
+  const file = join(SHOTS, `${String(shotNo).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  log(`screenshot ${file}`);
+}
+
+async function signUp(email, password) {
+  const reply = await fetch(`${AUTH}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email, password, returnSecureToken: true }),
+  });
+  const body = await reply.json();
+  if (!reply.ok) throw new Error(`signUp ${email}: ${reply.status} ${JSON.stringify(body)}`);
+  return { email, password, uid: body.localId, idToken: body.idToken };
+}
+
+async function openPage(browser, label) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") log(`${label} console ${m.type()}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => log(`${label} page error: ${e.message}`));
+  pages.push({ label, page });
+  return { context, page };
+}
+
+async function signIn(page, who, role) {
+  await page.goto(WEB);
+  await page.getByLabel("Email").fill(who.email);
+  await page.getByLabel("Password").fill(who.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForSelector(`body[data-state="${role}"]`);
+}
+
+const byId = (page, id) => page.getByTestId(id);
+
+async function waitText(page, testId, text) {
+  await page.waitForFunction(
+    ([id, want]) => {
+      const el = document.querySelector(`[data-testid="${id}"]`);
+      return el && el.textContent.trim() === want;
+    },
+    [testId, text],
+  );
+}
+
+async function waitAttr(page, selector, attr, value) {
+  await page.waitForFunction(
+    ([sel, name, want]) => {
+      const el = document.querySelector(sel);
+      return el && el.getAttribute(name) === want;
+    },
+    [selector, attr, value],
+  );
+}
+
+async function pathwayPercent(page) {
+  return page.evaluate(() => Number(document.querySelector('[data-testid="pathway-bar"]').value));
+}
+
+async function uploadFile(page, kind, name, text) {
+  const rid = R(kind);
+  await byId(page, `file-${rid}`).setInputFiles({ name, mimeType: "text/markdown", buffer: Buffer.from(text) });
+  await byId(page, `upload-${rid}`).click();
+  await page.waitForFunction(
+    (id) => document.querySelector(`[data-testid="upload-state-${id}"]`).textContent.startsWith("Sent "),
+    rid,
+  );
+  const sent = await page.evaluate((id) => document.querySelector(`[data-testid="upload-progress-${id}"]`).value, rid);
+  check(sent === 100, `the upload progress of ${rid} ended at ${sent}, not 100`);
+}
+
+/** The newest submission id listed for a resource with the given status (waits for it). */
+async function newestSubmission(page, kind, status) {
+  const rid = R(kind);
+  const handle = await page.waitForFunction(
+    ([id, want]) => {
+      const li = document.querySelector(`[data-testid="submissions-${id}"] li`);
+      return li && li.dataset.status === want ? li.dataset.testid.replace("submission-", "") : null;
+    },
+    [rid, status],
+  );
+  return handle.jsonValue();
+}
+
+async function reviewAs(page, submissionId, decision, grade, comments) {
+  await byId(page, `open-${submissionId}`).click();
+  await waitAttr(page, '[data-testid="review-panel"]', "data-submission", submissionId);
+  const link = byId(page, "review-download");
+  await link.waitFor();
+  const href = await link.getAttribute("href");
+  await byId(page, "review-grade").fill(String(grade));
+  await byId(page, "review-comments").fill(comments);
+  await byId(page, decision === "approve" ? "approve" : "reject").click();
+  await waitAttr(page, '[data-testid="review-outcome"]', "data-status", decision === "approve" ? "approved" : "rejected");
+  await page.waitForSelector(`[data-testid="queue-${submissionId}"]`, { state: "detached" });
+  return href;
+}
+
+async function main() {
+  rmSync(SHOTS, { recursive: true, force: true });
+  mkdirSync(SHOTS, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  try {
+    await journey(browser);
+  } finally {
+    await browser.close();
+  }
+}
+
+async function journey(browser) {
+  step = "sign up two fresh learners";
+  const first = await signUp(`web-a-${RUN}@example.com`, "web-pass-1");
+  const second = await signUp(`web-b-${RUN}@example.com`, "web-pass-2");
+  log(`learners ${first.uid} and ${second.uid}`);
+
+  step = "learner signs in";
+  const { page: lp } = await openPage(browser, "learner");
+  await signIn(lp, first, "learner");
+  check((await byId(lp, "who").textContent()) === first.email, "the header does not name the learner");
+  let navigations = 0;
+  lp.on("framenavigated", (frame) => {
+    if (frame === lp.mainFrame()) navigations += 1;
+  });
+
+  step = "learner chooses the pathway";
+  await byId(lp, "pathway-select").selectOption(PATHWAY);
+  for (const kind of ["video", "article", "exercise", "quiz", "project"]) {
+    await waitText(lp, `status-${R(kind)}`, "not started");
+  }
+  check((await pathwayPercent(lp)) === 0, "a fresh learner's pathway bar is not at 0");
+  await shot(lp, "learner-pathway");
+
+  step = "the page refuses a wrong type and a too large file before sending";
+  await byId(lp, `file-${R("exercise")}`).setInputFiles({
+    name: "tool.exe",
+    mimeType: "application/x-msdownload",
+    buffer: Buffer.from("MZ\x90\x00"),
+  });
+  await byId(lp, `upload-${R("exercise")}`).click();
+  await waitText(lp, "notice", "This file type is not accepted here.");
+  await shot(lp, "refused-type");
+  await byId(lp, `file-${R("exercise")}`).setInputFiles({
+    name: "huge.md",
+    mimeType: "text/markdown",
+    buffer: Buffer.alloc(10 * 1024 * 1024 + 1, 0x61),
+  });
+  await byId(lp, `upload-${R("exercise")}`).click();
+  await waitText(lp, "notice", "This file is too large. The limit here is 10 MB.");
+  await shot(lp, "refused-size");
+  const before = await fetch(`${UPLOADS}/users/me/resources/${R("exercise")}/submissions`, {
+    headers: { Authorization: `Bearer ${first.idToken}` },
+  }).then((r) => r.json());
+  check(before.submissions.length === 0, "a refused file still created a submission");
+
+  step = "learner checks off the video, article and quiz";
+  for (const kind of ["video", "article", "quiz"]) {
+    await byId(lp, `complete-${R(kind)}`).click();
+    await waitText(lp, `status-${R(kind)}`, "completed");
+    await waitAttr(lp, `[data-testid="resource-bar-${R(kind)}"]`, "aria-valuenow", "100");
+  }
+  await waitAttr(lp, `[data-testid="module-${PATHWAY}-m1"]`, "data-percentage", "60");
+  check((await pathwayPercent(lp)) < 100, "the pathway is complete before any upload");
+  await shot(lp, "checked-off");
+
+  step = "learner uploads a markdown file for the exercise";
+  const exercise = `# Exercise\n\nA prompt with a role, a task and a format.\n\nRun ${RUN}.\n`;
+  await uploadFile(lp, "exercise", "exercise.md", exercise);
+  await waitText(lp, `status-${R("exercise")}`, "submitted");
+  const exerciseSub = await newestSubmission(lp, "exercise", "uploaded");
+  await shot(lp, "exercise-uploaded");
+
+  step = "learner uploads the project; the pathway bar reaches 100 % live";
+  const projectV1 = `# Project\n\nFirst draft of a prompt library.\n\nRun ${RUN}.\n`;
+  await uploadFile(lp, "project", "project.md", projectV1);
+  await waitText(lp, `status-${R("project")}`, "submitted");
+  await waitAttr(lp, '[data-testid="pathway-bar"]', "aria-valuenow", "100");
+  await waitText(lp, "pathway-label", "100 %");
+  const projectSub1 = await newestSubmission(lp, "project", "uploaded");
+  check(navigations === 0, `the learner page navigated ${navigations} time(s)`);
+  await shot(lp, "pathway-complete");
+
+  step = "learner gets a download link for the exercise and it serves the uploaded bytes";
+  await byId(lp, `get-download-${exerciseSub}`).click();
+  const exHref = await byId(lp, `download-${exerciseSub}`).getAttribute("href");
+  const exBody = await fetch(exHref).then((r) => r.text());
+  check(exBody === exercise, "the exercise download is not the uploaded file");
+
+  step = "instructor opens the project and rejects it";
+  const { page: ip } = await openPage(browser, "instructor");
+  await signIn(ip, INSTRUCTOR, "instructor");
+  await byId(ip, `queue-${projectSub1}`).waitFor();
+  await shot(ip, "instructor-queue");
+  const href = await reviewAs(ip, projectSub1, "reject", 40, "Please add two worked examples.");
+  const body = await fetch(href).then((r) => r.text());
+  check(body === projectV1, "the instructor's download is not the uploaded project");
+  await shot(ip, "instructor-rejected");
+
+  step = "the learner sees the rejection live";
+  await waitText(lp, `submission-status-${projectSub1}`, "rejected");
+  await waitText(lp, `status-${R("project")}`, "in progress");
+  await lp.waitForFunction(() => Number(document.querySelector('[data-testid="pathway-bar"]').value) < 100);
+  const rejectedText = await byId(lp, `submission-${projectSub1}`).textContent();
+  check(rejectedText.includes("Please add two worked examples."), "the learner does not see the comments");
+  check(rejectedText.includes("grade 40"), "the learner does not see the grade");
+  await shot(lp, "learner-sees-rejection");
+
+  step = "learner resubmits the project";
+  const projectV2 = `# Project\n\nSecond draft, with two worked examples.\n\nRun ${RUN}.\n`;
+  await uploadFile(lp, "project", "project-v2.md", projectV2);
+  await waitText(lp, `status-${R("project")}`, "submitted");
+  const projectSub2 = await newestSubmission(lp, "project", "uploaded");
+  check(projectSub2 !== projectSub1, "the resubmission has the first submission's id");
+  await waitText(lp, "pathway-label", "100 %");
+  await shot(lp, "learner-resubmitted");
+
+  step = "instructor approves the resubmission";
+  await byId(ip, `queue-${projectSub2}`).waitFor();
+  const href2 = await reviewAs(ip, projectSub2, "approve", 95, "Clear and complete.");
+  check((await fetch(href2).then((r) => r.text())) === projectV2, "the second download is not the resubmission");
+  await shot(ip, "instructor-approved");
+
+  step = "the learner sees the approval live";
+  await waitText(lp, `submission-status-${projectSub2}`, "approved");
+  await waitText(lp, `status-${R("project")}`, "reviewed");
+  await waitText(lp, "pathway-label", "100 %");
+  check(navigations === 0, `the learner page navigated ${navigations} time(s)`);
+  await shot(lp, "learner-sees-approval");
+
+  step = "a second learner, in another browser context, sees none of it";
+  const { page: sp } = await openPage(browser, "learner2");
+  await signIn(sp, second, "learner");
+  await byId(sp, "pathway-select").selectOption(PATHWAY);
+  for (const kind of ["video", "article", "exercise", "quiz", "project"]) {
+    await waitText(sp, `status-${R(kind)}`, "not started");
+  }
+  check((await pathwayPercent(sp)) === 0, "the second learner's pathway bar is not at 0");
+  for (const kind of ["exercise", "project"]) {
+    const items = await sp.locator(`[data-testid="submissions-${R(kind)}"] li`).count();
+    check(items === 0, `the second learner sees ${items} submission(s) for ${kind}`);
+  }
+  const content = await sp.content();
+  check(!content.includes(projectSub1) && !content.includes(first.uid), "the second page names the first learner's data");
+
+  step = "the rules refuse the second learner a direct read of the first learner's progress";
+  await sp.locator("#access-check summary").click();
+  await byId(sp, "access-uid").fill(first.uid);
+  await sp.getByRole("button", { name: "Try to read their progress" }).click();
+  await waitAttr(sp, '[data-testid="access-result"]', "data-outcome", "refused");
+  await shot(sp, "second-learner-refused");
+  const refusedText = await byId(sp, "access-result").textContent();
+  check(refusedText.includes("Refused by the security rules"), `the page says: ${refusedText}`);
+  const foreign = await fetch(`${UPLOADS}/users/me/submissions/${projectSub2}/download-url`, {
+    headers: { Authorization: `Bearer ${second.idToken}` },
+  });
+  check(foreign.status === 404, `another learner's download link answered ${foreign.status}, not 404`);
+
+  step = "signing out shows the sign-in form";
+  await sp.getByRole("button", { name: "Sign out" }).click();
+  await sp.waitForSelector('body[data-state="signed-out"]');
+}
+
+main().then(
+  () => {
+    log("passed: every step held");
+    process.exit(0);
+  },
+  async (err) => {
+    console.error(`[e2e] FAILED at "${step}": ${err && err.stack ? err.stack : err}`);
+    for (const { label, page } of pages) {
+      try {
+        await page.screenshot({ path: join(SHOTS, `FAILED-${label}.png`), fullPage: true });
+        const notice = await page.evaluate(() => document.querySelector("#notice")?.textContent || "");
+        if (notice) console.error(`[e2e] ${label} notice: ${notice}`);
+      } catch {
+        // the page may be gone
+      }
+    }
+    process.exit(1);
+  },
+);
