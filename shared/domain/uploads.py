@@ -289,6 +289,8 @@ def magic_verdict(
         if d.mime_type.lower() in names or d.extension.lower() in exts:
             return None
     found = next((d.mime_type or d.extension for d in detected if d.mime_type or d.extension), "")
+    if not found and _looks_like_text(head, truncated=truncated):
+        found = "text"
     return f"declared {declared_type} but the content is {found or 'not of that type'}"
 
 
