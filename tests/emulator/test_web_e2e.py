@@ -3,7 +3,8 @@
 The script walks a learner through the prompt-engineering pathway (check-offs, two Markdown uploads
 through signed URLs, the pathway bar reaching 100 % live), an instructor's reject and approve, and a
 second learner who sees none of it; it exits 0 only when every step held, and leaves screenshots
-in .local/screenshots/.
+in .local/screenshots/. The page's pure parts (error sentences, the pre-upload file check) are
+tested by web/tests/unit.test.mjs under node's own test runner, which needs no cloud.
 """
 
 from __future__ import annotations
@@ -48,3 +49,20 @@ def test_learner_and_instructor_journey_in_a_browser(stack: dict[str, Any]) -> N
     assert any("learner-sees-approval" in name for name in shots), shots
     assert any("second-learner-refused" in name for name in shots), shots
     assert not any(name.startswith("FAILED") for name in shots), shots
+
+
+def test_error_sentences_and_file_checks_under_node() -> None:
+    node = shutil.which("node")
+    assert node, "node is required"
+    run = subprocess.run(
+        [node, "--test", str(ROOT / "web" / "tests" / "unit.test.mjs")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert "# fail 0" in run.stdout, output
+    assert "# pass 0" not in run.stdout, output

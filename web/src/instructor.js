@@ -3,6 +3,8 @@ import { collection, onSnapshot, query, where } from "firebase/firestore";
 import { $, h, when } from "./dom.js";
 import { describeError, formatBytes } from "./messages.js";
 
+const MAX_PAGES = 10; // the oldest 1000 waiting submissions
+
 export function createInstructorView({ db, api, ui }) {
   let stopQueue = null;
   let openId = null;
@@ -29,18 +31,43 @@ export function createInstructorView({ db, api, ui }) {
     $("review-panel").hidden = true;
   }
 
-  async function refresh() {
-    let page;
+  // Coalesced: a burst of queue changes causes one reload in flight and at most one after it.
+  let loading = null;
+  let again = false;
+  function refresh() {
+    if (loading) {
+      again = true;
+      return loading;
+    }
+    loading = (async () => {
+      do {
+        again = false;
+        await load();
+      } while (again && stopQueue);
+      loading = null;
+    })();
+    return loading;
+  }
+
+  async function load() {
+    const items = [];
+    let cursor = null;
     try {
-      page = await api.pending({ limit: 100 });
+      for (let pages = 0; pages < MAX_PAGES; pages += 1) {
+        const page = await api.pending({ limit: 100, cursor });
+        items.push(...(page.submissions || []));
+        cursor = page.next_cursor;
+        if (!cursor) break;
+      }
     } catch (err) {
       ui.error(describeError(err));
       return;
     }
-    const items = page.submissions || [];
+    if (!stopQueue) return; // signed out meanwhile
     $("queue-empty").hidden = items.length > 0;
     $("queue").hidden = items.length === 0;
     $("queue-rows").replaceChildren(...items.map(renderRow));
+    $("queue-more").hidden = !cursor;
     if (openId && !items.some((s) => s.submission_id === openId)) {
       // Reviewed (here or elsewhere): the panel keeps its outcome message, the actions go.
       for (const b of $("review-panel").querySelectorAll("button")) b.disabled = true;

@@ -28,6 +28,13 @@ const STATUS_TEXT = {
   expired: "expired",
   deleted: "deleted",
 };
+const UPLOAD_STATE = {
+  uploaded: "Received. Waiting for review.",
+  approved: "Approved.",
+  rejected: "Returned with comments. Upload a new version when it is ready.",
+  invalid: (s) => `The last file was refused${s.invalid_reason ? `: ${s.invalid_reason}` : ""}. Please upload another.`,
+  expired: "The last upload never arrived. Please upload again.",
+};
 const TYPE_TEXT = { video: "Video", article: "Article", exercise: "Exercise", project: "Project", quiz: "Quiz" };
 
 export function createLearnerView({ db, api, ui }) {
@@ -295,6 +302,7 @@ export function createLearnerView({ db, api, ui }) {
       return;
     }
     row.send.disabled = true;
+    row.sending = true;
     row.sendBar.hidden = false;
     row.sendBar.value = 0;
     row.sendLabel.textContent = "Preparing…";
@@ -312,12 +320,12 @@ export function createLearnerView({ db, api, ui }) {
       row.sendLabel.textContent = `Sent ${file.name} (${formatBytes(file.size)}). Checking the file…`;
       row.input.value = "";
       ui.clear();
-      refreshSubmissions(row);
     } catch (err) {
       if (err.status === 413) err.maxMb = resource.max_file_size_mb;
       row.sendLabel.textContent = "Not sent.";
       ui.error(describeError(err));
     } finally {
+      row.sending = false;
       row.send.disabled = false;
     }
   }
@@ -335,9 +343,11 @@ export function createLearnerView({ db, api, ui }) {
     const items = reply.submissions || [];
     row.list.replaceChildren(...items.map((s) => renderSubmission(s)));
     const latest = items[0];
-    if (latest && latest.status === "uploaded") row.sendLabel.textContent = "Received. Waiting for review.";
-    if (latest && latest.status === "invalid") {
-      row.sendLabel.textContent = "The file was refused.";
+    if (!latest || row.sending) return;
+    const state = UPLOAD_STATE[latest.status];
+    if (state) {
+      row.sendBar.hidden = true;
+      row.sendLabel.textContent = typeof state === "function" ? state(latest) : state;
     }
   }
 

@@ -61,14 +61,22 @@ async function boot() {
       button.disabled = false;
     }
   });
-  $("sign-out").addEventListener("click", () => signOut(auth));
+  let signOutClicked = false;
+  $("sign-out").addEventListener("click", () => {
+    signOutClicked = true;
+    ui.clear();
+    signOut(auth);
+  });
 
   onIdTokenChanged(auth, async (user) => {
     $("loading").hidden = true;
     if (current && (!user || user.uid !== current.uid)) {
       current.view.stop();
       current = null;
+      // Signed out elsewhere (another tab, an expired session) rather than by this page's button.
+      if (!user && !signOutClicked) ui.error("You are signed out. Please sign in again.");
     }
+    signOutClicked = false;
     if (!user) {
       $("who").hidden = true;
       $("sign-in").hidden = false;

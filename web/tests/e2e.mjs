@@ -24,7 +24,7 @@ const AUTH = `http://${stack.emulators.auth}`;
 const UPLOADS = stack.functions.uploads;
 const PATHWAY = "prompt-engineering";
 const R = (kind) => `${PATHWAY}-m1-${kind}`;
-const TIMEOUT = Number(process.env.E2E_STEP_TIMEOUT_MS || 30000);
+const TIMEOUT = Number(process.env.E2E_STEP_TIMEOUT_MS || 60000);
 const RUN = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 const INSTRUCTOR = { email: "instructor@example.com", password: "instructor-pass-1" };
 
@@ -108,10 +108,10 @@ async function uploadFile(page, kind, name, text) {
   const rid = R(kind);
   await byId(page, `file-${rid}`).setInputFiles({ name, mimeType: "text/markdown", buffer: Buffer.from(text) });
   await byId(page, `upload-${rid}`).click();
-  await page.waitForFunction(
-    (id) => document.querySelector(`[data-testid="upload-state-${id}"]`).textContent.startsWith("Sent "),
-    rid,
-  );
+  await page.waitForFunction((id) => {
+    const text = document.querySelector(`[data-testid="upload-state-${id}"]`).textContent;
+    return text.startsWith("Sent ") || text.startsWith("Received");
+  }, rid);
   const sent = await page.evaluate((id) => document.querySelector(`[data-testid="upload-progress-${id}"]`).value, rid);
   check(sent === 100, `the upload progress of ${rid} ended at ${sent}, not 100`);
 }
@@ -314,9 +314,38 @@ async function journey(browser) {
   });
   check(foreign.status === 404, `another learner's download link answered ${foreign.status}, not 404`);
 
-  step = "signing out shows the sign-in form";
-  await sp.getByRole("button", { name: "Sign out" }).click();
+  step = "past the upload rate limit the page says how long to wait";
+  for (let i = 0; i < 10; i += 1) {
+    const grant = await fetch(`${UPLOADS}/users/me/resources/${R("exercise")}/upload-url`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${second.idToken}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ file_name: `draft-${i}.md`, content_type: "text/markdown", size_bytes: 16 }),
+    });
+    if (grant.status === 429) break;
+    check(grant.status === 201, `upload-url answered ${grant.status}`);
+  }
+  await byId(sp, `file-${R("exercise")}`).setInputFiles({
+    name: "one-more.md",
+    mimeType: "text/markdown",
+    buffer: Buffer.from("# One more\n"),
+  });
+  await byId(sp, `upload-${R("exercise")}`).click();
+  await sp.waitForFunction(() =>
+    /^You have asked for too many uploads\. Please wait \d+ (seconds?|minutes?|hours?) and try again\.$/.test(
+      document.querySelector('[data-testid="notice"]').textContent,
+    ),
+  );
+  await shot(sp, "rate-limited");
+
+  step = "signed out in another tab, the page says so";
+  const other = await sp.context().newPage();
+  await other.goto(WEB);
+  await other.waitForSelector('body[data-state="learner"]');
+  await other.getByRole("button", { name: "Sign out" }).click();
+  await other.waitForSelector('body[data-state="signed-out"]');
   await sp.waitForSelector('body[data-state="signed-out"]');
+  await waitText(sp, "notice", "You are signed out. Please sign in again.");
+  await shot(sp, "signed-out");
 }
 
 main().then(
