@@ -70,8 +70,9 @@ openapi: install
 bench-progress: install
 	$(PY) -m bench.bench_progress $(BENCH_ARGS)
 
-deploy-plan: install
-	$(PY) -m deploy --project $(or $(PROJECT),my-project) --region $(REGION) --dry-run
+# The plan needs only python3: no credentials, network, gcloud or install.
+deploy-plan:
+	python3 -m deploy --project $(or $(PROJECT),my-project) --region $(REGION) --dry-run
 
 deploy: install
 	@test -n "$(PROJECT)" || { echo "usage: make deploy PROJECT=<project id> [REGION=us-central1]"; exit 1; }
