@@ -33,6 +33,9 @@ SUBMISSIONS = "submissions"
 RATE_LIMITS = "rate_limits"
 AUDIT_LOG = "audit_log"
 RESOURCES = "resources"
+# Concurrent deliveries of one event contend for the same documents; past this many attempts the
+# error propagates and the event is redelivered (Eventarc retries non-2xx replies).
+MAX_ATTEMPTS = 10
 
 
 def _submission(data: dict[str, Any] | None, doc_id: str) -> Submission | None:
@@ -152,7 +155,7 @@ class FirestoreSubmissionStore:
         def run(transaction: firestore.Transaction) -> T:
             return work(FirestoreTx(self.db, transaction))
 
-        result: T = run(self.db.transaction())
+        result: T = run(self.db.transaction(max_attempts=MAX_ATTEMPTS))
         return result
 
     def get_submission(self, submission_id: str) -> Submission | None:
