@@ -430,17 +430,18 @@ def test_the_tasks_emulator_dispatches_a_scheduled_expiry(
     from shared.config import settings
 
     settings.cache_clear()
-    tasks.tasks_client.cache_clear()
-    queue = tasks.CloudTasksQueue()
-    at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
-    queue.enqueue(
-        "task_expire_upload",
-        f"test-expire-{grant['submission_id']}",
-        {"submission_id": grant["submission_id"]},
-        at=at,
-    )
-    me.wait_status(grant["submission_id"], "expired", timeout=30)
-    tasks.tasks_client.cache_clear()
+    tasks.tasks_client.cache_clear()  # a client for this environment, forgotten afterwards
+    try:
+        at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+        tasks.CloudTasksQueue().enqueue(
+            "task_expire_upload",
+            f"test-expire-{grant['submission_id']}",
+            {"submission_id": grant["submission_id"]},
+            at=at,
+        )
+        me.wait_status(grant["submission_id"], "expired", timeout=30)
+    finally:
+        tasks.tasks_client.cache_clear()
 
 
 def test_reject_then_resubmit_as_attempt_two_then_approve(
