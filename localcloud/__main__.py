@@ -44,7 +44,10 @@ REGION = "us-central1"
 QUEUE = "aibc-default"
 HOST = "127.0.0.1"
 
-PORTS = {
+# LOCALCLOUD_PORT_OFFSET shifts every port, so a second local cloud (a clean clone's `make test`) can
+# run beside a developer's `make up`.
+PORT_OFFSET = int(os.environ.get("LOCALCLOUD_PORT_OFFSET", "0"))
+BASE_PORTS = {
     "firestore": 8180,
     "storage_backend": 9023,
     "storage": 9190,
@@ -65,6 +68,8 @@ PORTS = {
     "task_notify_learner": 8322,
     "task_reevaluate_learners": 8323,
 }
+
+PORTS = {name: port + PORT_OFFSET for name, port in BASE_PORTS.items()}
 
 DEMO_USERS = [
     {"localId": "demo-learner", "email": "learner@example.com", "password": "learner-pass-1"},
@@ -339,7 +344,16 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
         ),
         "auth": spawn(
             "auth",
-            [str(FIREBASE_BIN), "emulators:start", "--only", "auth", "--project", PROJECT],
+            [
+                str(FIREBASE_BIN),
+                "emulators:start",
+                "--only",
+                "auth",
+                "--project",
+                PROJECT,
+                "--config",
+                str(write_firebase_config()),
+            ],
             env={"NO_UPDATE_NOTIFIER": "1", "FIREBASE_CLI_EXPERIMENTS": "", "CI": "1"},
         ),
     }
@@ -429,6 +443,21 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
         f"local cloud up in {time.monotonic() - started:.1f}s; described in {STACK.relative_to(ROOT)}"
     )
     return stack
+
+
+def write_firebase_config() -> Path:
+    """firebase.json for the Auth emulator with this local cloud's ports (the checked-in
+    firebase.json keeps the default ones, for anyone running firebase-tools by hand)."""
+    config = json.loads((ROOT / "firebase.json").read_text())
+    emulators = config.setdefault("emulators", {})
+    for key, port in (("auth", "auth"), ("hub", "firebase_hub"), ("logging", "firebase_logging")):
+        emulators[key] = {"host": HOST, "port": PORTS[port]}
+    for section in ("firestore", "storage"):
+        for key, value in list(config.get(section, {}).items()):
+            config[section][key] = str(ROOT / value)
+    path = LOCAL / "firebase.json"
+    path.write_text(json.dumps(config, indent=2))
+    return path
 
 
 def seed_users(auth_host: str) -> None:
