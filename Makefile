@@ -21,7 +21,7 @@ install: .venv/.installed .venv-tasks/.installed node_modules/.installed web/dis
 
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "node and npm are required (the Auth emulator is firebase-tools)"; exit 1; }
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 # The web page's bundle (esbuild; no CDN) and Debian's chromium for its browser test.
