@@ -162,8 +162,23 @@ async function main() {
   });
   try {
     await journey(browser);
+  } catch (err) {
+    await failureShots();
+    throw err;
   } finally {
     await browser.close();
+  }
+}
+
+async function failureShots() {
+  for (const { label, page } of pages) {
+    try {
+      await page.screenshot({ path: join(SHOTS, `FAILED-${label}.png`), fullPage: true });
+      const notice = await page.evaluate(() => document.querySelector("#notice")?.textContent || "");
+      if (notice) console.error(`[e2e] ${label} notice: ${notice}`);
+    } catch {
+      // the page may be gone
+    }
   }
 }
 
@@ -353,17 +368,8 @@ main().then(
     log("passed: every step held");
     process.exit(0);
   },
-  async (err) => {
+  (err) => {
     console.error(`[e2e] FAILED at "${step}": ${err && err.stack ? err.stack : err}`);
-    for (const { label, page } of pages) {
-      try {
-        await page.screenshot({ path: join(SHOTS, `FAILED-${label}.png`), fullPage: true });
-        const notice = await page.evaluate(() => document.querySelector("#notice")?.textContent || "");
-        if (notice) console.error(`[e2e] ${label} notice: ${notice}`);
-      } catch {
-        // the page may be gone
-      }
-    }
     process.exit(1);
   },
 );
