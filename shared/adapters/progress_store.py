@@ -25,13 +25,16 @@ import datetime as dt
 import enum
 import functools
 import os
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
+from shared import log
 from shared.domain.models import (
     Module,
     ModuleProgress,
@@ -52,6 +55,7 @@ M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
 
 MAX_ATTEMPTS = 20
+ABORT_RETRIES = 5
 
 
 class KeyedLocks:
@@ -190,13 +194,27 @@ class FirestoreProgressStore:
         return _parse(refs, self._snapshots(refs, transaction), parse)
 
     def _transaction(self, writes: str, body: Callable[[Any], R]) -> R:
-        """Run ``body`` in a transaction, serialised in-process with others writing ``writes``."""
+        """Run ``body`` in a transaction, serialised in-process with others writing ``writes``.
+
+        The client retries a commit that was ABORTED; a read inside the transaction can be aborted
+        too (a lock wait that timed out), and that the client does not retry. ABORTED always means
+        nothing was committed, so the whole transaction is run again, a few times, with jittered
+        backoff. Any other error (e.g. UNKNOWN from a commit, whose outcome is unknown) propagates.
+        """
+        from google.api_core.exceptions import Aborted
         from google.cloud import firestore
 
+        run: Callable[[Any], R] = firestore.transactional(body)
         with WRITERS.hold(writes):
-            txn = self.db.transaction(max_attempts=self.max_attempts)
-            run: Callable[[Any], R] = firestore.transactional(body)
-            return run(txn)
+            for attempt in range(ABORT_RETRIES):
+                try:
+                    return run(self.db.transaction(max_attempts=self.max_attempts))
+                except Aborted:
+                    if attempt == ABORT_RETRIES - 1:
+                        raise
+                    log.warning("transaction aborted; running it again", document=writes)
+                    time.sleep(random.uniform(0.01, 0.05) * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # ---- reads ---------------------------------------------------------------------------------
 
