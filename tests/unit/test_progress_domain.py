@@ -53,7 +53,7 @@ def doc(
         module_id=res.module_id,
         status=status,
         submission_count=submissions,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
