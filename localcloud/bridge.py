@@ -155,44 +155,85 @@ class Bridge:
 
     # ---- Firestore listener ----------------------------------------------------------------
 
+    WATCHED = ("resource_progress", "module_progress")
+
     def watch_firestore(self) -> None:
+        """Listen on the watched collection groups, and keep listening.
+
+        A listener's stream can end for good (the client gives up on some server errors, e.g.
+        ``499 Cancelled`` under load). A supervisor notices, subscribes again, and diffs the new
+        listener's first snapshot against the cache, so writes made while it was down still become
+        events (as Eventarc would still deliver them) instead of being lost.
+        """
         from google.cloud import firestore
 
-        db = firestore.Client(project=self.project)
-        self._watches = []
-        for group in ("resource_progress", "module_progress"):
-            first = threading.Event()
+        self._db = firestore.Client(project=self.project)
+        self._watches: dict[str, Any] = {}
+        for group in self.WATCHED:
+            self._watches[group] = self._subscribe(group, catch_up=False)
+        threading.Thread(target=self._supervise, daemon=True).start()
 
-            def on_snapshot(
-                docs: list[Any], changes: list[Any], read_time: Any, first: threading.Event = first
-            ) -> None:
-                if not first.is_set():
-                    with self.cache_lock:
-                        for doc in docs:
-                            self.cache[doc.reference.path] = doc.to_dict() or {}
-                    first.set()
-                    return
-                for change in changes:
-                    path = change.document.reference.path
-                    kind = change.type.name
-                    with self.cache_lock:
-                        old = self.cache.get(path)
-                        if kind == "REMOVED":
-                            new = None
-                            self.cache.pop(path, None)
-                        else:
-                            new = change.document.to_dict() or {}
-                            self.cache[path] = new
-                    if old == new:
-                        continue
-                    when = getattr(change.document, "update_time", None) or dt.datetime.now(dt.UTC)
-                    if kind == "REMOVED":
-                        when = dt.datetime.now(dt.UTC)
-                    self.firestore_event(path, old, new, when)
+    def _subscribe(self, group: str, *, catch_up: bool) -> Any:
+        first = threading.Event()
 
-            self._watches.append(db.collection_group(group).on_snapshot(on_snapshot))
-            if not first.wait(30):
-                raise RuntimeError(f"Firestore listener for {group} did not start")
+        def on_snapshot(docs: list[Any], changes: list[Any], read_time: Any) -> None:
+            if not first.is_set():
+                self._first_snapshot(group, docs, catch_up=catch_up)
+                first.set()
+                return
+            for change in changes:
+                removed = change.type.name == "REMOVED"
+                self._observe(change.document, removed=removed)
+
+        watch: Any = self._db.collection_group(group).on_snapshot(on_snapshot)
+        if not first.wait(30):
+            watch.unsubscribe()
+            raise RuntimeError(f"Firestore listener for {group} did not start")
+        return watch
+
+    def _first_snapshot(self, group: str, docs: list[Any], *, catch_up: bool) -> None:
+        if not catch_up:
+            with self.cache_lock:
+                for doc in docs:
+                    self.cache[doc.reference.path] = doc.to_dict() or {}
+            return
+        present = {doc.reference.path for doc in docs}
+        for doc in docs:
+            self._observe(doc, removed=False)
+        with self.cache_lock:
+            gone = [p for p in self.cache if p.split("/")[-2] == group and p not in present]
+        for path in gone:
+            self._observe_removed(path)
+
+    def _observe(self, document: Any, *, removed: bool) -> None:
+        if removed:
+            self._observe_removed(document.reference.path)
+            return
+        path = document.reference.path
+        new = document.to_dict() or {}
+        with self.cache_lock:
+            old = self.cache.get(path)
+            self.cache[path] = new
+        if old != new:
+            when = getattr(document, "update_time", None) or dt.datetime.now(dt.UTC)
+            self.firestore_event(path, old, new, when)
+
+    def _observe_removed(self, path: str) -> None:
+        with self.cache_lock:
+            old = self.cache.pop(path, None)
+        if old is not None:
+            self.firestore_event(path, old, None, dt.datetime.now(dt.UTC))
+
+    def _supervise(self, interval: float = 0.5) -> None:
+        while not self.stop.wait(interval):
+            for group, watch in list(self._watches.items()):
+                if not getattr(watch, "_closed", False) and watch.is_active:
+                    continue
+                print(f"bridge: listener on {group} ended; subscribing again", flush=True)
+                try:
+                    self._watches[group] = self._subscribe(group, catch_up=True)
+                except Exception as exc:  # noqa: BLE001 - keep supervising; retry next round
+                    print(f"bridge: re-subscribing {group} failed: {exc}", flush=True)
 
     # ---- Storage poller ----------------------------------------------------------------------
 
@@ -317,7 +358,7 @@ class Bridge:
 
     def close(self) -> None:
         self.stop.set()
-        for watch in getattr(self, "_watches", []):
+        for watch in getattr(self, "_watches", {}).values():
             watch.unsubscribe()
 
     def run(self, port: int) -> None:

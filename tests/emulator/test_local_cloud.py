@@ -212,3 +212,39 @@ def test_seed_is_idempotent(cloud: dict[str, Any], db: Any) -> None:
     doc = db.document("resources/prompt-engineering-m1-exercise").get().to_dict()
     assert doc["requires_upload"] is True
     assert doc["max_file_size_mb"] == 10
+
+
+def test_bridge_resubscribes_and_catches_up_after_its_listener_dies(
+    cloud: dict[str, Any], db: Any, recorder: Recorder
+) -> None:
+    from cloudevents.http import from_http
+
+    from shared.events import decode_document_event
+
+    stack = {**cloud, "functions": dict.fromkeys(entrypoints.ALL, recorder.url)}
+    bridge = Bridge(stack, workers=2)
+    bridge.start(storage=False)
+
+    def events_for(path: str) -> list[dict[str, Any]]:
+        subject = f"documents/{path}"
+        return [r for r in recorder.requests if r["headers"].get("ce-subject") == subject]
+
+    try:
+        uid = unique("u")
+        kept = f"users/{uid}/resource_progress/kept"
+        dropped = f"users/{uid}/resource_progress/dropped"
+        db.document(dropped).set({"status": "in_progress"})
+        wait_for(lambda: events_for(dropped), what="the first event")
+        old_watch = bridge._watches["resource_progress"]
+        old_watch.close()  # what the client does when the stream fails for good
+        # Written while nobody listens: the next listener's first snapshot must still yield events.
+        db.document(kept).set({"status": "completed"})
+        db.document(dropped).delete()
+        wait_for(lambda: events_for(kept), what="a catch-up event for the new document")
+        wait_for(lambda: len(events_for(dropped)) >= 2, what="a catch-up event for the deletion")
+        assert bridge._watches["resource_progress"] is not old_watch
+        last = events_for(dropped)[-1]
+        deletion = decode_document_event(from_http(last["headers"], last["body"]))
+        assert (deletion.old, deletion.new) == ({"status": "in_progress"}, None)
+    finally:
+        bridge.close()
