@@ -442,6 +442,8 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
     say(
         f"local cloud up in {time.monotonic() - started:.1f}s; described in {STACK.relative_to(ROOT)}"
     )
+    if "web" in stack:
+        say(f"web page: {stack['web']}  (sign in as learner@example.com / learner-pass-1)")
     return stack
 
 
