@@ -202,23 +202,33 @@ def stop_all() -> None:
 # ---- prerequisites -------------------------------------------------------------------------
 
 
+def firestore_emulator() -> Path | None:
+    """The official emulator's launcher, as ``gcloud emulators firestore start`` runs it.
+
+    It is started directly (not through gcloud) because only the launcher takes
+    ``--functions_emulator``: the host the emulator sends Firestore trigger CloudEvents to, which is
+    the event bridge.
+    """
+    roots = []
+    gcloud = shutil.which("gcloud")
+    if gcloud:
+        roots.append(Path(gcloud).resolve().parent.parent)
+    roots += [Path("/usr/lib/google-cloud-sdk"), Path("/usr/share/google-cloud-sdk")]
+    for root in roots:
+        launcher = root / "platform" / "cloud-firestore-emulator" / "cloud_firestore_emulator"
+        if launcher.exists():
+            return launcher
+    return None
+
+
 def check_prerequisites() -> None:
     problems = []
-    if shutil.which("gcloud") is None:
+    if firestore_emulator() is None:
         problems.append(
-            "the Google Cloud CLI (`gcloud`) is not installed: https://cloud.google.com/sdk/docs/install"
+            "the Cloud Firestore emulator is missing: it comes with the Google Cloud CLI "
+            "(https://cloud.google.com/sdk/docs/install): `gcloud components install "
+            "cloud-firestore-emulator`, or `apt-get install google-cloud-cli-firestore-emulator`"
         )
-    else:
-        sdk_root = Path(shutil.which("gcloud") or "").resolve().parent.parent
-        emulator_dirs = [
-            sdk_root / "platform" / "cloud-firestore-emulator",
-            Path("/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator"),
-        ]
-        if not any(d.exists() for d in emulator_dirs):
-            problems.append(
-                "the Cloud Firestore emulator is missing: `gcloud components install "
-                "cloud-firestore-emulator` (or apt-get install google-cloud-cli-firestore-emulator)"
-            )
     if shutil.which("java") is None:
         problems.append(
             "Java 11+ is needed by the Firestore emulator (e.g. apt-get install openjdk-17-jre)"
@@ -306,13 +316,12 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
         "firestore": spawn(
             "firestore",
             [
-                "gcloud",
-                "emulators",
-                "firestore",
+                str(firestore_emulator()),
                 "start",
-                f"--host-port={emu['firestore']}",
+                f"--host={HOST}",
+                f"--port={PORTS['firestore']}",
                 f"--rules={ROOT / 'firestore.rules'}",
-                "--quiet",
+                f"--functions_emulator={HOST}:{PORTS['bridge']}",
             ],
         ),
         "storage_backend": spawn(

@@ -1,28 +1,38 @@
 """The event bridge: the local stand-in for Eventarc.
 
-* Firestore writes under the watched collection groups (``resource_progress``, ``module_progress``)
-  become ``google.cloud.firestore.document.v1.written`` CloudEvents in binary mode whose data is
-  ``DocumentEventData`` as ``application/protobuf`` (as production sends), with the right
-  ``subject`` (``documents/users/u/resource_progress/r``) and Eventarc's ``document``/``database``
-  extension attributes. Old values come from the bridge's own cache of the last state it saw.
-* Objects finished in the storage emulator become ``google.cloud.storage.object.v1.finalized``
-  CloudEvents (JSON ``StorageObjectData``) for the Storage-triggered function, found by polling the
-  emulator's object listing for new (name, generation) pairs.
-* Delivery is at least once: non-2xx replies and connection errors are retried with exponential
-  backoff and jitter, by a pool of workers, so events can arrive out of order as in production.
+* **Firestore.** The official Firestore emulator emits ``google.cloud.firestore.document.v1.written``
+  CloudEvents itself, for triggers registered on it (``POST /emulator/v1/projects/{p}/eventarcTrigger``,
+  the mechanism firebase-tools' functions emulator uses), to the host given by its
+  ``--functions_emulator`` flag: that host is this bridge. The bridge registers one trigger per
+  Firestore-triggered entry point with its document path pattern, receives the emulator's events at
+  ``/functions/projects/{p}/triggers/{trigger}``, and delivers them in binary mode with
+  ``DocumentEventData`` as raw ``application/protobuf`` bytes, as production does (the emulator sends
+  the bytes base64-encoded and names the source ``projects/projects/...``; both are normalised).
+  Old and new values come from the emulator, so they are exact.
+* **Storage.** Objects finished in the storage emulator become
+  ``google.cloud.storage.object.v1.finalized`` CloudEvents (JSON ``StorageObjectData``) for the
+  Storage-triggered function, found by polling the emulator's listing for new (name, generation).
+* **Delivery** is at least once: non-2xx replies and connection errors are retried with exponential
+  backoff and jitter by a pool of workers, so events can arrive out of order, as in production.
   ``duplicate`` mode delivers every event twice (same id), for tests.
 
-A small control API (``GET /stats``, ``POST /config {"duplicate": bool}``) lets tests wait until the
-bridge is idle and switch duplicate delivery on and off.
+Control API: ``GET /stats`` (tests wait until the bridge is idle), ``POST /config {"duplicate": bool}``,
+``POST /triggers {"id", "document", "url"}`` (route an extra Firestore path pattern somewhere, for
+tests of the bridge itself).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import datetime as dt
+import heapq
+import itertools
 import json
 import queue
 import random
+import re
 import threading
 import time
 import uuid
@@ -33,11 +43,13 @@ from typing import Any
 
 import requests
 
-from shared.events import FIRESTORE_WRITTEN, STORAGE_FINALIZED, encode_document_event
+from localcloud import entrypoints
+from shared.events import STORAGE_FINALIZED
 
 MAX_ATTEMPTS = 12
 BACKOFF_START = 0.1
 BACKOFF_MAX = 5.0
+TRIGGER_PATH = re.compile(r"^/functions/projects/(?P<project>[^/]+)/triggers/(?P<trigger>[^/?]+)")
 
 
 @dataclass
@@ -47,7 +59,6 @@ class Delivery:
     body: bytes
     event_id: str
     attempt: int = 0
-    not_before: float = 0.0
 
 
 @dataclass
@@ -79,14 +90,15 @@ class Bridge:
     def __init__(self, stack: dict[str, Any], *, workers: int = 8, duplicate: bool = False) -> None:
         self.stack = stack
         self.project = stack["project_id"]
-        self.functions = stack["functions"]
         self.duplicate = duplicate
         self.stats = Stats()
-        self.queue: queue.Queue[Delivery] = queue.Queue()
-        self.retry_lock = threading.Lock()
-        self.retries: list[Delivery] = []
-        self.cache: dict[str, dict[str, Any]] = {}
-        self.cache_lock = threading.Lock()
+        self.ready: queue.Queue[Delivery] = queue.Queue()
+        self.later: list[tuple[float, int, Delivery]] = []
+        self.later_lock = threading.Condition()
+        self.counter = itertools.count()
+        self.routes: dict[str, str] = {
+            name: stack["functions"][name] for name in entrypoints.FIRESTORE_TRIGGERS
+        }
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=workers * 2)
         self.session.mount("http://", adapter)
@@ -101,41 +113,41 @@ class Bridge:
             self.stats.enqueued += copies
             self.stats.last_activity = time.monotonic()
         for _ in range(copies):
-            self.queue.put(
+            self.ready.put(
                 Delivery(delivery.url, dict(delivery.headers), delivery.body, delivery.event_id)
             )
 
-    def firestore_event(
-        self, path: str, old: dict[str, Any] | None, new: dict[str, Any] | None, when: dt.datetime
-    ) -> None:
-        collection = path.split("/")[-2]
-        target = {
-            "resource_progress": "on_resource_progress_written",
-            "module_progress": "on_module_progress_written",
-        }.get(collection)
-        if target is None:
-            return
-        database = f"projects/{self.project}/databases/(default)"
-        body = encode_document_event(
-            database_name=database, path=path, old=old, new=new, new_update_time=when
+    def register_trigger(self, trigger_id: str, document_pattern: str) -> None:
+        """Ask the Firestore emulator to send writes matching ``document_pattern`` to us."""
+        host = self.stack["emulators"]["firestore"]
+        reply = self.session.post(
+            f"http://{host}/emulator/v1/projects/{self.project}/eventarcTrigger",
+            params={"eventarcTriggerId": trigger_id},
+            json={
+                "eventType": "google.cloud.firestore.document.v1.written",
+                "database": "(default)",
+                "namespace": "(default)",
+                "document": {"value": document_pattern, "matchType": "PATH_PATTERN"},
+            },
+            timeout=10,
         )
-        event_id = str(uuid.uuid4())
-        headers = {
-            "Content-Type": "application/protobuf",
-            "ce-specversion": "1.0",
-            "ce-type": FIRESTORE_WRITTEN,
-            "ce-source": f"//firestore.googleapis.com/{database}",
-            "ce-subject": f"documents/{path}",
-            "ce-id": event_id,
-            "ce-time": when.isoformat().replace("+00:00", "Z"),
-            "ce-dataschema": "https://github.com/googleapis/google-cloudevents/blob/main/proto/google/events/cloud/firestore/v1/data.proto",
-            "ce-database": "(default)",
-            "ce-namespace": "(default)",
-            "ce-document": path,
-            "ce-location": "nam5",
-            "ce-project": self.project,
-        }
-        self.enqueue(Delivery(self.functions[target], headers, body, event_id))
+        reply.raise_for_status()
+
+    def firestore_event(self, trigger_id: str, headers: dict[str, str], body: bytes) -> bool:
+        """An event from the Firestore emulator: normalise it as Eventarc would deliver it."""
+        url = self.routes.get(trigger_id)
+        if url is None:
+            return False
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raw = body  # already raw protobuf
+        ce = {k.lower(): v for k, v in headers.items() if k.lower().startswith("ce-")}
+        ce.pop("ce-datacontenttype", None)  # binary mode: the content type is Content-Type
+        ce["ce-source"] = ce.get("ce-source", "").replace("/projects/projects/", "/projects/")
+        event_id = ce.setdefault("ce-id", str(uuid.uuid4()))
+        self.enqueue(Delivery(url, {**ce, "Content-Type": "application/protobuf"}, raw, event_id))
+        return True
 
     def storage_event(self, obj: dict[str, Any]) -> None:
         bucket, name = obj["bucket"], obj["name"]
@@ -151,89 +163,8 @@ class Bridge:
             "ce-bucket": bucket,
         }
         body = json.dumps(obj).encode()
-        self.enqueue(Delivery(self.functions["on_upload_finalized"], headers, body, event_id))
-
-    # ---- Firestore listener ----------------------------------------------------------------
-
-    WATCHED = ("resource_progress", "module_progress")
-
-    def watch_firestore(self) -> None:
-        """Listen on the watched collection groups, and keep listening.
-
-        A listener's stream can end for good (the client gives up on some server errors, e.g.
-        ``499 Cancelled`` under load). A supervisor notices, subscribes again, and diffs the new
-        listener's first snapshot against the cache, so writes made while it was down still become
-        events (as Eventarc would still deliver them) instead of being lost.
-        """
-        from google.cloud import firestore
-
-        self._db = firestore.Client(project=self.project)
-        self._watches: dict[str, Any] = {}
-        for group in self.WATCHED:
-            self._watches[group] = self._subscribe(group, catch_up=False)
-        threading.Thread(target=self._supervise, daemon=True).start()
-
-    def _subscribe(self, group: str, *, catch_up: bool) -> Any:
-        first = threading.Event()
-
-        def on_snapshot(docs: list[Any], changes: list[Any], read_time: Any) -> None:
-            if not first.is_set():
-                self._first_snapshot(group, docs, catch_up=catch_up)
-                first.set()
-                return
-            for change in changes:
-                removed = change.type.name == "REMOVED"
-                self._observe(change.document, removed=removed)
-
-        watch: Any = self._db.collection_group(group).on_snapshot(on_snapshot)
-        if not first.wait(30):
-            watch.unsubscribe()
-            raise RuntimeError(f"Firestore listener for {group} did not start")
-        return watch
-
-    def _first_snapshot(self, group: str, docs: list[Any], *, catch_up: bool) -> None:
-        if not catch_up:
-            with self.cache_lock:
-                for doc in docs:
-                    self.cache[doc.reference.path] = doc.to_dict() or {}
-            return
-        present = {doc.reference.path for doc in docs}
-        for doc in docs:
-            self._observe(doc, removed=False)
-        with self.cache_lock:
-            gone = [p for p in self.cache if p.split("/")[-2] == group and p not in present]
-        for path in gone:
-            self._observe_removed(path)
-
-    def _observe(self, document: Any, *, removed: bool) -> None:
-        if removed:
-            self._observe_removed(document.reference.path)
-            return
-        path = document.reference.path
-        new = document.to_dict() or {}
-        with self.cache_lock:
-            old = self.cache.get(path)
-            self.cache[path] = new
-        if old != new:
-            when = getattr(document, "update_time", None) or dt.datetime.now(dt.UTC)
-            self.firestore_event(path, old, new, when)
-
-    def _observe_removed(self, path: str) -> None:
-        with self.cache_lock:
-            old = self.cache.pop(path, None)
-        if old is not None:
-            self.firestore_event(path, old, None, dt.datetime.now(dt.UTC))
-
-    def _supervise(self, interval: float = 0.5) -> None:
-        while not self.stop.wait(interval):
-            for group, watch in list(self._watches.items()):
-                if not getattr(watch, "_closed", False) and watch.is_active:
-                    continue
-                print(f"bridge: listener on {group} ended; subscribing again", flush=True)
-                try:
-                    self._watches[group] = self._subscribe(group, catch_up=True)
-                except Exception as exc:  # noqa: BLE001 - keep supervising; retry next round
-                    print(f"bridge: re-subscribing {group} failed: {exc}", flush=True)
+        url = self.stack["functions"]["on_upload_finalized"]
+        self.enqueue(Delivery(url, headers, body, event_id))
 
     # ---- Storage poller ----------------------------------------------------------------------
 
@@ -273,34 +204,46 @@ class Bridge:
     def deliver_forever(self) -> None:
         while not self.stop.is_set():
             try:
-                item = self.queue.get(timeout=0.2)
+                item = self.ready.get(timeout=0.2)
             except queue.Empty:
-                continue
-            delay = item.not_before - time.monotonic()
-            if delay > 0:
-                time.sleep(min(delay, 0.05))
-                self.queue.put(item)
                 continue
             with self.stats.lock:
                 self.stats.in_flight += 1
             ok = self._post(item)
+            retry = not ok and item.attempt + 1 < MAX_ATTEMPTS
             with self.stats.lock:
                 self.stats.in_flight -= 1
                 self.stats.last_activity = time.monotonic()
                 if ok:
                     self.stats.delivered += 1
                     self.stats.delivered_to[item.url] = self.stats.delivered_to.get(item.url, 0) + 1
-                elif item.attempt + 1 >= MAX_ATTEMPTS:
-                    self.stats.dropped += 1
-                else:
+                elif retry:
                     self.stats.retried += 1
-            if not ok and item.attempt + 1 < MAX_ATTEMPTS:
+                else:
+                    self.stats.dropped += 1
+            if retry:
                 item.attempt += 1
                 backoff = min(BACKOFF_MAX, BACKOFF_START * 2**item.attempt)
-                item.not_before = time.monotonic() + backoff * random.uniform(0.5, 1.0)
-                self.queue.put(item)
+                due = time.monotonic() + backoff * random.uniform(0.5, 1.0)
+                with self.later_lock:
+                    heapq.heappush(self.later, (due, next(self.counter), item))
+                    self.later_lock.notify()
             elif not ok:
                 print(f"bridge: dropped event {item.event_id} after {MAX_ATTEMPTS}", flush=True)
+
+    def release_retries(self) -> None:
+        """Move retries whose backoff has passed back to the ready queue."""
+        while not self.stop.is_set():
+            with self.later_lock:
+                now = time.monotonic()
+                while self.later and self.later[0][0] <= now:
+                    self.ready.put(heapq.heappop(self.later)[2])
+                wait = self.later[0][0] - now if self.later else 0.5
+                self.later_lock.wait(timeout=max(0.01, min(wait, 0.5)))
+
+    def pending(self) -> int:
+        with self.later_lock:
+            return self.ready.qsize() + len(self.later)
 
     def _post(self, item: Delivery) -> bool:
         try:
@@ -313,12 +256,14 @@ class Bridge:
         print(f"bridge: {item.event_id} -> {item.url}: HTTP {reply.status_code}", flush=True)
         return False
 
-    # ---- control API ------------------------------------------------------------------------
+    # ---- HTTP: the emulator's callbacks and the control API --------------------------------
 
-    def control_server(self, port: int) -> ThreadingHTTPServer:
+    def server(self, port: int) -> ThreadingHTTPServer:
         bridge = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def _json(self, status: int, payload: dict[str, Any]) -> None:
                 body = json.dumps(payload).encode()
                 self.send_response(status)
@@ -329,43 +274,47 @@ class Bridge:
 
             def do_GET(self) -> None:
                 if self.path in ("/stats", "/health"):
-                    stats = bridge.stats.snapshot(bridge.queue.qsize())
+                    stats = bridge.stats.snapshot(bridge.pending())
                     self._json(200, {**stats, "duplicate": bridge.duplicate})
                 else:
                     self._json(404, {"error": "not found"})
 
             def do_POST(self) -> None:
-                if self.path != "/config":
-                    self._json(404, {"error": "not found"})
-                    return
                 length = int(self.headers.get("Content-Length") or 0)
-                config = json.loads(self.rfile.read(length) or b"{}")
-                if "duplicate" in config:
-                    bridge.duplicate = bool(config["duplicate"])
-                self._json(200, {"duplicate": bridge.duplicate})
+                body = self.rfile.read(length)
+                match = TRIGGER_PATH.match(self.path)
+                if match:
+                    known = bridge.firestore_event(match["trigger"], dict(self.headers), body)
+                    self._json(200 if known else 404, {"accepted": known})
+                elif self.path == "/config":
+                    config = json.loads(body or b"{}")
+                    if "duplicate" in config:
+                        bridge.duplicate = bool(config["duplicate"])
+                    self._json(200, {"duplicate": bridge.duplicate})
+                elif self.path == "/triggers":
+                    spec = json.loads(body or b"{}")
+                    bridge.routes[spec["id"]] = spec["url"]
+                    bridge.register_trigger(spec["id"], spec["document"])
+                    self._json(200, {"registered": spec["id"]})
+                else:
+                    self._json(404, {"error": "not found"})
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
         return ThreadingHTTPServer(("127.0.0.1", port), Handler)
 
-    def start(self, *, storage: bool = True) -> None:
+    def run(self, port: int) -> None:
+        server = self.server(port)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
         for _ in range(self.workers):
             threading.Thread(target=self.deliver_forever, daemon=True).start()
-        self.watch_firestore()
-        if storage:
-            threading.Thread(target=self.poll_storage, daemon=True).start()
-
-    def close(self) -> None:
-        self.stop.set()
-        for watch in getattr(self, "_watches", {}).values():
-            watch.unsubscribe()
-
-    def run(self, port: int) -> None:
-        self.start()
-        server = self.control_server(port)
+        threading.Thread(target=self.release_retries, daemon=True).start()
+        for name, pattern in entrypoints.FIRESTORE_TRIGGERS.items():
+            self.register_trigger(name, pattern)
+        threading.Thread(target=self.poll_storage, daemon=True).start()
         print(f"bridge: ready on {port}", flush=True)
-        server.serve_forever()
+        self.stop.wait()
 
 
 def main() -> None:

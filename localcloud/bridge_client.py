@@ -23,6 +23,15 @@ class BridgeClient:
             self.base + "/config", json={"duplicate": duplicate}, timeout=5
         ).raise_for_status()
 
+    def route_trigger(self, trigger_id: str, document: str, url: str) -> None:
+        """Have the Firestore emulator's events for ``document`` (a path pattern) go to ``url``."""
+        reply = requests.post(
+            self.base + "/triggers",
+            json={"id": trigger_id, "document": document, "url": url},
+            timeout=10,
+        )
+        reply.raise_for_status()
+
     def wait_idle(self, *, quiet: float = 0.5, timeout: float = 30.0) -> dict[str, Any]:
         """Wait until nothing is queued or in flight and nothing happened for ``quiet`` seconds."""
         deadline = time.monotonic() + timeout

@@ -48,20 +48,24 @@ class Journey:
         data: dict[str, Any] = self.call("progress", "GET", f"/users/me/progress/{PATHWAY}")
         return data
 
-    def show(self, step: str, expect_completed: int | None = None) -> None:
+    def show(self, step: str, expect_completed: int = 0) -> None:
+        """Print the report once the rollups reflect ``expect_completed`` resources (or 20 s)."""
         deadline = time.monotonic() + 20
         report = self.report()
-        while expect_completed is not None and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            total = sum(m["total_resources"] for m in report["modules"]) or 1
             done = sum(m["completed_resources"] for m in report["modules"])
-            if done >= expect_completed:
+            if done >= expect_completed and report["resource_percentage"] >= (
+                100 * expect_completed / total - 0.01
+            ):
                 break
             time.sleep(0.1)
             report = self.report()
         module = report["modules"][0]
         print(
-            f"  {step:<42} module {module['completed_resources']}/{module['total_resources']}"
+            f"  {step:<44.44} module {module['completed_resources']}/{module['total_resources']}"
             f" = {module['percentage']:>5.1f}%   pathway {report['percentage']:>5.1f}%"
-            f" (resources {report['resource_percentage']:.1f}%)"
+            f" (resources {report['resource_percentage']:>5.1f}%)"
         )
 
     def upload(self, resource_id: str, name: str, content_type: str, data: bytes) -> str:

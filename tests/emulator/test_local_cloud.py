@@ -14,7 +14,6 @@ import pytest
 import requests
 
 from localcloud import entrypoints
-from localcloud.bridge import Bridge
 from localcloud.bridge_client import BridgeClient
 from tests.helpers import unique, wait_for
 
@@ -173,34 +172,27 @@ def test_firestore_writes_arrive_as_protobuf_cloudevents_the_decoder_parses(
 
     from shared.events import decode_document_event
 
-    stack = {**cloud, "functions": dict.fromkeys(entrypoints.ALL, recorder.url)}
-    bridge = Bridge(stack, workers=2)
-    bridge.start(storage=False)
-    try:
-        uid = unique("u")
-        path = f"users/{uid}/resource_progress/r1"
-        db.document(path).set({"status": "in_progress", "module_id": "m1"})
-        db.document(path).update({"status": "completed"})
+    probe = unique("probe")
+    bridge = BridgeClient(cloud["bridge"])
+    bridge.route_trigger(probe, f"localcloud_probe/{probe}/docs/{{doc}}", recorder.url)
+    path = f"localcloud_probe/{probe}/docs/d1"
+    db.document(path).set({"status": "in_progress", "n": 1})
+    db.document(path).update({"status": "completed"})
+    db.document(f"localcloud_probe/{probe}/elsewhere/d1").set({"not": "matched"})
+    db.document(path).delete()
 
-        def mine() -> list[dict[str, Any]]:
-            return [
-                r
-                for r in recorder.requests
-                if r["headers"].get("ce-subject") == f"documents/{path}"
-            ]
-
-        wait_for(lambda: len(mine()) >= 2, what="two events for the document")
-        first, second = mine()[:2]
-        assert second["headers"]["Content-Type"] == "application/protobuf"
-        assert second["headers"]["ce-type"] == "google.cloud.firestore.document.v1.written"
-        change = decode_document_event(from_http(second["headers"], second["body"]))
-        assert change.path == path
-        assert change.old == {"status": "in_progress", "module_id": "m1"}
-        assert change.new == {"status": "completed", "module_id": "m1"}
-        created = decode_document_event(from_http(first["headers"], first["body"]))
-        assert created.old is None
-    finally:
-        bridge.close()
+    got = wait_for(lambda: len(recorder.requests) >= 3 and recorder.requests, what="3 events")
+    changes = [decode_document_event(from_http(r["headers"], r["body"])) for r in got]
+    assert {r["headers"]["Content-Type"] for r in got} == {"application/protobuf"}
+    assert {r["headers"]["ce-type"] for r in got} == {"google.cloud.firestore.document.v1.written"}
+    assert {r["headers"]["ce-subject"] for r in got} == {f"documents/{path}"}
+    assert got[0]["headers"]["ce-source"] == (
+        f"//firestore.googleapis.com/projects/{cloud['project_id']}/databases/(default)"
+    )
+    transitions = {((c.old or {}).get("status"), (c.new or {}).get("status")) for c in changes}
+    assert transitions == {(None, "in_progress"), ("in_progress", "completed"), ("completed", None)}
+    assert all(c.path == path for c in changes)
+    assert len({r["headers"]["ce-id"] for r in got}) == 3
 
 
 def test_seed_is_idempotent(cloud: dict[str, Any], db: Any) -> None:
@@ -212,39 +204,3 @@ def test_seed_is_idempotent(cloud: dict[str, Any], db: Any) -> None:
     doc = db.document("resources/prompt-engineering-m1-exercise").get().to_dict()
     assert doc["requires_upload"] is True
     assert doc["max_file_size_mb"] == 10
-
-
-def test_bridge_resubscribes_and_catches_up_after_its_listener_dies(
-    cloud: dict[str, Any], db: Any, recorder: Recorder
-) -> None:
-    from cloudevents.http import from_http
-
-    from shared.events import decode_document_event
-
-    stack = {**cloud, "functions": dict.fromkeys(entrypoints.ALL, recorder.url)}
-    bridge = Bridge(stack, workers=2)
-    bridge.start(storage=False)
-
-    def events_for(path: str) -> list[dict[str, Any]]:
-        subject = f"documents/{path}"
-        return [r for r in recorder.requests if r["headers"].get("ce-subject") == subject]
-
-    try:
-        uid = unique("u")
-        kept = f"users/{uid}/resource_progress/kept"
-        dropped = f"users/{uid}/resource_progress/dropped"
-        db.document(dropped).set({"status": "in_progress"})
-        wait_for(lambda: events_for(dropped), what="the first event")
-        old_watch = bridge._watches["resource_progress"]
-        old_watch.close()  # what the client does when the stream fails for good
-        # Written while nobody listens: the next listener's first snapshot must still yield events.
-        db.document(kept).set({"status": "completed"})
-        db.document(dropped).delete()
-        wait_for(lambda: events_for(kept), what="a catch-up event for the new document")
-        wait_for(lambda: len(events_for(dropped)) >= 2, what="a catch-up event for the deletion")
-        assert bridge._watches["resource_progress"] is not old_watch
-        last = events_for(dropped)[-1]
-        deletion = decode_document_event(from_http(last["headers"], last["body"]))
-        assert (deletion.old, deletion.new) == ({"status": "in_progress"}, None)
-    finally:
-        bridge.close()
