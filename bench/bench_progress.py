@@ -15,11 +15,11 @@ catalog), against the issue's floor of 2 writes (+1 when a module completes).
 
 Part 2, load: N learners x 10 concurrent actions over HTTP (start, PUT progress (+1 min), complete on
 the video, article and quiz, and PUT progress on the already submitted exercise), all submitted at
-once to a pool of ``--workers`` threads in random order. A Firestore listener on the
-``pathway_progress`` collection group timestamps every change; the k-th ``complete`` reply of a
+once to a pool of ``--workers`` threads in random order. Polling every learner's pathway and module
+documents in batches timestamps every change; the k-th ``complete`` reply of a
 learner counts as reflected when that learner's pathway first shows 2 + k completed resources (ranks,
 because a count cannot say which resource it includes). Lost or doubled updates are counted from the
-final documents (status, minutes, module and pathway counts, ``completed_at`` values a listener saw on
+final documents (status, minutes, module and pathway counts, ``completed_at`` values the poller saw on
 the module, ``complete`` events in progress_events); they must all be 0.
 
 Reading part 2: on the local cloud the reply -> pathway time is dominated by the event transport
