@@ -83,7 +83,9 @@ class FirestoreTx:
         data = self._get(self._rate_ref(uid)) or {}
         return [s for s in (_aware(v) for v in data.get("stamps", [])) if s is not None]
 
-    def attempts(self, uid: str, resource_id: str) -> int:
+    def submissions_for(self, uid: str, resource_id: str) -> list[Submission]:
+        """Every submission of ``uid`` for ``resource_id``, read inside the transaction (an
+        equality-only query: served by the automatic single-field indexes)."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         query = (
@@ -91,7 +93,8 @@ class FirestoreTx:
             .where(filter=FieldFilter("user_id", "==", uid))
             .where(filter=FieldFilter("resource_id", "==", resource_id))
         )
-        return len(list(query.get(transaction=self.tx)))
+        out = [_submission(s.to_dict(), s.id) for s in query.get(transaction=self.tx)]
+        return [s for s in out if s is not None]
 
     def notification_exists(self, uid: str, notification_id: str) -> bool:
         return self._get(self._notification_ref(uid, notification_id)) is not None

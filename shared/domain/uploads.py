@@ -1,7 +1,26 @@
-"""Pure rules for submissions: file names, types, object paths, the rate-limit window, magic bytes.
+"""Pure rules for submissions: file names, types, object paths, the rate-limit window, magic bytes,
+and the resource status that follows from a learner's submissions.
 
 Nothing here does I/O. The services feed it what the adapters read (the first bytes of an object, the
-types a magic-byte library detected in them, the timestamps of a learner's recent upload URLs).
+types a magic-byte library detected in them, the timestamps of a learner's recent upload URLs, the
+learner's submissions for a resource).
+
+The resource status and the submissions
+    The learner's submissions for a resource are the source of truth for the upload-related part of
+    ``users/{uid}/resource_progress/{rid}.status``. Every change of a submission's state (upload
+    recorded, invalid, approved, rejected, deleted, expired) recomputes it, in the same transaction,
+    with :func:`resource_status`: ``reviewed`` if any submission is ``approved``; else ``submitted``
+    if any is ``uploaded`` (awaiting review); else ``in_progress`` when the resource WAS
+    ``submitted`` / ``reviewed`` (the learner started it and has nothing valid left); a resource
+    with no upload-related state (``not_started``, ``in_progress``, ``completed``) keeps its status.
+    So a deleted or invalid-overwritten only upload takes the resource back to ``in_progress`` (and
+    its module's count down), and rejecting an older attempt leaves a newer upload ``submitted``.
+
+    ``completed_at`` is set when the status becomes ``submitted`` / ``reviewed`` (if unset) and
+    cleared when it drops back to ``in_progress``. ``submission_count`` counts RECORDED uploads: one
+    per valid object generation, however often its event arrives; it never goes down (a deleted,
+    rejected or later invalid-overwritten upload was still recorded). Whether a resource counts
+    toward its module follows the status, not this count.
 """
 
 from __future__ import annotations
@@ -12,6 +31,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from shared.domain.models import ResourceProgress, ResourceStatus, Submission, SubmissionStatus
 from shared.errors import InvalidArgument, TooLarge, UnsupportedMediaType
 
 MAX_FILE_NAME_CHARS = 200
@@ -323,3 +343,81 @@ def upload_verdict(
     if object_content_type is None or normalise_content_type(object_content_type) != declared_type:
         return f"stored as {object_content_type or 'no type'} but declared {declared_type}"
     return magic_verdict(declared_type, head, detected, truncated=object_size > len(head))
+
+
+# ---- the resource status, derived from the learner's submissions -----------------------------
+
+UPLOAD_STATUSES = frozenset({ResourceStatus.submitted, ResourceStatus.reviewed})
+
+
+def resource_status(
+    current: ResourceStatus, submissions: Iterable[SubmissionStatus]
+) -> ResourceStatus:
+    """The resource's status given every one of the learner's submissions for it.
+
+    ``reviewed`` if any is approved; else ``submitted`` if any is uploaded; else ``in_progress`` if
+    the resource was submitted or reviewed; else ``current`` (no upload-related state to undo).
+    """
+    statuses = set(submissions)
+    if SubmissionStatus.approved in statuses:
+        return ResourceStatus.reviewed
+    if SubmissionStatus.uploaded in statuses:
+        return ResourceStatus.submitted
+    if current in UPLOAD_STATUSES:
+        return ResourceStatus.in_progress
+    return current
+
+
+def with_written(submissions: Iterable[Submission], written: Submission) -> list[Submission]:
+    """The learner's submissions for a resource once ``written`` is stored (it replaces its old
+    version, which a query read before the write still returns)."""
+    others = [s for s in submissions if s.submission_id != written.submission_id]
+    return [*others, written]
+
+
+def settle_progress(
+    current: ResourceProgress | None,
+    submissions: Iterable[Submission],
+    written: Submission,
+    at: dt.datetime,
+    *,
+    recorded_upload: bool = False,
+) -> ResourceProgress | None:
+    """The resource progress after ``written`` (one submission's new state) is stored; ``None`` when
+    nothing changes (write nothing, so no progress event fires).
+
+    ``submissions`` are the learner's submissions for ``written``'s resource as read in the same
+    transaction (with or without ``written``'s old version). ``recorded_upload``: ``written``
+    records a new valid object generation, so ``submission_count`` goes up by one.
+    """
+    every = with_written(
+        (
+            s
+            for s in submissions
+            if (s.user_id, s.resource_id) == (written.user_id, written.resource_id)
+        ),
+        written,
+    )
+    before = current or ResourceProgress(
+        resource_id=written.resource_id,
+        pathway_id=written.pathway_id,
+        module_id=written.module_id,
+    )
+    status = resource_status(before.status, (s.status for s in every))
+    started_at, completed_at = before.started_at, before.completed_at
+    if status in UPLOAD_STATUSES:
+        started_at = started_at or at
+        completed_at = completed_at or at
+    elif before.status in UPLOAD_STATUSES:
+        completed_at = None
+    after = before.model_copy(
+        update={
+            "status": status,
+            "submission_count": before.submission_count + (1 if recorded_upload else 0),
+            "started_at": started_at,
+            "completed_at": completed_at,
+        }
+    )
+    if after == before:
+        return None
+    return after.model_copy(update={"updated_at": at})

@@ -1,4 +1,8 @@
-"""Instructor review: the pending queue (oldest upload first, by cursor) and approve / reject."""
+"""Instructor review: the pending queue (oldest upload first, by cursor) and approve / reject.
+
+A review changes the submission and, in the same transaction, the resource status that follows from
+all of the learner's submissions for that resource (see ``shared.domain.uploads``).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared import log
 from shared.domain.identity import Caller
-from shared.domain.models import Id, ResourceProgress, ResourceStatus, SubmissionStatus
+from shared.domain.models import Id, SubmissionStatus
 from shared.errors import Conflict, InvalidArgument, NotFound
 from shared.services import audit
 from shared.services.uploads import (
     Clock,
+    ResourceState,
     SubmissionStore,
     SubmissionTx,
     SubmissionView,
@@ -115,9 +120,7 @@ def review_submission(
             raise NotFound(f"no submission {submission_id}")
         if sub.status != SubmissionStatus.uploaded:
             raise Conflict(f"submission {submission_id} is {sub.status}, not awaiting review")
-        progress = tx.progress(sub.user_id, sub.resource_id) or ResourceProgress(
-            resource_id=sub.resource_id, pathway_id=sub.pathway_id, module_id=sub.module_id
-        )
+        state = ResourceState.read(tx, sub.user_id, sub.resource_id)
         reviewed = sub.model_copy(
             update={
                 "status": SubmissionStatus.approved if approved else SubmissionStatus.rejected,
@@ -127,17 +130,9 @@ def review_submission(
                 "grade": req.grade,
             }
         )
-        tx.put_submission(reviewed)
-        tx.put_progress(
-            sub.user_id,
-            progress.model_copy(
-                update={
-                    "status": ResourceStatus.reviewed if approved else ResourceStatus.in_progress,
-                    "completed_at": (progress.completed_at or at) if approved else None,
-                    "updated_at": at,
-                }
-            ),
-        )
+        # The resource follows all of the learner's submissions: rejecting an older attempt while a
+        # newer one awaits review leaves it ``submitted``; an approval anywhere keeps it ``reviewed``.
+        resource_status = state.write(tx, reviewed, at)
         tx.put_audit(
             audit.entry(
                 actor=me.uid,
@@ -146,6 +141,7 @@ def review_submission(
                 submission=sub,
                 at=at,
                 grade=req.grade,
+                resource_status=str(resource_status),
             )
         )
         return SubmissionView.of(reviewed)

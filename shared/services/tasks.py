@@ -19,7 +19,7 @@ from shared.services import audit
 from shared.services import catalog as cat
 from shared.services.catalog import CatalogReader
 from shared.services.rollups import RollupStore
-from shared.services.uploads import Clock, SubmissionStore, SubmissionTx, utcnow
+from shared.services.uploads import Clock, ResourceState, SubmissionStore, SubmissionTx, utcnow
 
 
 class ExpireUpload(BaseModel):
@@ -50,7 +50,10 @@ def expire_upload(
             return "unknown submission"
         if sub.status != SubmissionStatus.pending_upload:
             return f"already {sub.status}"
-        tx.put_submission(sub.model_copy(update={"status": SubmissionStatus.expired}))
+        state = ResourceState.read(tx, sub.user_id, sub.resource_id)
+        # A pending submission never made the resource submitted, so this normally writes only the
+        # submission; settling anyway keeps every submission change on the one rule.
+        state.write(tx, sub.model_copy(update={"status": SubmissionStatus.expired}), at)
         tx.put_audit(
             audit.entry(
                 actor=audit.SYSTEM,

@@ -3,6 +3,10 @@
 Every use case takes its ports as arguments (a :class:`SubmissionStore`, an :class:`ObjectStore`, a
 :class:`TaskQueue`, the settings and a clock), so unit tests run them against small in-memory fakes
 and the functions run them against Firestore, Cloud Storage and Cloud Tasks.
+
+Every change of a submission's state goes through :class:`ResourceState`, which recomputes the
+resource status from all of the learner's submissions for that resource in the same transaction
+(the rule, and what ``submission_count`` counts, are in ``shared.domain.uploads``).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ class SubmissionTx(Protocol):
     def submission(self, submission_id: str) -> Submission | None: ...
     def progress(self, uid: str, resource_id: str) -> ResourceProgress | None: ...
     def rate_stamps(self, uid: str) -> list[dt.datetime]: ...
-    def attempts(self, uid: str, resource_id: str) -> int: ...
+    def submissions_for(self, uid: str, resource_id: str) -> list[Submission]: ...
     def notification_exists(self, uid: str, notification_id: str) -> bool: ...
 
     def put_submission(self, submission: Submission) -> None: ...
@@ -94,6 +98,44 @@ class TaskQueue(Protocol):
         *,
         at: dt.datetime | None = None,
     ) -> None: ...
+
+
+# ---- the resource progress that follows the submissions --------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourceState:
+    """A learner's resource as one transaction read it: its progress and every submission for it.
+
+    Every use case that changes a submission's state reads this (before any write) and stores the
+    new submission through :meth:`write`, which also stores the progress the submissions now imply
+    (``rules.settle_progress``), so the resource status never disagrees with the submissions.
+    """
+
+    progress: ResourceProgress | None
+    submissions: list[Submission]
+
+    @classmethod
+    def read(cls, tx: SubmissionTx, uid: str, resource_id: str) -> ResourceState:
+        return cls(tx.progress(uid, resource_id), tx.submissions_for(uid, resource_id))
+
+    def write(
+        self,
+        tx: SubmissionTx,
+        written: Submission,
+        at: dt.datetime,
+        *,
+        recorded_upload: bool = False,
+    ) -> ResourceStatus:
+        """Store ``written`` and, when it changed, the progress; returns the resource status."""
+        progress = rules.settle_progress(
+            self.progress, self.submissions, written, at, recorded_upload=recorded_upload
+        )
+        tx.put_submission(written)
+        if progress is not None:
+            tx.put_progress(written.user_id, progress)
+            return progress.status
+        return self.progress.status if self.progress else ResourceStatus.not_started
 
 
 # ---- request and reply models -----------------------------------------------------------------
@@ -201,7 +243,9 @@ def issue_upload_url(
         decision = rules.rate_limit(
             tx.rate_stamps(me.uid), at, limit=cfg.upload_rate_limit_per_hour
         )
-        attempts = tx.attempts(me.uid, resource.resource_id)
+        attempts = max(
+            (s.attempt for s in tx.submissions_for(me.uid, resource.resource_id)), default=0
+        )
         if not decision.allowed:
             # Refused: nothing is written (the window is only pruned on the next allowed call).
             raise RateLimited(
@@ -326,8 +370,9 @@ def delete_submission(
             raise NotFound(f"no submission {submission_id}")
         if sub.status == S.deleted:
             return None  # already deleted: the same reply, nothing written
+        state = ResourceState.read(tx, sub.user_id, sub.resource_id)
         deleted = sub.model_copy(update={"status": S.deleted, "deleted_at": at})
-        tx.put_submission(deleted)
+        resource_status = state.write(tx, deleted, at)
         tx.put_audit(
             audit.entry(
                 actor=me.uid,
@@ -337,6 +382,7 @@ def delete_submission(
                 at=at,
                 previous_status=str(sub.status),
                 object_removed=cfg.delete_removes_object,
+                resource_status=str(resource_status),
             )
         )
         return deleted
@@ -415,18 +461,20 @@ def record_upload(
             return "duplicate"
         if current.status not in RECORDABLE:
             return f"skipped:{current.status}"
+        state = ResourceState.read(tx, current.user_id, current.resource_id)
         generations = [*current.counted_generations, obj.generation]
         if reason is not None:
-            tx.put_submission(
-                current.model_copy(
-                    update={
-                        "status": S.invalid,
-                        "invalid_reason": reason,
-                        "gcs_generation": obj.generation,
-                        "counted_generations": generations,
-                    }
-                )
+            # An invalid new generation replaces whatever the object held: the submission no
+            # longer has a valid file, so the resource may drop back from ``submitted``.
+            invalid = current.model_copy(
+                update={
+                    "status": S.invalid,
+                    "invalid_reason": reason,
+                    "gcs_generation": obj.generation,
+                    "counted_generations": generations,
+                }
             )
+            resource_status = state.write(tx, invalid, at)
             tx.put_audit(
                 audit.entry(
                     actor=audit.SYSTEM,
@@ -437,40 +485,21 @@ def record_upload(
                     generation=obj.generation,
                     reason=reason,
                     size_bytes=obj.size,
+                    previous_status=str(current.status),
+                    resource_status=str(resource_status),
                 )
             )
             return "invalid"
-        progress = tx.progress(current.user_id, current.resource_id) or ResourceProgress(
-            resource_id=current.resource_id,
-            pathway_id=current.pathway_id,
-            module_id=current.module_id,
-            status=ResourceStatus.not_started,
+        uploaded = current.model_copy(
+            update={
+                "status": S.uploaded,
+                "gcs_generation": obj.generation,
+                "uploaded_at": at,
+                "size_bytes": obj.size,
+                "counted_generations": generations,
+            }
         )
-        status = progress.status
-        if status != ResourceStatus.reviewed:
-            status = ResourceStatus.submitted
-        tx.put_progress(
-            current.user_id,
-            progress.model_copy(
-                update={
-                    "status": status,
-                    "submission_count": progress.submission_count + 1,
-                    "started_at": progress.started_at or at,
-                    "updated_at": at,
-                }
-            ),
-        )
-        tx.put_submission(
-            current.model_copy(
-                update={
-                    "status": S.uploaded,
-                    "gcs_generation": obj.generation,
-                    "uploaded_at": at,
-                    "size_bytes": obj.size,
-                    "counted_generations": generations,
-                }
-            )
-        )
+        resource_status = state.write(tx, uploaded, at, recorded_upload=True)
         tx.put_audit(
             audit.entry(
                 actor=current.user_id,
@@ -481,6 +510,7 @@ def record_upload(
                 generation=obj.generation,
                 size_bytes=obj.size,
                 overwrite=bool(current.counted_generations) or None,
+                resource_status=str(resource_status),
             )
         )
         return "recorded"

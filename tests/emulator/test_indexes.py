@@ -97,8 +97,8 @@ QUERIES: tuple[QuerySpec, ...] = (
         equals=("user_id", "resource_id"),
     ),
     QuerySpec(
-        "attempts so far, read in the upload-url transaction",
-        used_by=f"{SUBMISSION_STORE}:FirestoreTx.attempts",
+        "a learner's submissions for one resource, read in a transaction (attempts, status)",
+        used_by=f"{SUBMISSION_STORE}:FirestoreTx.submissions_for",
         collection="submissions",
         equals=("user_id", "resource_id"),
     ),

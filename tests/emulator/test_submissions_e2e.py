@@ -80,6 +80,26 @@ class Learner:
         data: dict[str, Any] = ref.get().to_dict() or {}
         return data
 
+    def module(self, module_id: str) -> dict[str, Any]:
+        ref = self.db.document(f"users/{self.uid}/module_progress/{module_id}")
+        data: dict[str, Any] = ref.get().to_dict() or {}
+        return data
+
+    def wait_module(self, module_id: str, completed: int, timeout: float = 60) -> dict[str, Any]:
+        """Wait for the progress triggers to count ``completed`` resources in the module."""
+        return wait_for(
+            lambda: (m := self.module(module_id)).get("completed_resources") == completed and m,
+            timeout=timeout,
+            what=f"{module_id} to count {completed} resource(s)",
+        )
+
+    def wait_resource(self, resource_id: str, status: str, timeout: float = 30) -> dict[str, Any]:
+        return wait_for(
+            lambda: (p := self.progress(resource_id)).get("status") == status and p,
+            timeout=timeout,
+            what=f"{resource_id} to be {status}",
+        )
+
 
 @pytest.fixture
 def learner(api: Any, mint: Callable[..., str], db: Any) -> Callable[[], Learner]:
@@ -278,6 +298,94 @@ def test_the_owner_soft_deletes_and_the_object_is_kept(
     assert blob(cloud, sub["gcs_path"]) is not None  # DELETE_REMOVES_OBJECT is false locally
     audit = db.document(f"audit_log/{grant['submission_id']}-submission_deleted").get().to_dict()
     assert audit["actor"] == me.uid
+
+
+# ---- the resource status follows the learner's submissions ------------------------------------
+
+IMG_MODULE = "image-generation-m1"
+
+
+def test_deleting_the_only_upload_awaiting_review_takes_it_out_of_the_module(
+    learner: Callable[[], Learner], bridge: Any
+) -> None:
+    me = learner()
+    grant = me.upload(IMG_EXERCISE, "mine.png", "image/png", PNG)
+    me.wait_status(grant["submission_id"], "uploaded")
+    submitted = me.wait_resource(IMG_EXERCISE, "submitted")
+    assert submitted["completed_at"] is not None
+    me.wait_module(IMG_MODULE, 1)
+
+    gone = me.uploads.delete(f"/users/me/submissions/{grant['submission_id']}", token=me.token)
+    assert gone.status_code == 200, gone.text
+    progress = me.progress(IMG_EXERCISE)  # written in the delete's own transaction
+    assert progress["status"] == "in_progress"
+    assert progress["completed_at"] is None
+    assert progress["submission_count"] == 1  # it counts recorded uploads
+    module = me.wait_module(IMG_MODULE, 0)
+    assert module["total_resources"] == 5
+    bridge.wait_idle()
+    assert me.module(IMG_MODULE)["completed_resources"] == 0
+    assert me.progress(IMG_EXERCISE)["status"] == "in_progress"
+
+
+def test_rejecting_an_older_attempt_keeps_the_newer_upload_submitted(
+    learner: Callable[[], Learner], api: Any, mint: Callable[..., str], bridge: Any
+) -> None:
+    me = learner()
+    teacher = mint(unique("teacher"), instructor=True)
+    review = api("review")
+    older = me.upload(IMG_PROJECT, "v1.pdf", "application/pdf", PDF)
+    me.wait_status(older["submission_id"], "uploaded")
+    newer = me.upload(IMG_PROJECT, "v2.pdf", "application/pdf", PDF)
+    assert newer["attempt"] == 2
+    me.wait_status(newer["submission_id"], "uploaded")
+    me.wait_module(IMG_MODULE, 1)
+
+    def decide(submission_id: str, comments: str) -> None:
+        reply = review.post(
+            f"/admin/submissions/{submission_id}/review",
+            token=teacher,
+            json={"decision": "reject", "grade": None, "comments": comments},
+        )
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["status"] == "rejected"
+
+    decide(older["submission_id"], "Superseded by your second attempt.")
+    assert me.progress(IMG_PROJECT)["status"] == "submitted"  # the newer one awaits review
+    bridge.wait_idle()
+    assert me.module(IMG_MODULE)["completed_resources"] == 1
+
+    decide(newer["submission_id"], "Add the prompt you used.")
+    progress = me.progress(IMG_PROJECT)
+    assert (progress["status"], progress["completed_at"]) == ("in_progress", None)
+    assert progress["submission_count"] == 2
+    me.wait_module(IMG_MODULE, 0)
+
+
+def test_an_invalid_overwrite_of_a_valid_upload_takes_it_out_of_the_module(
+    learner: Callable[[], Learner], cloud: dict[str, Any], bridge: Any
+) -> None:
+    me = learner()
+    # one URL big enough for either file: the learner PUTs a PNG, then a script over it
+    grant = me.url(IMG_EXERCISE, "mine.png", "image/png", PNG + b"\x00" * len(SCRIPT))
+    first = requests.put(grant["upload_url"], data=PNG, headers=grant["headers"], timeout=30)
+    assert first.status_code == 200, first.text
+    valid = me.wait_status(grant["submission_id"], "uploaded")
+    me.wait_resource(IMG_EXERCISE, "submitted")
+    me.wait_module(IMG_MODULE, 1)
+
+    again = requests.put(grant["upload_url"], data=SCRIPT, headers=grant["headers"], timeout=30)
+    assert again.status_code == 200, again.text
+    invalid = me.wait_status(grant["submission_id"], "invalid")
+    assert invalid["gcs_generation"] != valid["gcs_generation"]
+    assert "image/png" in invalid["invalid_reason"]
+    progress = me.progress(IMG_EXERCISE)  # written with the invalid verdict, in one transaction
+    assert (progress["status"], progress["completed_at"]) == ("in_progress", None)
+    assert progress["submission_count"] == 1  # only the valid generation was counted
+    wait_for(lambda: blob(cloud, invalid["gcs_path"]) is None, what="the script to be removed")
+    me.wait_module(IMG_MODULE, 0)
+    bridge.wait_idle()
+    assert me.module(IMG_MODULE)["completed_resources"] == 0
 
 
 # ---- at-least-once delivery ------------------------------------------------------------------

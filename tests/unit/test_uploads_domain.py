@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.domain import uploads as rules
+from shared.domain.models import ResourceProgress, ResourceStatus, Submission, SubmissionStatus
 from shared.errors import InvalidArgument, TooLarge, UnsupportedMediaType
 from shared.services.uploads import detect_types
 
@@ -263,3 +265,217 @@ def test_upload_verdict_checks_size_and_stored_type() -> None:
     ]
     for change in bad:
         assert rules.upload_verdict(**{**base, **change}) is not None, change  # type: ignore[arg-type]
+
+
+# ---- the resource status, derived from the learner's submissions -----------------------------
+
+R = ResourceStatus
+SS = SubmissionStatus
+AT = NOW + dt.timedelta(minutes=5)
+
+
+@pytest.mark.parametrize(
+    ("current", "submissions", "expected"),
+    [
+        # any approval: reviewed, whatever else there is
+        (R.in_progress, [SS.approved], R.reviewed),
+        (R.submitted, [SS.rejected, SS.uploaded, SS.approved], R.reviewed),
+        (R.not_started, [SS.deleted, SS.approved], R.reviewed),
+        # no approval, something awaiting review: submitted
+        (R.reviewed, [SS.uploaded, SS.deleted], R.submitted),
+        (R.in_progress, [SS.rejected, SS.uploaded], R.submitted),
+        (R.completed, [SS.uploaded], R.submitted),
+        # nothing valid left: back to in_progress from an upload-related status
+        (R.submitted, [SS.deleted], R.in_progress),
+        (R.submitted, [SS.invalid], R.in_progress),
+        (R.submitted, [SS.rejected, SS.pending_upload], R.in_progress),
+        (R.reviewed, [SS.deleted, SS.expired], R.in_progress),
+        (R.submitted, [], R.in_progress),
+        # ... but a status without upload-related state is the learner's own: kept
+        (R.not_started, [SS.invalid], R.not_started),
+        (R.not_started, [SS.pending_upload, SS.expired], R.not_started),
+        (R.in_progress, [SS.rejected, SS.deleted], R.in_progress),
+        (R.completed, [SS.deleted], R.completed),
+        (R.in_progress, [], R.in_progress),
+    ],
+)
+def test_resource_status_follows_the_submissions(
+    current: ResourceStatus, submissions: list[SubmissionStatus], expected: ResourceStatus
+) -> None:
+    assert rules.resource_status(current, submissions) == expected
+    assert rules.resource_status(current, reversed(submissions)) == expected
+
+
+def sub(n: int, status: SubmissionStatus, *, uid: str = "alice", rid: str = "ex") -> Submission:
+    return Submission(
+        submission_id=f"{n:032x}",
+        user_id=uid,
+        resource_id=rid,
+        module_id="m1",
+        pathway_id="p",
+        attempt=n,
+        file_name="x.png",
+        content_type="image/png",
+        size_bytes=10,
+        gcs_bucket="b",
+        gcs_path=f"x/{n}",
+        status=status,
+    )
+
+
+def progress(status: ResourceStatus, **kw: Any) -> ResourceProgress:
+    return ResourceProgress(resource_id="ex", pathway_id="p", module_id="m1", status=status, **kw)
+
+
+def test_a_recorded_upload_creates_the_progress_submitted_and_completed() -> None:
+    first = sub(1, SS.pending_upload)
+    after = rules.settle_progress(
+        None, [first], first.model_copy(update={"status": SS.uploaded}), AT, recorded_upload=True
+    )
+    assert after is not None
+    assert (after.resource_id, after.module_id, after.pathway_id) == ("ex", "m1", "p")
+    assert after.status == R.submitted
+    assert after.submission_count == 1
+    assert after.started_at == after.completed_at == after.updated_at == AT
+
+
+def test_deleting_the_only_upload_goes_back_to_in_progress_keeping_the_count() -> None:
+    before = progress(R.submitted, submission_count=1, started_at=NOW, completed_at=NOW)
+    only = sub(1, SS.uploaded)
+    after = rules.settle_progress(
+        before, [only], only.model_copy(update={"status": SS.deleted}), AT
+    )
+    assert after is not None
+    assert after.status == R.in_progress
+    assert after.completed_at is None
+    assert after.started_at == NOW
+    assert after.submission_count == 1  # it counts recorded uploads; a delete does not undo one
+    assert after.updated_at == AT
+
+
+def test_rejecting_an_older_attempt_keeps_a_newer_upload_submitted() -> None:
+    before = progress(R.submitted, submission_count=2, started_at=NOW, completed_at=NOW)
+    older, newer = sub(1, SS.uploaded), sub(2, SS.uploaded)
+    written = older.model_copy(update={"status": SS.rejected})
+    assert rules.settle_progress(before, [older, newer], written, AT) is None  # nothing changes
+    gone = rules.settle_progress(
+        before, [written, newer], newer.model_copy(update={"status": SS.rejected}), AT
+    )
+    assert gone is not None
+    assert (gone.status, gone.completed_at) == (R.in_progress, None)
+
+
+def test_an_invalid_overwrite_of_the_only_upload_goes_back_to_in_progress() -> None:
+    before = progress(R.submitted, submission_count=1, started_at=NOW, completed_at=NOW)
+    only = sub(1, SS.uploaded)
+    after = rules.settle_progress(
+        before, [only], only.model_copy(update={"status": SS.invalid}), AT
+    )
+    assert after is not None
+    assert (after.status, after.completed_at, after.submission_count) == (R.in_progress, None, 1)
+
+
+def test_an_invalid_first_upload_of_an_untouched_resource_writes_nothing() -> None:
+    pending = sub(1, SS.pending_upload)
+    written = pending.model_copy(update={"status": SS.invalid})
+    assert rules.settle_progress(None, [pending], written, AT) is None
+    untouched = progress(R.in_progress, started_at=NOW)
+    assert rules.settle_progress(untouched, [pending], written, AT) is None
+
+
+def test_approval_keeps_an_earlier_completed_at_and_other_learners_do_not_count() -> None:
+    before = progress(R.submitted, submission_count=1, started_at=NOW, completed_at=NOW)
+    mine = sub(1, SS.uploaded)
+    foreign = [sub(7, SS.approved, uid="bob"), sub(8, SS.approved, rid="other")]
+    after = rules.settle_progress(
+        before, [mine, *foreign], mine.model_copy(update={"status": SS.approved}), AT
+    )
+    assert after is not None
+    assert (after.status, after.completed_at) == (R.reviewed, NOW)
+    rejected = rules.settle_progress(
+        before, [mine, *foreign], mine.model_copy(update={"status": SS.rejected}), AT
+    )
+    assert rejected is not None
+    assert rejected.status == R.in_progress  # bob's and the other resource's approvals are not mine
+
+
+INITIAL = st.sampled_from(list(ResourceStatus))
+STATUSES = st.sampled_from(list(SubmissionStatus))
+
+
+def consistent(status: ResourceStatus) -> ResourceProgress | None:
+    """A stored progress for ``status`` as the services leave it (or none at all)."""
+    if status == R.not_started:
+        return None
+    done = status in (R.completed, R.submitted, R.reviewed)
+    return progress(status, started_at=NOW, completed_at=NOW if done else None)
+
+
+def replay(
+    initial: ResourceStatus, writes: list[tuple[int, SubmissionStatus]]
+) -> tuple[ResourceProgress | None, dict[int, Submission], list[ResourceStatus]]:
+    """Apply ``writes`` one transaction at a time, as the services do; returns the final progress,
+    the final submissions and the status after each write."""
+    current = consistent(initial)
+    subs: dict[int, Submission] = {}
+    seen: list[ResourceStatus] = []
+    for i, (n, status) in enumerate(writes):
+        written = subs.get(n, sub(n, SS.pending_upload)).model_copy(update={"status": status})
+        at = AT + dt.timedelta(seconds=i)
+        settled = rules.settle_progress(
+            current, list(subs.values()), written, at, recorded_upload=status == SS.uploaded
+        )
+        subs[n] = written
+        if settled is not None:
+            assert settled.updated_at == at
+            current = settled
+        seen.append(current.status if current else R.not_started)
+    return current, subs, seen
+
+
+@given(
+    INITIAL,
+    st.dictionaries(st.integers(min_value=1, max_value=5), STATUSES, min_size=1, max_size=5),
+    st.randoms(use_true_random=False),
+)
+def test_any_set_of_submissions_in_any_order_settles_on_the_rule(
+    initial: ResourceStatus, final: dict[int, SubmissionStatus], rnd: Any
+) -> None:
+    order = list(final.items())
+    rnd.shuffle(order)
+    current, _, _ = replay(initial, order)
+    status = current.status if current else R.not_started
+    assert status == rules.resource_status(initial, final.values())
+    if status in rules.UPLOAD_STATUSES:
+        assert current is not None
+        assert current.completed_at is not None
+    elif status in (R.not_started, R.in_progress):
+        assert current is None or current.completed_at is None
+    uploads = sum(1 for s in final.values() if s == SS.uploaded)
+    assert (current.submission_count if current else 0) == uploads
+
+
+@given(
+    INITIAL,
+    st.lists(st.tuples(st.integers(min_value=1, max_value=3), STATUSES), max_size=12),
+)
+def test_after_every_change_the_status_is_the_rule_on_the_submissions_so_far(
+    initial: ResourceStatus, writes: list[tuple[int, SubmissionStatus]]
+) -> None:
+    current, subs, seen = replay(initial, writes)
+    upload_related = initial in rules.UPLOAD_STATUSES
+    live: dict[int, SubmissionStatus] = {}
+    for (n, status), got in zip(writes, seen, strict=True):
+        live[n] = status
+        valid = {SS.approved, SS.uploaded} & set(live.values())
+        upload_related = upload_related or bool(valid)
+        if SS.approved in valid:
+            assert got == R.reviewed
+        elif SS.uploaded in valid:
+            assert got == R.submitted
+        else:
+            assert got == (R.in_progress if upload_related else initial)
+    # a change written again (a retried transaction after it committed) writes nothing
+    if writes and current is not None:
+        n, status = writes[-1]
+        assert rules.settle_progress(current, list(subs.values()), subs[n], AT) is None

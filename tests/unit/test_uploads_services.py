@@ -86,13 +86,13 @@ class FakeTx:
         self._read()
         return list(self.state.rates.get(uid, []))
 
-    def attempts(self, uid: str, resource_id: str) -> int:
+    def submissions_for(self, uid: str, resource_id: str) -> list[Submission]:
         self._read()
-        return sum(
-            1
+        return [
+            s
             for s in self.state.submissions.values()
             if (s.user_id, s.resource_id) == (uid, resource_id)
-        )
+        ]
 
     def notification_exists(self, uid: str, notification_id: str) -> bool:
         self._read()
@@ -366,6 +366,7 @@ def test_a_valid_upload_is_recorded_once_however_often_the_event_arrives(w: Worl
     assert sub.gcs_generation == obj.generation
     assert w.progress().submission_count == 1
     assert w.progress().status == ResourceStatus.submitted
+    assert w.progress().completed_at == w.progress().started_at == T0
     assert w.progress().module_id == "image-generation-m1"
     assert f"{reply.submission_id}-upload_recorded-{obj.generation}" in w.store.state.audit
 
@@ -491,6 +492,133 @@ def test_delete_can_remove_the_object(w: World) -> None:
     cfg = replace(CFG, delete_removes_object=True)
     service.delete_submission(ALICE, reply.submission_id, store=w.store, objects=w.objects, cfg=cfg)
     assert w.sub(reply.submission_id).gcs_path not in w.objects.blobs
+
+
+# ---- the resource status follows the submissions ----------------------------------------------
+
+
+def test_deleting_the_only_upload_awaiting_review_takes_the_resource_back(w: World) -> None:
+    reply = w.issue()
+    w.record(w.upload(reply, PNG))
+    assert w.progress().status == ResourceStatus.submitted
+    assert w.progress().completed_at == T0
+    w.tick(minutes=1)
+    service.delete_submission(
+        ALICE, reply.submission_id, store=w.store, objects=w.objects, cfg=CFG, now=w.now
+    )
+    progress = w.progress()
+    assert progress.status == ResourceStatus.in_progress
+    assert progress.completed_at is None
+    assert progress.started_at == T0
+    assert progress.updated_at == w.clock
+    assert progress.submission_count == 1  # recorded uploads; a delete does not undo one
+    audit = w.store.state.audit[f"{reply.submission_id}-submission_deleted"]
+    assert audit.details["resource_status"] == "in_progress"
+    # deleting again changes nothing
+    service.delete_submission(ALICE, reply.submission_id, store=w.store, objects=w.objects, cfg=CFG)
+    assert w.progress() == progress
+
+
+def test_deleting_one_of_two_uploads_keeps_the_resource_submitted(w: World) -> None:
+    first, second = w.issue(), w.issue()
+    w.record(w.upload(first, PNG))
+    w.record(w.upload(second, PNG))
+    service.delete_submission(ALICE, first.submission_id, store=w.store, objects=w.objects, cfg=CFG)
+    assert w.progress().status == ResourceStatus.submitted
+    assert w.progress().completed_at == T0
+    service.delete_submission(
+        ALICE, second.submission_id, store=w.store, objects=w.objects, cfg=CFG
+    )
+    assert w.progress().status == ResourceStatus.in_progress
+    assert w.progress().submission_count == 2
+
+
+def test_deleting_the_approved_upload_leaves_nothing_reviewed(w: World) -> None:
+    reply = w.issue()
+    w.record(w.upload(reply, PNG))
+    w.review(reply.submission_id, "approve", grade=70)
+    assert w.progress().status == ResourceStatus.reviewed
+    service.delete_submission(ALICE, reply.submission_id, store=w.store, objects=w.objects, cfg=CFG)
+    assert w.progress().status == ResourceStatus.in_progress
+    assert w.progress().completed_at is None
+
+
+def test_rejecting_an_older_attempt_keeps_a_newer_upload_submitted(w: World) -> None:
+    older = w.issue()
+    w.record(w.upload(older, PNG))
+    w.tick(minutes=1)
+    newer = w.issue(name="sample.pdf", ctype="application/pdf")
+    w.record(w.upload(newer, PDF))
+    w.tick(minutes=1)
+    w.review(older.submission_id, "reject", comments="The second one is better.")
+    assert w.sub(older.submission_id).status == SubmissionStatus.rejected
+    assert w.progress().status == ResourceStatus.submitted  # the newer upload awaits review
+    assert w.progress().completed_at == T0
+    audit = w.store.state.audit[f"{older.submission_id}-submission_reviewed"]
+    assert audit.details["resource_status"] == "submitted"
+    w.review(newer.submission_id, "reject", comments="Not yet.")
+    assert w.progress().status == ResourceStatus.in_progress
+    assert w.progress().completed_at is None
+
+
+def test_rejecting_a_newer_attempt_after_an_approval_stays_reviewed(w: World) -> None:
+    first = w.issue()
+    w.record(w.upload(first, PNG))
+    w.review(first.submission_id, "approve", grade=90)
+    second = w.issue()
+    w.record(w.upload(second, PNG))
+    w.review(second.submission_id, "reject", comments="Keep the first.")
+    assert w.progress().status == ResourceStatus.reviewed
+
+
+def test_an_invalid_overwrite_of_a_valid_upload_takes_the_resource_back(w: World) -> None:
+    reply = w.issue(size=max(len(PNG), len(SCRIPT)))
+    first = w.upload(reply, PNG)
+    assert w.record(first) == "recorded"
+    assert w.progress().status == ResourceStatus.submitted
+    w.tick(minutes=1)
+    second = w.upload(reply, SCRIPT)  # the same URL, a new generation holding a script
+    assert w.record(second) == "invalid"
+    sub = w.sub(reply.submission_id)
+    assert sub.status == SubmissionStatus.invalid
+    assert sub.gcs_generation == second.generation
+    progress = w.progress()
+    assert progress.status == ResourceStatus.in_progress
+    assert progress.completed_at is None
+    assert progress.submission_count == 1  # only the valid generation was counted
+    assert sub.gcs_path not in w.objects.blobs
+    audit = w.store.state.audit[f"{reply.submission_id}-upload_invalid-{second.generation}"]
+    assert audit.details["previous_status"] == "uploaded"
+    assert audit.details["resource_status"] == "in_progress"
+    # redelivered: nothing changes
+    assert w.record(second).startswith("ignored:")
+    assert w.progress() == progress
+
+
+def test_an_invalid_overwrite_keeps_another_upload_submitted(w: World) -> None:
+    other = w.issue()
+    w.record(w.upload(other, PNG))
+    reply = w.issue(size=max(len(PNG), len(SCRIPT)))
+    w.record(w.upload(reply, PNG))
+    assert w.record(w.upload(reply, SCRIPT)) == "invalid"
+    assert w.progress().status == ResourceStatus.submitted
+    assert w.progress().submission_count == 2
+
+
+def test_an_expired_url_leaves_the_resource_as_it_was(w: World) -> None:
+    uploaded = w.issue()
+    w.record(w.upload(uploaded, PNG))
+    before = w.progress()
+    unused = w.issue()
+    w.tick(hours=2)
+    task = task_service.ExpireUpload(submission_id=unused.submission_id)
+    assert task_service.expire_upload(task, store=w.store, now=w.now).outcome == "expired"
+    assert w.progress() == before  # nothing written: updated_at unchanged too
+    lonely = World()
+    never = lonely.issue()
+    task = task_service.ExpireUpload(submission_id=never.submission_id)
+    task_service.expire_upload(task, store=lonely.store, now=lonely.now)
+    assert lonely.store.state.progress == {}
 
 
 # ---- review and tasks ------------------------------------------------------------------------
