@@ -6,7 +6,7 @@ Statuses
 
 A resource *counts* toward its module when its status is ``completed``, ``submitted`` or
 ``reviewed``. A resource with ``requires_upload`` counts only once a valid upload is recorded
-(``submission_count > 0`` or status ``submitted`` / ``reviewed``). Optional resources never count,
+(status ``submitted`` or ``reviewed``, which follows the submissions). Optional resources never count,
 neither in the numerator nor in the denominator.
 
 Actions (each returns a :class:`Outcome`; ``changed=False`` means: write nothing, not even an event)
@@ -169,7 +169,11 @@ class PathwayListing(BaseModel):
 
 
 def has_upload(progress: ResourceProgress) -> bool:
-    return progress.submission_count > 0 or progress.status in UPLOADED
+    """A valid upload is on record: the status, which follows the learner's submissions (see
+    ``shared.domain.uploads.resource_status``), says so. ``submission_count`` only ever grows (it
+    counts recorded uploads), so it cannot tell whether one is still valid after a deletion, a
+    rejection or an invalid overwrite."""
+    return progress.status in UPLOADED
 
 
 def counts(resource: Resource, progress: ResourceProgress | None) -> bool:

@@ -153,9 +153,10 @@ def test_complete_requires_a_recorded_upload() -> None:
         rules.complete(res, None, at(1))
     with pytest.raises(Conflict):
         rules.complete(res, doc(res, S.in_progress), at(1))
-    # an upload recorded earlier (e.g. a rejected submission reset the status) allows completing
-    ok = rules.complete(res, doc(res, S.in_progress, submissions=1), at(1))
-    assert ok.after.status == S.completed
+    # an upload recorded earlier but rejected, deleted or overwritten by an invalid file (the status
+    # went back to in_progress) does not: submission_count only ever grows
+    with pytest.raises(Conflict):
+        rules.complete(res, doc(res, S.in_progress, submissions=1), at(1))
 
 
 @pytest.mark.parametrize("status", [S.submitted, S.reviewed])
@@ -215,7 +216,7 @@ def test_event_records_the_transition() -> None:
         (False, False, S.submitted, 0, True),
         (False, False, S.reviewed, 0, True),
         (True, False, S.completed, 0, False),
-        (True, False, S.completed, 1, True),
+        (True, False, S.completed, 1, False),
         (True, False, S.submitted, 0, True),
         (True, False, S.reviewed, 1, True),
         (True, False, S.in_progress, 3, False),
