@@ -15,6 +15,7 @@ Action = Literal[
     "upload_url_issued",
     "upload_recorded",
     "upload_invalid",
+    "upload_refused",
     "upload_expired",
     "submission_deleted",
     "submission_reviewed",

@@ -432,11 +432,12 @@ def record_upload(
     if sub is None or sub.gcs_path != obj.name or sub.user_id != key.user_id:
         return _ignored("no submission for this object", **ids)
     if obj.generation in sub.counted_generations:
-        if sub.status == S.invalid and sub.gcs_generation == obj.generation:
+        unvetted = sub.status not in RECORDABLE and sub.gcs_generation != obj.generation
+        if sub.status == S.invalid or unvetted:
             objects.delete(obj.bucket, obj.name, obj.generation)  # finish an interrupted removal
         return _ignored("generation already recorded", submission_id=sub.submission_id, **ids)
     if sub.status not in RECORDABLE:
-        return _ignored(f"submission is {sub.status}", submission_id=sub.submission_id, **ids)
+        return _refuse_late_upload(obj, sub, store=store, objects=objects, now=now)
     resource = store.get_resource(sub.resource_id)
     if resource is None:
         return _ignored("the resource is gone", submission_id=sub.submission_id, **ids)
@@ -529,6 +530,60 @@ def record_upload(
         **ids,
     )
     return outcome
+
+
+def _refuse_late_upload(
+    obj: StorageObject,
+    sub: Submission,
+    *,
+    store: SubmissionStore,
+    objects: ObjectStore,
+    now: Clock,
+) -> str:
+    """A new generation written (through a still valid signed URL) after the submission was
+    reviewed, deleted or found invalid: nobody vetted these bytes, and a download must never serve
+    them, so the generation is removed and the refusal audited, once per generation."""
+    at = now()
+
+    def work(tx: SubmissionTx) -> str:
+        current = tx.submission(sub.submission_id)
+        if current is None or obj.generation in current.counted_generations:
+            return "duplicate"
+        if current.status in RECORDABLE:
+            return "retry"  # it became recordable meanwhile: let the event be delivered again
+        seen = current.model_copy(
+            update={"counted_generations": [*current.counted_generations, obj.generation]}
+        )
+        tx.put_submission(seen)
+        tx.put_audit(
+            audit.entry(
+                actor=current.user_id,
+                action="upload_refused",
+                outcome="refused",
+                submission=current,
+                at=at,
+                generation=obj.generation,
+                reason=f"the submission is already {current.status}",
+                size_bytes=obj.size,
+            )
+        )
+        return "refused"
+
+    outcome = store.transact(work)
+    if outcome == "retry":
+        raise RuntimeError("submission state changed while refusing a late upload; redeliver")
+    if outcome in ("refused", "duplicate"):
+        objects.delete(obj.bucket, obj.name, obj.generation)
+    log.info(
+        "late upload refused",
+        outcome=outcome,
+        status=str(sub.status),
+        submission_id=sub.submission_id,
+        user_id=sub.user_id,
+        event_id=obj.meta.id,
+        generation=obj.generation,
+    )
+    return f"refused:{sub.status}" if outcome == "refused" else outcome
 
 
 def _ignored(why: str, **fields: Any) -> str:

@@ -785,3 +785,39 @@ def test_reevaluate_recomputes_each_learner_once_and_is_idempotent() -> None:
         ).outcome
         == "unknown module"
     )
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_a_put_after_the_review_is_refused_removed_and_audited_once(
+    w: World, decision: str
+) -> None:
+    reply = w.issue()
+    vetted = w.upload(reply, PNG)
+    w.record(vetted)
+    w.review(reply.submission_id, decision, grade=70, comments="seen")
+    status_after_review = w.sub(reply.submission_id).status
+    progress_after_review = w.progress()
+    late = w.upload(reply, PNG[:-1] + b"\x01")  # the signed URL is still valid
+    assert w.record(late) == f"refused:{status_after_review}"
+    assert w.objects.deleted[-1] == (late.name, late.generation)
+    assert late.name not in w.objects.blobs
+    sub = w.sub(reply.submission_id)
+    assert (sub.status, sub.gcs_generation) == (status_after_review, vetted.generation)
+    assert w.progress() == progress_after_review
+    refused = [a for a in w.store.state.audit.values() if a.action == "upload_refused"]
+    assert [(a.generation, a.outcome) for a in refused] == [(late.generation, "refused")]
+    # redelivered: no second audit entry, and the removal is finished if it had been interrupted
+    assert w.record(late).startswith("ignored:generation already recorded")
+    assert len([a for a in w.store.state.audit.values() if a.action == "upload_refused"]) == 1
+
+
+def test_a_put_after_a_deletion_is_refused_and_removed(w: World) -> None:
+    reply = w.issue()
+    w.record(w.upload(reply, PNG))
+    service.delete_submission(
+        ALICE, reply.submission_id, store=w.store, objects=w.objects, cfg=CFG, now=w.now
+    )
+    late = w.upload(reply, PNG)
+    assert w.record(late) == "refused:deleted"
+    assert late.name not in w.objects.blobs
+    assert w.sub(reply.submission_id).status == SubmissionStatus.deleted
