@@ -55,7 +55,8 @@ def reevaluate(call: Call) -> service.ReevaluateOutcome:
     return service.reevaluate_learners(
         call.body(service.ReevaluateLearners),
         learners=learners.index(),
-        catalog=progress_store.catalog(),
+        # Uncached: this task runs because the catalog just changed.
+        catalog=progress_store.FirestoreCatalog(),
         rollups=progress_store.store(),
     )
 
