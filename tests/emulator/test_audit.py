@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import requests
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from tests.helpers import unique, wait_for
 
@@ -69,7 +70,7 @@ def test_audit_log_records_uploads_failures_reviews_and_deletions(
     assert deleted.status_code == 200, deleted.text
 
     def entries() -> list[dict[str, Any]]:
-        docs = db.collection("audit_log").where("user_id", "==", uid).stream()
+        docs = db.collection("audit_log").where(filter=FieldFilter("user_id", "==", uid)).stream()
         return [d.to_dict() for d in docs]
 
     wanted = {
@@ -97,3 +98,52 @@ def test_audit_log_records_uploads_failures_reviews_and_deletions(
     assert by_key[("submission_deleted", kept)]["outcome"] == "deleted"
     # Nothing in an error reply or the audit log names another learner.
     assert all(x["user_id"] == uid for x in log)
+
+
+def test_a_put_after_approval_is_removed_and_audited(
+    api: Any, mint: Callable[..., str], db: Any, cloud: dict[str, Any]
+) -> None:
+    from google.cloud import storage
+
+    uid = unique("late")
+    token = mint(uid)
+    png = (FILES / "sample.png").read_bytes()
+    reply = api("uploads").post(
+        f"/users/me/resources/{EXERCISE}/upload-url",
+        token=token,
+        json={"file_name": "sample.png", "content_type": "image/png", "size_bytes": len(png)},
+    )
+    grant = reply.json()
+    sid = grant["submission_id"]
+    assert requests.put(grant["upload_url"], data=png, headers=grant["headers"], timeout=30).ok
+
+    def submission() -> dict[str, Any]:
+        data: dict[str, Any] = db.document(f"submissions/{sid}").get().to_dict() or {}
+        return data
+
+    wait_for(lambda: submission().get("status") == "uploaded", what="the upload to be recorded")
+    approve = api("review").post(
+        f"/admin/submissions/{sid}/review",
+        token=mint(unique("teacher"), instructor=True),
+        json={"decision": "approve", "grade": 95, "comments": ""},
+    )
+    assert approve.status_code == 200, approve.text
+    # The URL is still valid for an hour: a second PUT lands in the bucket as a new generation.
+    assert requests.put(grant["upload_url"], data=png, headers=grant["headers"], timeout=30).ok
+    blob_path = submission()["gcs_path"]
+    bucket = storage.Client(project=cloud["project_id"]).bucket(cloud["bucket"])
+
+    def refused() -> list[dict[str, Any]]:
+        docs = (
+            db.collection("audit_log")
+            .where(filter=FieldFilter("submission_id", "==", sid))
+            .stream()
+        )
+        return [d.to_dict() for d in docs if d.to_dict()["action"] == "upload_refused"]
+
+    entry = wait_for(refused, what="the late upload to be refused")[0]
+    assert entry["outcome"] == "refused"
+    wait_for(lambda: bucket.get_blob(blob_path) is None, what="the unvetted bytes to be removed")
+    assert submission()["status"] == "approved"
+    progress = db.document(f"users/{uid}/resource_progress/{EXERCISE}").get().to_dict()
+    assert progress["status"] == "reviewed"
