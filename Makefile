@@ -3,6 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PROJECT ?=
 REGION ?= us-central1
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: install up down status demo test lint pytest seed openapi bench-progress deploy deploy-plan clean
 
@@ -31,7 +32,7 @@ web/dist/.built: node_modules/.installed web/build.mjs $(shell find web/src -typ
 
 /usr/bin/chromium:
 	@command -v apt-get >/dev/null || { echo "chromium is required for the browser test (Debian: apt-get install chromium)"; exit 1; }
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || { $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 up: install
 	$(PY) -m localcloud up
