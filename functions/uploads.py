@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from shared.config import settings
+from shared.domain.models import valid_id
 from shared.errors import NotFound
 from shared.http import Call, Router
 from shared.services import uploads as service
@@ -14,12 +14,11 @@ if TYPE_CHECKING:  # pragma: no cover
     import flask
 
 router = Router("uploads")
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
 def path_id(call: Call, name: str) -> str:
     value = call.params[name]
-    if not _ID.match(value):
+    if not valid_id(value):
         raise NotFound(f"no such {name.removesuffix('_id')}")
     return value
 

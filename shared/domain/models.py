@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+_ID = re.compile(ID_PATTERN)
+
+
+def valid_id(value: str) -> bool:
+    """Ids of this product: ``[A-Za-z0-9_-]{1,128}``, and never Firestore's reserved ``__x__``."""
+    return bool(_ID.match(value)) and not (value.startswith("__") and value.endswith("__"))
 
 
 class ResourceType(StrEnum):

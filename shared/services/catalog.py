@@ -12,18 +12,16 @@ catalog lists but that have no document are skipped).
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from shared.domain.models import Module, Pathway, Resource, ResourceStatus
+from shared.domain.models import Module, Pathway, Resource, ResourceStatus, valid_id
 from shared.domain.progress import ListedModule, ListedResource, PathwayListing
 from shared.errors import NotFound
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 T = TypeVar("T")
 
 
@@ -37,11 +35,6 @@ class CatalogReader(Protocol):
 
 class StatusReader(Protocol):
     def statuses(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceStatus]: ...
-
-
-def valid_id(value: str) -> bool:
-    """Ids of this product: ``[A-Za-z0-9_-]{1,128}``, and never Firestore's reserved ``__x__``."""
-    return bool(_ID.match(value)) and not (value.startswith("__") and value.endswith("__"))
 
 
 class CachedCatalog:

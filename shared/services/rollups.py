@@ -27,7 +27,7 @@ from typing import Protocol
 
 from shared import log
 from shared.domain import progress as rules
-from shared.domain.models import ModuleProgress, PathwayProgress, ResourceProgress
+from shared.domain.models import ModuleProgress, PathwayProgress, ResourceProgress, valid_id
 from shared.errors import UnusableEvent
 from shared.events import DocumentChange
 from shared.services import catalog as cat
@@ -64,7 +64,7 @@ def _owned(change: DocumentChange, collection: str) -> tuple[str, str]:
     if len(seg) != 4 or seg[0] != "users" or seg[2] != collection:
         raise UnusableEvent(f"not a {collection} document: {change.path}")
     uid, doc_id = seg[1], seg[3]
-    if not cat.valid_id(uid) or not cat.valid_id(doc_id):
+    if not valid_id(uid) or not valid_id(doc_id):
         raise UnusableEvent(f"unexpected ids in {change.path}")
     return uid, doc_id
 
@@ -72,7 +72,7 @@ def _owned(change: DocumentChange, collection: str) -> tuple[str, str]:
 def _field(change: DocumentChange, name: str) -> str | None:
     for doc in (change.new, change.old):
         value = (doc or {}).get(name)
-        if isinstance(value, str) and cat.valid_id(value):
+        if isinstance(value, str) and valid_id(value):
             return value
     return None
 
