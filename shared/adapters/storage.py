@@ -98,12 +98,21 @@ class GcsObjects:
         )
         return SignedRequest(url=url, headers={"Content-Type": content_type, **headers})
 
-    def signed_get(self, bucket: str, path: str, *, ttl: dt.timedelta, download_name: str) -> str:
+    def signed_get(
+        self,
+        bucket: str,
+        path: str,
+        *,
+        ttl: dt.timedelta,
+        download_name: str,
+        generation: int | None = None,
+    ) -> str:
         blob = storage_client().bucket(bucket).blob(path)
         url: str = blob.generate_signed_url(
             version="v4",
             expiration=ttl,
             method="GET",
+            generation=generation,
             response_disposition=f'attachment; filename="{download_name}"',
             **self._signing(),
         )

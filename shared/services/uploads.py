@@ -83,7 +83,13 @@ class ObjectStore(Protocol):
         self, bucket: str, path: str, *, content_type: str, max_bytes: int, ttl: dt.timedelta
     ) -> SignedRequest: ...
     def signed_get(
-        self, bucket: str, path: str, *, ttl: dt.timedelta, download_name: str
+        self,
+        bucket: str,
+        path: str,
+        *,
+        ttl: dt.timedelta,
+        download_name: str,
+        generation: int | None = None,
     ) -> str: ...
     def read_head(self, bucket: str, path: str, generation: int, size: int) -> bytes | None: ...
     def delete(self, bucket: str, path: str, generation: int | None) -> None: ...
@@ -345,8 +351,13 @@ def download_url(
     sub = _visible(me, submission_id, store, staff_ok=True)
     if sub.status not in (S.uploaded, S.approved, S.rejected):
         raise Conflict(f"submission {submission_id} has no file ({sub.status})")
+    # Pinned to the vetted generation: a later overwrite is never what a download serves.
     url = objects.signed_get(
-        sub.gcs_bucket, sub.gcs_path, ttl=SIGNED_URL_TTL, download_name=sub.file_name
+        sub.gcs_bucket,
+        sub.gcs_path,
+        ttl=SIGNED_URL_TTL,
+        download_name=sub.file_name,
+        generation=sub.gcs_generation,
     )
     return DownloadReply(
         submission_id=submission_id, download_url=url, expires_at=now() + SIGNED_URL_TTL

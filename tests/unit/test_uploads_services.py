@@ -174,8 +174,16 @@ class FakeObjects:
             headers={"Content-Type": content_type, "x-goog-content-length-range": f"1,{max_bytes}"},
         )
 
-    def signed_get(self, bucket: str, path: str, *, ttl: dt.timedelta, download_name: str) -> str:
-        return f"https://storage.example/{bucket}/{path}?get"
+    def signed_get(
+        self,
+        bucket: str,
+        path: str,
+        *,
+        ttl: dt.timedelta,
+        download_name: str,
+        generation: int | None = None,
+    ) -> str:
+        return f"https://storage.example/{bucket}/{path}?generation={generation}"
 
     def read_head(self, bucket: str, path: str, generation: int, size: int) -> bytes | None:
         blob = self.blobs.get(path)
@@ -460,10 +468,11 @@ def test_download_is_for_the_owner_or_an_instructor(w: World) -> None:
     reply = w.issue()
     with pytest.raises(Conflict):  # nothing uploaded yet
         service.download_url(ALICE, reply.submission_id, store=w.store, objects=w.objects)
-    w.record(w.upload(reply, PNG))
+    vetted = w.upload(reply, PNG)
+    w.record(vetted)
     for who in (ALICE, TEACHER):
         got = service.download_url(who, reply.submission_id, store=w.store, objects=w.objects)
-        assert got.download_url.endswith("?get")
+        assert got.download_url.endswith(f"?generation={vetted.generation}")  # pinned
     with pytest.raises(NotFound):
         service.download_url(BOB, reply.submission_id, store=w.store, objects=w.objects)
 
