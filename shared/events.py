@@ -1,4 +1,4 @@
-"""The one event decoder (and, for the local event bridge, its encoder).
+"""The one event decoder (and its encoder, with which tests build production-shaped payloads).
 
 Firestore ``google.cloud.firestore.document.v1.written`` events carry ``DocumentEventData`` either as
 ``application/protobuf`` bytes (what production sends) or as ``application/json``; CloudEvents arrive
@@ -197,7 +197,7 @@ def encode_document_event(
     new: dict[str, Any] | None,
     new_update_time: dt.datetime | None = None,
 ) -> bytes:
-    """``DocumentEventData`` as protobuf bytes, as Eventarc delivers it (used by the local bridge)."""
+    """``DocumentEventData`` as protobuf bytes, as Eventarc delivers it (tests build events with it)."""
     from google.events.cloud.firestore_v1.types import DocumentEventData
 
     pb = DocumentEventData.pb(DocumentEventData())
