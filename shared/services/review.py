@@ -23,6 +23,7 @@ from shared.services.uploads import (
     Clock,
     ResourceState,
     SubmissionStore,
+    SubmissionSummary,
     SubmissionTx,
     SubmissionView,
     TaskQueue,
@@ -40,23 +41,8 @@ class PendingQuery(BaseModel):
     cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
 
 
-class PendingItem(BaseModel):
-    submission_id: str
-    user_id: str
-    resource_id: str
-    module_id: str
-    pathway_id: str
-    attempt: int
-    file_name: str
-    content_type: str
-    size_bytes: int
-    status: SubmissionStatus
-    created_at: dt.datetime | None
-    uploaded_at: dt.datetime | None
-
-
 class PendingPage(BaseModel):
-    submissions: list[PendingItem]
+    submissions: list[SubmissionSummary]
     next_cursor: str | None
 
 
@@ -89,10 +75,7 @@ def pending_queue(query: PendingQuery, *, store: SubmissionStore) -> PendingPage
     after = decode_cursor(query.cursor) if query.cursor else None
     subs = store.pending(query.pathway_id, query.limit + 1, after)
     page, more = subs[: query.limit], len(subs) > query.limit
-    items = [
-        PendingItem.model_validate(s.model_dump(include=set(PendingItem.model_fields)))
-        for s in page
-    ]
+    items = [SubmissionSummary.of(s) for s in page]
     last = page[-1] if page else None
     next_cursor = None
     if more and last is not None and last.uploaded_at is not None:

@@ -15,7 +15,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Protocol, TypeVar
+from typing import Annotated, Any, Literal, Protocol, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -164,7 +164,9 @@ class UploadUrlReply(BaseModel):
     expires_at: dt.datetime
 
 
-class SubmissionView(BaseModel):
+class SubmissionSummary(BaseModel):
+    """A submission as the review queue lists it (API.md); the learner's view adds the outcome."""
+
     submission_id: str
     user_id: str
     resource_id: str
@@ -175,16 +177,19 @@ class SubmissionView(BaseModel):
     content_type: str
     size_bytes: int
     status: S
-    invalid_reason: str | None = None
     created_at: dt.datetime | None = None
     uploaded_at: dt.datetime | None = None
+
+    @classmethod
+    def of(cls, s: Submission) -> Self:
+        return cls.model_validate(s.model_dump(include=set(cls.model_fields)))
+
+
+class SubmissionView(SubmissionSummary):
+    invalid_reason: str | None = None
     reviewed_at: dt.datetime | None = None
     review_comments: str | None = None
     grade: int | None = None
-
-    @classmethod
-    def of(cls, s: Submission) -> SubmissionView:
-        return cls.model_validate(s.model_dump(include=set(cls.model_fields)))
 
 
 class SubmissionList(BaseModel):
