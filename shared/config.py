@@ -22,13 +22,19 @@ class Settings:
     signing_key_file: str | None
     storage_public_endpoint: str | None
     tasks_service_account: str | None
-    tasks_local_secret: str | None
 
 
 def _functions_base() -> dict[str, str]:
     """``FUNCTION_URL_<NAME>`` variables give each task handler's URL (set by make up / deploy)."""
     prefix = "FUNCTION_URL_"
     return {k[len(prefix) :].lower(): v for k, v in os.environ.items() if k.startswith(prefix)}
+
+
+def _local_tasks_account(project: str) -> str | None:
+    """With the Tasks emulator, the account named in the local task tokens (as the deploy names it)."""
+    if not os.environ.get("CLOUD_TASKS_EMULATOR_HOST"):
+        return None
+    return f"aibc-tasks-invoker@{project}.iam.gserviceaccount.com"
 
 
 @functools.cache
@@ -50,6 +56,5 @@ def settings() -> Settings:
         delete_removes_object=env.get("DELETE_REMOVES_OBJECT", "false").lower() == "true",
         signing_key_file=env.get("SIGNING_KEY_FILE"),
         storage_public_endpoint=env.get("STORAGE_PUBLIC_ENDPOINT"),
-        tasks_service_account=env.get("TASKS_SERVICE_ACCOUNT"),
-        tasks_local_secret=env.get("TASKS_LOCAL_SECRET"),
+        tasks_service_account=env.get("TASKS_SERVICE_ACCOUNT") or _local_tasks_account(project),
     )

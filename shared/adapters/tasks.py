@@ -4,27 +4,41 @@ Enqueue: task names are derived from ids (``expire-{submission}``, ``notify-{sub
 so a retried request cannot enqueue the same work twice; ``ALREADY_EXISTS`` counts as success.
 ``CLOUD_TASKS_EMULATOR_HOST`` selects the local emulator (insecure gRPC channel).
 
-Who may call a task handler:
+Who may call a task handler (the same check everywhere, see :mod:`shared.domain.identity`):
 - production: Cloud Tasks attaches an OIDC token for ``TASKS_SERVICE_ACCOUNT`` with the handler's URL
-  as audience; the handler verifies its signature, audience and email.
-- locally (only while ``CLOUD_TASKS_EMULATOR_HOST`` is set): the emulator forwards the task's own HTTP
-  headers (checked in gcloud-tasks-emulator 0.6.2, ``_make_task_request``), so each task carries
-  ``X-Aibc-Task-Secret: $TASKS_LOCAL_SECRET`` (random per ``make up``) and the handler compares it.
+  as audience; Cloud Run checks it for IAM (only that account holds ``run.invoker`` on the task
+  handlers) and forwards it with its signature replaced by ``SIGNATURE_REMOVED_BY_GOOGLE``, in
+  ``Authorization`` or, when the caller used it, ``X-Serverless-Authorization`` (which Cloud Run
+  then checks instead). The handler checks the forwarded claims: audience = its own URL, email = the
+  queue's account, ``email_verified``, Google issuer, not expired.
+- locally (``CLOUD_TASKS_EMULATOR_HOST``): the emulator ignores ``oidc_token`` but forwards the
+  task's own HTTP headers (gcloud-tasks-emulator 0.6.2, ``_make_task_request``), so each task
+  carries ``Authorization: Bearer <header>.<claims>.SIGNATURE_REMOVED_BY_GOOGLE`` with the claims
+  Cloud Tasks would mint for the local account (``aibc-tasks-invoker@<project>.iam...`` unless
+  ``TASKS_SERVICE_ACCOUNT`` says otherwise), valid for an hour from the task's schedule time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import hmac
 import json
+import time
 from typing import Any
 
 from shared import log
 from shared.config import Settings, settings
+from shared.domain.identity import (
+    TokenRefused,
+    check_task_claims,
+    forwarded_claims,
+    forwarded_token,
+    task_claims,
+)
 from shared.errors import PermissionDenied, Unauthenticated
 
-TASK_SECRET_HEADER = "X-Aibc-Task-Secret"  # noqa: S105 - a header name, not a secret
+# Cloud Run checks this one for IAM when both are present, and forwards Authorization untouched.
+SERVERLESS_AUTHORIZATION = "X-Serverless-Authorization"
 
 
 @functools.cache
@@ -80,8 +94,8 @@ class CloudTasksQueue:
             "body": json.dumps(payload).encode(),
         }
         if cfg.tasks_emulator_host:
-            if cfg.tasks_local_secret:
-                headers[TASK_SECRET_HEADER] = cfg.tasks_local_secret
+            if cfg.tasks_service_account:
+                headers["Authorization"] = "Bearer " + local_task_token(cfg, url, at)
         elif cfg.tasks_service_account:
             request["oidc_token"] = {
                 "service_account_email": cfg.tasks_service_account,
@@ -105,34 +119,45 @@ def queue() -> CloudTasksQueue:
     return CloudTasksQueue()
 
 
-def verify_task_call(headers: Any, entry_point: str, cfg: Settings | None = None) -> None:
-    """Raise unless the call carries the queue's auth (see the module docstring).
+def local_task_token(cfg: Settings, url: str, at: dt.datetime | None = None) -> str:
+    """The token a task carries locally: what Cloud Run forwards, minted when the task is due."""
+    if not cfg.tasks_service_account:
+        raise RuntimeError("TASKS_SERVICE_ACCOUNT is not set")
+    issued = int((at or dt.datetime.now(dt.UTC)).timestamp())
+    claims = task_claims(audience=url, email=cfg.tasks_service_account, issued_at=issued)
+    return forwarded_token(claims)
+
+
+def forwarded_bearer(headers: Any) -> str | None:
+    """The token Cloud Run checked: ``X-Serverless-Authorization`` if present, else ``Authorization``."""
+    value = headers.get(SERVERLESS_AUTHORIZATION) or headers.get("Authorization") or ""
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def verify_task_call(
+    headers: Any, entry_point: str, cfg: Settings | None = None, *, now: float | None = None
+) -> None:
+    """Raise unless the call carries the queue's forwarded OIDC token (see the module docstring).
 
     ``headers``: anything with a case-insensitive ``get``, such as a flask request's headers.
     """
     cfg = cfg or settings()
-    if cfg.tasks_emulator_host:
-        expected = cfg.tasks_local_secret
-        given = headers.get(TASK_SECRET_HEADER)
-        if not expected:
-            raise PermissionDenied("TASKS_LOCAL_SECRET is not configured")
-        if not given:
-            raise Unauthenticated(f"task calls carry {TASK_SECRET_HEADER}")
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise PermissionDenied("not called by the task queue")
-        return
     if not cfg.tasks_service_account:
         raise PermissionDenied("TASKS_SERVICE_ACCOUNT is not configured")
-    scheme, _, token = headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthenticated("task calls carry an OIDC token")
-    from google.auth.transport.requests import Request
-    from google.oauth2 import id_token
-
+    token = forwarded_bearer(headers)
+    if token is None:
+        raise Unauthenticated("task calls carry the queue's OIDC token")
     try:
-        verify: Any = id_token.verify_oauth2_token
-        claims: dict[str, Any] = verify(token, Request(), audience=task_url(cfg, entry_point))
-    except ValueError:
-        raise Unauthenticated("invalid OIDC token") from None
-    if claims.get("email") != cfg.tasks_service_account or not claims.get("email_verified"):
-        raise PermissionDenied("not called by the task queue's service account")
+        check_task_claims(
+            forwarded_claims(token),
+            audience=task_url(cfg, entry_point),
+            email=cfg.tasks_service_account,
+            now=time.time() if now is None else now,
+        )
+    except TokenRefused as exc:
+        if exc.unauthenticated:
+            raise Unauthenticated(str(exc)) from None
+        raise PermissionDenied(str(exc)) from None

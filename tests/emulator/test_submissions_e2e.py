@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from shared.events import STORAGE_FINALIZED
+from tests.emulator.task_calls import task_headers
 from tests.helpers import unique, wait_for
 
 pytestmark = pytest.mark.cloud
@@ -32,7 +33,6 @@ SCRIPT = (FILES / "script.sh").read_bytes()
 IMG_EXERCISE = "image-generation-m1-exercise"
 IMG_PROJECT = "image-generation-m1-project"
 PE_EXERCISE = "prompt-engineering-m1-exercise"
-TASK_SECRET_HEADER = "X-Aibc-Task-Secret"
 
 
 class Learner:
@@ -509,11 +509,16 @@ def test_an_unused_upload_url_is_expired_by_its_task_handler(
     body = {"submission_id": grant["submission_id"]}
     # without the queue's auth the handler refuses and changes nothing
     assert requests.post(url, json=body, timeout=30).status_code == 401
-    wrong = requests.post(url, json=body, headers={TASK_SECRET_HEADER: "guess"}, timeout=30)
+    wrong = requests.post(
+        url,
+        json=body,
+        headers=task_headers(cloud, "task_expire_upload", audience_of="review"),
+        timeout=30,
+    )
     assert wrong.status_code == 403
     assert me.submission(grant["submission_id"])["status"] == "pending_upload"
     # the scheduled delivery, as the queue makes it
-    secret = {TASK_SECRET_HEADER: cloud["tasks_local_secret"]}
+    secret = task_headers(cloud, "task_expire_upload")
     done = requests.post(url, json=body, headers=secret, timeout=30)
     assert done.status_code == 200, done.text
     assert done.json()["outcome"] == "expired"
@@ -530,7 +535,6 @@ def test_the_tasks_emulator_dispatches_a_scheduled_expiry(
     os.environ.update(
         {
             "FUNCTION_URL_TASK_EXPIRE_UPLOAD": cloud["functions"]["task_expire_upload"],
-            "TASKS_LOCAL_SECRET": cloud["tasks_local_secret"],
             "FUNCTION_REGION": cloud.get("region", "us-central1"),
         }
     )
@@ -635,7 +639,7 @@ def test_reevaluating_a_module_recomputes_its_learners(
     reply = requests.post(
         cloud["functions"]["task_reevaluate_learners"],
         json={"module_id": "image-generation-m1"},
-        headers={TASK_SECRET_HEADER: cloud["tasks_local_secret"]},
+        headers=task_headers(cloud, "task_reevaluate_learners"),
         timeout=60,
     )
     assert reply.status_code == 200, reply.text

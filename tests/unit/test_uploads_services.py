@@ -50,7 +50,6 @@ CFG = Settings(
     signing_key_file=None,
     storage_public_endpoint=None,
     tasks_service_account=None,
-    tasks_local_secret=None,
 )
 
 
