@@ -11,6 +11,9 @@ from functions.rollups import on_module_progress_written, on_resource_progress_w
 from functions.storage_trigger import on_upload_finalized
 from functions.tasks import task_expire_upload, task_notify_learner, task_reevaluate_learners
 from functions.uploads import uploads
+from shared.http import install_error_pages
+
+install_error_pages()  # JSON errors from the framework and the server too, never an HTML page
 
 __all__ = [
     "on_module_progress_written",

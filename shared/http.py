@@ -3,6 +3,17 @@
 Handlers are thin: they get a :class:`Call`, parse with :meth:`Call.body`, call one service and return
 a pydantic model (or a plain dict). Every :class:`~shared.errors.AppError` becomes the documented JSON
 error; anything else becomes a bare 500 with no stack trace.
+
+The edge, hardened (issue 10 item 5):
+- every authenticated route applies the one id rule (:func:`shared.domain.models.valid_id`) to the
+  token's uid, so ``.``, ``..``, ``__x__`` or ``/`` in a uid is a 401, never a path outside
+  ``users/{uid}``; every path parameter is an id too (404 otherwise, without echoing it);
+- JSON bodies nested deeper than :data:`MAX_JSON_DEPTH` are a 400;
+- a 405 carries ``Allow``; literal parts of route patterns are escaped;
+- error messages echo at most :data:`MAX_ECHO` characters of anything the client sent;
+- errors raised before the router runs (the framework's own 404 for ``/robots.txt``, werkzeug's
+  400s) and by gunicorn before Flask sees the request (oversized or malformed headers, a bad request
+  line) are the same JSON error with CORS headers, not an HTML page: :func:`install_error_pages`.
 """
 
 from __future__ import annotations
@@ -15,10 +26,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
 
 from shared import log
 from shared.config import settings
 from shared.domain.identity import Caller
+from shared.domain.models import valid_id
 from shared.errors import (
     AppError,
     InvalidArgument,
@@ -38,6 +51,31 @@ Handler = Callable[["Call"], Reply]
 
 PREFIXES = ("/api/v1",)
 MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 32
+MAX_ECHO = 100
+MAX_MESSAGE = 1000
+
+
+def clip(value: object, limit: int = MAX_ECHO) -> str:
+    """``value`` as text, cut to ``limit`` characters (client input in an error message)."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def json_depth(data: Any) -> int:
+    """How deeply lists and objects nest in ``data`` (iterative: no recursion limit to hit)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: list[Any] = list(value.values())
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 @dataclass
@@ -58,10 +96,12 @@ class Call:
             raise InvalidArgument("request body too large")
         try:
             data = json.loads(raw or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidArgument("request body is not valid JSON") from None
         if not isinstance(data, dict):
             raise InvalidArgument("request body must be a JSON object")
+        if json_depth(data) > MAX_JSON_DEPTH:
+            raise InvalidArgument(f"request body nests deeper than {MAX_JSON_DEPTH} levels")
         return parse(model, data)
 
     def query(self, model: type[M]) -> M:
@@ -73,9 +113,9 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         parts = []
-        for err in exc.errors()[:5]:
-            where = ".".join(str(p) for p in err["loc"]) or "body"
-            parts.append(f"{where}: {err['msg']}")
+        for err in exc.errors(include_url=False, include_input=False)[:5]:
+            where = clip(".".join(str(p) for p in err["loc"]) or "body", 60)
+            parts.append(f"{where}: {clip(err['msg'])}")
         raise InvalidArgument("; ".join(parts)) from None
 
 
@@ -95,7 +135,7 @@ class Router:
     def add(
         self, method: str, path: str, auth: AuthMode = "required"
     ) -> Callable[[Handler], Handler]:
-        regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "/?$"
+        regex = route_regex(path)
 
         def register(handler: Handler) -> Handler:
             self.routes.append(_Route(method, re.compile(regex), handler, auth))
@@ -124,6 +164,8 @@ class Router:
             return _respond(payload, status, cors)
         except AppError as exc:
             return _error(exc, cors)
+        except HTTPException as exc:  # werkzeug's, e.g. a body that stopped arriving: a 4xx
+            return framework_error(exc)
         except Exception as exc:  # noqa: BLE001 - the one place an unexpected error is turned into a 500
             log.error(
                 "unhandled error",
@@ -139,16 +181,20 @@ class Router:
         for prefix in PREFIXES:
             if path.startswith(prefix + "/"):
                 path = path[len(prefix) :]
-        allowed = False
+        allowed: set[str] = set()
         for route in self.routes:
             match = route.pattern.match(path)
             if not match:
                 continue
-            allowed = True
+            allowed.add(route.method)
             if route.method != request.method:
                 continue
             caller = _authenticate(request, route.auth)
-            reply = route.handler(Call(request, match.groupdict(), caller))
+            params = match.groupdict()
+            for name, value in params.items():
+                if not valid_id(value):
+                    raise NotFound(f"no such {name.removesuffix('_id')}")
+            reply = route.handler(Call(request, params, caller))
             status = 200
             if isinstance(reply, tuple):
                 reply, status = reply
@@ -156,8 +202,19 @@ class Router:
                 return reply.model_dump(mode="json"), status
             return reply, status
         if allowed:
-            raise MethodNotAllowed(f"{request.method} is not allowed here")
+            methods = ", ".join(sorted(allowed | {"OPTIONS"}))
+            raise MethodNotAllowed(
+                f"{clip(request.method, 20)} is not allowed here", headers={"Allow": methods}
+            )
         raise NotFound("no such route")
+
+
+def route_regex(path: str) -> str:
+    """The anchored regex for a route: ``{name}`` is one path segment, everything else is literal."""
+    out = []
+    for i, piece in enumerate(re.split(r"\{(\w+)\}", path)):
+        out.append(f"(?P<{piece}>[^/]+)" if i % 2 else re.escape(piece))
+    return "^" + "".join(out) + "/?$"
 
 
 def bearer_token(request: flask.Request) -> str | None:
@@ -179,6 +236,9 @@ def _authenticate(request: flask.Request, mode: AuthMode) -> Caller | None:
     from shared.adapters.auth import verify_id_token
 
     caller = verify_id_token(token)
+    if not valid_id(caller.uid):
+        # Firebase allows almost any uid; this API keys documents by it, so it must be an id.
+        raise Unauthenticated("the token's uid is not one this API accepts")
     if mode == "instructor" and not caller.instructor:
         raise PermissionDenied("this route requires the instructor role")
     return caller
@@ -209,5 +269,81 @@ def _respond(payload: Any, status: int, headers: dict[str, str]) -> flask.Respon
 def _error(exc: AppError, cors: dict[str, str]) -> flask.Response:
     if exc.status >= 500:
         log.error("request failed", code=exc.code)
-    body = {"error": {"code": exc.code, "message": exc.message}}
+    body = {"error": {"code": exc.code, "message": clip(exc.message, MAX_MESSAGE)}}
     return _respond(body, exc.status, {**cors, **exc.headers})
+
+
+# ---- errors raised outside the router: werkzeug / functions-framework, and gunicorn ------------
+
+_HTTP_CODES = {
+    400: "invalid_argument",
+    401: "unauthenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "deadline_exceeded",
+    411: "invalid_argument",
+    413: "too_large",
+    414: "too_large",
+    415: "unsupported_media_type",
+    417: "invalid_argument",
+    429: "rate_limited",
+    431: "too_large",
+    501: "unimplemented",
+}
+
+
+def error_code(status: int) -> str:
+    return _HTTP_CODES.get(status, "invalid_argument" if status < 500 else "internal")
+
+
+def framework_error(exc: Exception) -> flask.Response:
+    """A werkzeug ``HTTPException`` raised outside the router, as the one JSON error with CORS."""
+    import flask
+
+    status = exc.code if isinstance(exc, HTTPException) and exc.code else 500
+    name = exc.name if isinstance(exc, HTTPException) else "Internal Server Error"
+    headers = dict(exc.get_headers()) if isinstance(exc, HTTPException) else {}
+    headers.pop("Content-Type", None)
+    error = AppError(name, headers=headers)
+    error.code, error.status = error_code(status), status
+    return _error(error, _cors_headers(flask.request))
+
+
+def _fixed_cors() -> dict[str, str]:
+    """CORS for an answer written before any request was parsed: only a single configured origin."""
+    allowed = settings().cors_origins
+    if len(allowed) != 1:
+        return {}
+    return {"Access-Control-Allow-Origin": allowed[0], "Vary": "Origin"}
+
+
+def write_gunicorn_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """Replaces ``gunicorn.util.write_error``: the same status, as a JSON error instead of HTML."""
+    from gunicorn import util
+
+    body = json.dumps(
+        {"error": {"code": error_code(status_int), "message": clip(reason + ": " + mesg)}}
+    ).encode()
+    head = [f"HTTP/1.1 {status_int} {reason}", "Connection: close"]
+    head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    head += [f"{k}: {v}" for k, v in _fixed_cors().items()]
+    util.write_nonblock(sock, ("\r\n".join(head) + "\r\n\r\n").encode("latin1") + body)
+
+
+def install_error_pages() -> None:
+    """Make every error the framework or the server writes a JSON error (call from ``main.py``).
+
+    functions-framework's ``errorhandler`` is the app being created while ``main.py`` runs (a no-op
+    outside it); gunicorn writes its own 4xx for requests it cannot parse (a header field over 8190
+    bytes, over 100 fields, a malformed request line), before any application code runs, so its
+    writer is replaced in the process that forks the workers. Both are idempotent.
+    """
+    import functions_framework
+
+    functions_framework.errorhandler(HTTPException)(framework_error)
+    try:
+        from gunicorn import util
+    except ImportError:  # pragma: no cover - the framework then serves with werkzeug (debug)
+        return
+    util.write_error = write_gunicorn_error

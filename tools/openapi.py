@@ -28,6 +28,7 @@ from shared.domain.progress import (
     ProgressUpdate,
     ResourceProgressView,
 )
+from shared.http import route_regex
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
 
@@ -149,11 +150,6 @@ ERROR_TEXT = {
 }
 
 
-def _route_regex(path: str) -> str:
-    """The regex ``shared.http.Router`` compiles for ``path`` (kept in step by the check below)."""
-    return "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "/?$"
-
-
 def check_routes() -> list[str]:
     """Differences between :data:`OPERATIONS` and the functions' routers (empty when in step)."""
     from functions.progress import router as progress_router
@@ -165,7 +161,7 @@ def check_routes() -> list[str]:
         for name, router in routers.items()
         for r in router.routes
     }
-    documented = {(op.entry_point, op.method, _route_regex(op.path), op.auth) for op in OPERATIONS}
+    documented = {(op.entry_point, op.method, route_regex(op.path), op.auth) for op in OPERATIONS}
     problems = [f"route not documented: {x}" for x in sorted(actual - documented)]
     problems += [f"documented route does not exist: {x}" for x in sorted(documented - actual)]
     return problems

@@ -66,8 +66,8 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
         at = dt.datetime.fromisoformat(when)
         if not isinstance(submission_id, str) or at.tzinfo is None:
             raise ValueError("bad cursor")
-        return at, submission_id
-    except (ValueError, TypeError, binascii.Error):
+        return at.astimezone(dt.UTC), submission_id  # out of range in UTC: OverflowError
+    except (ValueError, TypeError, OverflowError, binascii.Error):
         raise InvalidArgument("cursor is not one this API returned") from None
 
 

@@ -15,8 +15,8 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from localcloud.tokens import mint
-from shared.errors import Conflict, RateLimited
-from shared.http import Call, Router
+from shared.errors import Conflict, NotFound, RateLimited
+from shared.http import MAX_JSON_DEPTH, Call, Router, route_regex
 
 router = Router("test")
 
@@ -35,6 +35,29 @@ def get_thing(call: Call) -> dict[str, Any]:
 def post_thing(call: Call) -> tuple[dict[str, Any], int]:
     body = call.body(Body)
     return {"n": body.n, "uid": call.me.uid}, 201
+
+
+class Free(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data: Any = None
+
+
+@router.put("/things/{thing_id}")
+def put_thing(call: Call) -> dict[str, Any]:
+    call.body(Free)
+    return {"uid": call.me.uid, "thing": call.params["thing_id"]}
+
+
+@router.get("/echo/{thing_id}", auth="none")
+def echo(call: Call) -> dict[str, Any]:
+    raise NotFound(f"no thing {call.params['thing_id']}")
+
+
+@router.get("/too-large", auth="none")
+def too_large(call: Call) -> dict[str, Any]:
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    raise RequestEntityTooLarge()
 
 
 @router.get("/admin", auth="instructor")
@@ -141,6 +164,103 @@ def test_unknown_route_and_method() -> None:
     assert error_code(call("GET", "/nowhere")) == "not_found"
     reply = call("DELETE", "/things/x", token=mint("a"))
     assert reply.status_code == 405
+
+
+def test_405_carries_allow_with_every_method_of_that_path() -> None:
+    reply = call("DELETE", "/things/x", token=mint("a"))
+    assert (reply.status_code, error_code(reply)) == (405, "method_not_allowed")
+    assert reply.headers["Allow"] == "GET, OPTIONS, POST, PUT"
+    assert call("PATCH", "/admin").headers["Allow"] == "GET, OPTIONS"
+
+
+@pytest.mark.parametrize("uid", [".", "..", "__x__", "__proto__", "a/b", "../../etc", "a" * 129])
+@pytest.mark.parametrize(
+    ("method", "path", "kw"),
+    [
+        ("POST", "/things/x", {"json": {"n": 1}}),
+        ("PUT", "/things/x", {"json": {}}),
+        ("GET", "/things/x", {}),  # optional auth: a token, once given, must still be valid
+        ("GET", "/admin", {}),
+    ],
+)
+def test_a_uid_that_is_not_an_id_is_401_on_every_route(
+    uid: str, method: str, path: str, kw: dict[str, Any]
+) -> None:
+    reply = call(method, path, token=mint(uid, instructor=True), **kw)
+    assert (reply.status_code, error_code(reply)) == (401, "unauthenticated")
+
+
+def test_path_parameters_follow_the_id_rule_without_echoing_them() -> None:
+    for bad in ("__x__", ".", "..", "a%20b", "x" * 129):
+        reply = call("GET", f"/things/{bad}")
+        assert (reply.status_code, error_code(reply)) == (404, "not_found"), bad
+        assert "x" * 129 not in reply.get_data(as_text=True)
+    assert call("GET", "/things/a_b-C9").status_code == 200
+
+
+def nested(depth: int) -> str:
+    return '{"data": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+
+def test_json_nested_deeper_than_the_limit_is_400() -> None:
+    token = mint("nest")
+    ok = call(
+        "PUT",
+        "/things/x",
+        token=token,
+        data=nested(MAX_JSON_DEPTH),
+        content_type="application/json",
+    )
+    assert ok.status_code == 200, ok.get_data()
+    deep = call(
+        "PUT",
+        "/things/x",
+        token=token,
+        data=nested(MAX_JSON_DEPTH + 1),
+        content_type="application/json",
+    )
+    assert (deep.status_code, error_code(deep)) == (400, "invalid_argument")
+    assert "nests deeper" in deep.get_json()["error"]["message"]
+    # deep enough to exhaust the JSON parser's recursion: still a 400, never a 500
+    abyss = call(
+        "PUT", "/things/x", token=token, data=nested(100_000), content_type="application/json"
+    )
+    assert (abyss.status_code, error_code(abyss)) == (400, "invalid_argument")
+
+
+def test_error_messages_echo_at_most_about_100_characters_of_input() -> None:
+    long = "k" * 5000
+    unknown_field = call("POST", "/things/x", token=mint("e"), json={"n": 1, long: 2})
+    assert unknown_field.status_code == 400
+    assert len(unknown_field.get_json()["error"]["message"]) < 200
+    # a path parameter reaches a handler only as a valid id (at most 128 characters) ...
+    echoed = call("GET", "/echo/" + "a" * 128)
+    assert echoed.status_code == 404
+    assert len(echoed.get_json()["error"]["message"]) == len("no thing ") + 128
+    # ... anything longer is refused by the router without being echoed
+    refused = call("GET", "/echo/" + "a" * 5000)
+    assert refused.status_code == 404
+    assert len(refused.get_json()["error"]["message"]) < 40
+    method = call("X" * 300, "/things/x")
+    assert method.status_code == 405
+    assert len(method.get_json()["error"]["message"]) < 60
+
+
+def test_route_patterns_escape_their_literal_parts() -> None:
+    pattern = route_regex("/a.b/{x}/c+d")
+    import re
+
+    assert re.match(pattern, "/a.b/1/c+d")
+    assert re.match(pattern, "/a.b/1/c+d/")
+    assert not re.match(pattern, "/aXb/1/c+d")
+    assert not re.match(pattern, "/a.b/1/ccd")
+    assert not re.match(pattern, "/a.b/1/2/c+d")
+
+
+def test_a_werkzeug_error_inside_a_route_is_its_own_json_status() -> None:
+    reply = call("GET", "/too-large", headers={"Origin": "http://app.test"})
+    assert (reply.status_code, error_code(reply)) == (413, "too_large")
+    assert reply.headers["Access-Control-Allow-Origin"] == "http://app.test"
 
 
 def test_unexpected_errors_are_500_without_internals() -> None:
