@@ -119,3 +119,24 @@ def test_concurrent_calls_with_bad_uids_are_401_and_write_nothing_while_good_one
             assert snap.to_dict()["status"] == "completed"
     # nothing under the stem's document other than what the good uids wrote
     assert list(db.collection("users").document(stem).collections()) == []
+
+
+@pytest.mark.parametrize(
+    ("when", "status"),
+    [
+        ("0001-01-01T00:00:00+00:00", 200),  # Firestore's first instant: a real query
+        ("9999-12-31T23:59:59.999999+00:00", 200),  # and its last
+        ("0001-01-01T00:00:00+01:00", 400),  # before year 1 in UTC
+        ("9999-12-31T23:59:59-01:00", 400),  # after year 9999 in UTC
+    ],
+)
+def test_cursor_dates_at_and_beyond_the_edges_of_time(
+    api: Any, mint: Any, when: str, status: int
+) -> None:
+    import base64
+
+    cursor = base64.urlsafe_b64encode(json.dumps([when, "s1"]).encode()).decode().rstrip("=")
+    reply = api("review").get(
+        f"/admin/submissions/pending?cursor={cursor}", token=mint("edge-teacher", instructor=True)
+    )
+    assert reply.status_code == status, reply.text
