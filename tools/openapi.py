@@ -1,11 +1,12 @@
-"""OpenAPI 3.1 for the ``resources`` and ``progress`` functions, generated from the pydantic models.
+"""OpenAPI 3.1 for the four HTTP functions (``resources``, ``progress``, ``uploads``, ``review``),
+generated from the pydantic models the handlers parse and return.
 
-    python -m tools.openapi            # (re)write docs/openapi.json
+    make openapi                       # = python -m tools.openapi: (re)write docs/openapi.json
     python -m tools.openapi --check    # exit 1 if docs/openapi.json is not what would be generated
 
 The operations are listed once, below, with their models; the generator refuses to run if that list
 and the functions' routers disagree (a route without documentation, or documentation of a route
-that does not exist), so the file cannot silently drift from the code.
+that does not exist, or another auth mode), so the file cannot silently drift from the code.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
 
+from shared.domain.models import ID_PATTERN
 from shared.domain.progress import (
     ListedModule,
     PathwayListing,
@@ -28,7 +30,17 @@ from shared.domain.progress import (
     ProgressUpdate,
     ResourceProgressView,
 )
-from shared.http import route_regex
+from shared.errors import AppError
+from shared.http import MAX_BODY_BYTES, MAX_JSON_DEPTH, route_regex
+from shared.services.review import PendingPage, PendingQuery, ReviewRequest
+from shared.services.uploads import (
+    DeleteReply,
+    DownloadReply,
+    SubmissionList,
+    SubmissionView,
+    UploadUrlReply,
+    UploadUrlRequest,
+)
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
 
@@ -51,16 +63,19 @@ class Op:
     method: Literal["get", "post", "put", "delete"]
     path: str
     summary: str
-    auth: Literal["required", "optional"]
+    auth: Literal["required", "optional", "instructor"]
     reply: type[BaseModel]
     body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
+    status: int = 200
 
 
 ID_PARAMS = {
     "pathway_id": "A pathway id from the catalog",
     "module_id": "A module id from the catalog",
     "resource_id": "A resource id from the catalog",
+    "submission_id": "A submission id (from upload-url or a listing)",
 }
 
 OPERATIONS = [
@@ -140,22 +155,117 @@ OPERATIONS = [
         ResourceProgressView,
         errors=(401, 404, 409),
     ),
+    Op(
+        "uploads",
+        "post",
+        "/users/me/resources/{resource_id}/upload-url",
+        "A V4 signed PUT URL for one file, bound to its type and size; the client PUTs the bytes "
+        "with exactly the returned headers. Creates a `pending_upload` submission (attempt n+1); "
+        "the upload is recorded when the object is finalized",
+        "required",
+        UploadUrlReply,
+        body=UploadUrlRequest,
+        errors=(400, 401, 404, 409, 413, 415, 429),
+        status=201,
+    ),
+    Op(
+        "uploads",
+        "get",
+        "/users/me/resources/{resource_id}/submissions",
+        "The caller's submissions for a resource, newest first (deleted ones left out)",
+        "required",
+        SubmissionList,
+        errors=(401, 404),
+    ),
+    Op(
+        "uploads",
+        "get",
+        "/users/me/submissions/{submission_id}/download-url",
+        "A short-lived signed GET URL pinned to the vetted object generation (the owner, or an "
+        "instructor)",
+        "required",
+        DownloadReply,
+        errors=(401, 404, 409),
+    ),
+    Op(
+        "uploads",
+        "delete",
+        "/users/me/submissions/{submission_id}",
+        "Soft delete (audited); the resource's status follows the remaining submissions. "
+        "Idempotent",
+        "required",
+        DeleteReply,
+        errors=(401, 404),
+    ),
+    Op(
+        "review",
+        "get",
+        "/admin/submissions/pending",
+        "Submissions awaiting review (`uploaded`), oldest upload first; page with `next_cursor`",
+        "instructor",
+        PendingPage,
+        query=PendingQuery,
+        errors=(400, 401, 403),
+    ),
+    Op(
+        "review",
+        "post",
+        "/admin/submissions/{submission_id}/review",
+        "Approve or reject (a rejection needs comments); the resource's status follows; the "
+        "learner is notified through a task",
+        "instructor",
+        SubmissionView,
+        body=ReviewRequest,
+        errors=(400, 401, 403, 404, 409),
+    ),
 ]
 
 ERROR_TEXT = {
-    400: "Invalid body or unknown fields",
-    401: "No, expired or invalid Firebase ID token",
-    404: "Unknown id (or no such route: another learner's data has none)",
+    400: f"Invalid body, query or unknown fields (bodies: JSON objects of at most "
+    f"{MAX_BODY_BYTES // 1024} KiB, nested at most {MAX_JSON_DEPTH} levels)",
+    401: "No, expired or invalid Firebase ID token, or its uid is not a valid id",
+    403: "The token lacks the `instructor` claim",
+    404: "Unknown id (another learner's data is never found)",
     409: "Transition not allowed from the current state",
+    413: "The declared size is larger than the resource allows",
+    415: "The content type or file extension is not accepted for this resource",
+    429: "Rate limit: at most N upload URLs per learner per rolling hour; see `Retry-After`",
 }
+
+STATUS_TEXT = {200: "OK", 201: "Created"}
+
+
+def _raised_statuses() -> set[int]:
+    """Every status an :class:`~shared.errors.AppError` subclass carries."""
+    found, todo = set(), [AppError]
+    while todo:
+        cls = todo.pop()
+        found.add(cls.status)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+EDGE_TEXT = {
+    405: "Method not allowed on this path; `Allow` lists the path's methods",
+    503: "Contention outlasted the retries; try again after `Retry-After`",
+}
+# Every route answers 405 for another method; 503 once the error hierarchy has it (overload).
+EDGE_STATUSES = tuple(s for s in EDGE_TEXT if s == 405 or s in _raised_statuses())
 
 
 def check_routes() -> list[str]:
     """Differences between :data:`OPERATIONS` and the functions' routers (empty when in step)."""
     from functions.progress import router as progress_router
     from functions.resources import router as resources_router
+    from functions.review import router as review_router
+    from functions.uploads import router as uploads_router
 
-    routers = {"progress": progress_router, "resources": resources_router}
+    routers = {
+        "progress": progress_router,
+        "resources": resources_router,
+        "review": review_router,
+        "uploads": uploads_router,
+    }
     actual = {
         (name, r.method.lower(), r.pattern.pattern, r.auth)
         for name, router in routers.items()
@@ -188,21 +298,40 @@ def build() -> dict[str, Any]:
                 "in": "path",
                 "required": True,
                 "description": ID_PARAMS[name],
-                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"},
+                "schema": {"type": "string", "pattern": ID_PATTERN, "not": {"pattern": "^__.*__$"}},
             }
             for name in re.findall(r"\{(\w+)\}", op.path)
         ]
+        if op.query is not None:
+            query = op.query.model_json_schema()
+            for name, schema in query["properties"].items():
+                params.append(
+                    {
+                        "name": name,
+                        "in": "query",
+                        "required": name in query.get("required", []),
+                        "schema": schema,
+                    }
+                )
         responses: dict[str, Any] = {
-            "200": {
-                "description": "OK",
+            str(op.status): {
+                "description": STATUS_TEXT[op.status],
                 "content": {"application/json": {"schema": keys[(op.reply, "serialization")]}},
             }
         }
-        for status in op.errors:
+        for status in (*op.errors, *EDGE_STATUSES):
             responses[str(status)] = {
-                "description": ERROR_TEXT[status],
+                "description": ERROR_TEXT.get(status) or EDGE_TEXT[status],
                 "content": {"application/json": {"schema": keys[(ErrorReply, "serialization")]}},
             }
+            if status in (429, 503):
+                responses[str(status)]["headers"] = {
+                    "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}
+                }
+            if status == 405:
+                responses[str(status)]["headers"] = {
+                    "Allow": {"schema": {"type": "string"}, "description": "The path's methods"}
+                }
         operation: dict[str, Any] = {
             "operationId": f"{op.entry_point}_{op.method}_"
             + re.sub(r"[^a-z0-9]+", "_", op.path.lower()).strip("_"),
@@ -211,8 +340,10 @@ def build() -> dict[str, Any]:
             "x-entry-point": op.entry_point,
             "parameters": params,
             "responses": responses,
-            "security": [{"firebase": []}] if op.auth == "required" else [{}, {"firebase": []}],
+            "security": [{}, {"firebase": []}] if op.auth == "optional" else [{"firebase": []}],
         }
+        if op.auth == "instructor":
+            operation["x-required-claim"] = "instructor"
         if op.body is not None:
             operation["requestBody"] = {
                 "required": True,
@@ -223,16 +354,23 @@ def build() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "AI Bootcamp progress API: resources and progress",
-            "version": "1.0.0",
-            "description": "Generated by `python -m tools.openapi` from the pydantic models. "
-            "Each tag is one Cloud Function; in production Firebase Hosting rewrites "
-            "`/api/v1/...` to it. `me` is always the uid of the bearer's Firebase ID token.",
+            "title": "AI Bootcamp progress API",
+            "version": "1.1.0",
+            "description": "Generated by `make openapi` (`python -m tools.openapi`) from the "
+            "pydantic models; docs/API.md is the prose. Each tag is one Cloud Function, whose "
+            "routes answer at the function's own URL and under `/api/v1` (the prefix Firebase "
+            "Hosting rewrites to it). `me` is always the uid of the bearer's Firebase ID token. "
+            'Every error is `{"error": {"code", "message"}}`.',
         },
         "servers": [{"url": "/api/v1"}],
         "tags": [
             {"name": "resources", "description": "entry point `resources`: the catalog listing"},
             {"name": "progress", "description": "entry point `progress`: the learner's progress"},
+            {"name": "uploads", "description": "entry point `uploads`: files and submissions"},
+            {
+                "name": "review",
+                "description": "entry point `review`: the instructor's queue (`instructor` claim)",
+            },
         ],
         "paths": paths,
         "components": {
@@ -242,7 +380,8 @@ def build() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
-                    "description": "A Firebase ID token",
+                    "description": "A Firebase ID token (instructor routes: with the "
+                    "`instructor` custom claim)",
                 }
             },
         },
@@ -266,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = args.out.read_text() if args.out.exists() else ""
         if current != text:
-            print(f"{args.out} is stale: run `python -m tools.openapi`", file=sys.stderr)
+            print(f"{args.out} is stale: run `make openapi`", file=sys.stderr)
             return 1
         print(f"{args.out} is current")
         return 0
