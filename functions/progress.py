@@ -1,6 +1,6 @@
 """``progress``: the learner's own progress (``me`` is always the token's uid).
 
-Routes (see ../shared/API.md): the pathway report, one resource's progress, ``start``,
+Routes (see docs/API.md): the pathway report, one resource's progress, ``start``,
 ``PUT progress``, ``complete`` and ``uncomplete``. Each write is one Firestore transaction that also
 appends to ``users/{uid}/progress_events``; the rules are in :mod:`shared.domain.progress`.
 """

@@ -1,4 +1,4 @@
-"""``uploads``: upload URLs, a learner's submissions, download URLs, soft delete (see API.md)."""
+"""``uploads``: upload URLs, a learner's submissions, download URLs, soft delete (see docs/API.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every entry point of ../shared/API.md with its kind: the local cloud, the bridge and deploy read this."""
+"""Every entry point of docs/API.md with its kind: the local cloud, the bridge and deploy read this."""
 
 from __future__ import annotations
 

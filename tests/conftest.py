@@ -21,8 +21,7 @@ from shared.config import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK_FILE = ROOT / ".local" / "stack.json"
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "cloudevents"
-LOCAL_FIXTURES = ROOT / "tests" / "fixtures"
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 @pytest.fixture(autouse=True)
@@ -127,14 +126,10 @@ def bridge(cloud: dict[str, Any]) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def real_fixture() -> Callable[[str], dict[str, Any]]:
-    """A real CloudEvent payload from ../shared/fixtures/cloudevents (copied in tests/fixtures)."""
+    """A real CloudEvent payload from tests/fixtures (origins in tests/fixtures/SOURCES.md)."""
 
     def load(name: str) -> dict[str, Any]:
-        for folder in (FIXTURES, LOCAL_FIXTURES):
-            path = folder / name
-            if path.exists():
-                data: dict[str, Any] = json.loads(path.read_text())
-                return data
-        raise FileNotFoundError(name)
+        data: dict[str, Any] = json.loads((FIXTURES / name).read_text())
+        return data
 
     return load

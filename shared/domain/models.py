@@ -1,4 +1,4 @@
-"""Catalog, progress and submission documents as pydantic models (the shapes of ARCHITECTURE.md)."""
+"""Catalog, progress and submission documents as pydantic models (the shapes of docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ class Action(StrEnum):
     uncomplete = "uncomplete"
 
 
-# ---- request and reply models (the HTTP contract of ../shared/API.md) -------------------------
+# ---- request and reply models (the HTTP contract of docs/API.md) -------------------------
 
 
 class _Request(BaseModel):

@@ -165,7 +165,7 @@ class UploadUrlReply(BaseModel):
 
 
 class SubmissionSummary(BaseModel):
-    """A submission as the review queue lists it (API.md); the learner's view adds the outcome."""
+    """A submission as the review queue lists it (docs/API.md); the learner's view adds the outcome."""
 
     submission_id: str
     user_id: str

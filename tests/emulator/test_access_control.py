@@ -1,4 +1,4 @@
-"""HTTP access control through every route of API.md, against the running functions.
+"""HTTP access control through every route of docs/API.md, against the running functions.
 
 No token, an expired token, a token for another project, a token with the wrong audience or a
 forged issuer → 401; a learner on instructor routes → 403; CORS for the configured origin and the

@@ -1,4 +1,4 @@
-"""The one event decoder, on the real payloads of ../shared/fixtures/cloudevents, in JSON and protobuf."""
+"""The one event decoder, on the real payloads of tests/fixtures, in JSON and protobuf."""
 
 from __future__ import annotations
 
