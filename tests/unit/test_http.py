@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from localcloud.tokens import mint
 from shared.errors import Conflict, NotFound, RateLimited
-from shared.http import MAX_JSON_DEPTH, Call, Router, route_regex
+from shared.http import MAX_BODY_BYTES, MAX_JSON_DEPTH, Call, Router, route_regex
 
 router = Router("test")
 
@@ -223,7 +223,7 @@ def test_json_nested_deeper_than_the_limit_is_400() -> None:
     assert "nests deeper" in deep.get_json()["error"]["message"]
     # deep enough to exhaust the JSON parser's recursion: still a 400, never a 500
     abyss = call(
-        "PUT", "/things/x", token=token, data=nested(100_000), content_type="application/json"
+        "PUT", "/things/x", token=token, data=nested(30_000), content_type="application/json"
     )
     assert (abyss.status_code, error_code(abyss)) == (400, "invalid_argument")
 
@@ -244,6 +244,15 @@ def test_error_messages_echo_at_most_about_100_characters_of_input() -> None:
     method = call("X" * 300, "/things/x")
     assert method.status_code == 405
     assert len(method.get_json()["error"]["message"]) < 60
+
+
+def test_a_body_over_the_limit_is_413_before_it_is_read() -> None:
+    big = b'{"data": "' + b"x" * (MAX_BODY_BYTES + 1) + b'"}'
+    reply = call("PUT", "/things/x", token=mint("big"), data=big, content_type="application/json")
+    assert (reply.status_code, error_code(reply)) == (413, "too_large")
+    ok = b'{"data": "' + b"x" * (MAX_BODY_BYTES - 100) + b'"}'
+    reply = call("PUT", "/things/x", token=mint("big"), data=ok, content_type="application/json")
+    assert reply.status_code == 200
 
 
 def test_route_patterns_escape_their_literal_parts() -> None:
