@@ -221,13 +221,14 @@ OPERATIONS = [
 ]
 
 ERROR_TEXT = {
-    400: f"Invalid body, query or unknown fields (bodies: JSON objects of at most "
-    f"{MAX_BODY_BYTES // 1024} KiB, nested at most {MAX_JSON_DEPTH} levels)",
+    400: f"Invalid body, query or unknown fields (bodies: JSON objects nested at most "
+    f"{MAX_JSON_DEPTH} levels)",
     401: "No, expired or invalid Firebase ID token, or its uid is not a valid id",
     403: "The token lacks the `instructor` claim",
     404: "Unknown id (another learner's data is never found)",
     409: "Transition not allowed from the current state",
-    413: "The declared size is larger than the resource allows",
+    413: f"The request body is over {MAX_BODY_BYTES // 1024} KiB, or (upload-url) the declared "
+    "file size is larger than the resource allows",
     415: "The content type or file extension is not accepted for this resource",
     429: "Rate limit: at most N upload URLs per learner per rolling hour; see `Retry-After`",
 }
@@ -319,7 +320,8 @@ def build() -> dict[str, Any]:
                 "content": {"application/json": {"schema": keys[(op.reply, "serialization")]}},
             }
         }
-        for status in (*op.errors, *EDGE_STATUSES):
+        body_errors = (400, 413) if op.body is not None else ()
+        for status in sorted({*op.errors, *body_errors, *EDGE_STATUSES}):
             responses[str(status)] = {
                 "description": ERROR_TEXT.get(status) or EDGE_TEXT[status],
                 "content": {"application/json": {"schema": keys[(ErrorReply, "serialization")]}},
