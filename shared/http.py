@@ -324,7 +324,12 @@ def write_gunicorn_error(sock: Any, status_int: int, reason: str, mesg: str) -> 
     from gunicorn import util
 
     body = json.dumps(
-        {"error": {"code": error_code(status_int), "message": clip(reason + ": " + mesg)}}
+        {
+            "error": {
+                "code": error_code(status_int),
+                "message": clip(f"{reason}: {mesg}" if mesg else reason),
+            }
+        }
     ).encode()
     head = [f"HTTP/1.1 {status_int} {reason}", "Connection: close"]
     head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]

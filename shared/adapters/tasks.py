@@ -149,6 +149,7 @@ def verify_task_call(
         raise PermissionDenied("TASKS_SERVICE_ACCOUNT is not configured")
     token = forwarded_bearer(headers)
     if token is None:
+        log.warning("task call refused", function=entry_point, reason="no token")
         raise Unauthenticated("task calls carry the queue's OIDC token")
     try:
         check_task_claims(
@@ -158,6 +159,7 @@ def verify_task_call(
             now=time.time() if now is None else now,
         )
     except TokenRefused as exc:
+        log.warning("task call refused", function=entry_point, reason=str(exc))
         if exc.unauthenticated:
             raise Unauthenticated(str(exc)) from None
         raise PermissionDenied(str(exc)) from None
