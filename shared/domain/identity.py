@@ -8,6 +8,11 @@ signature check in the code always fails. The code therefore checks the forwarde
 (:func:`check_task_claims`): audience, email, ``email_verified``, issuer, expiry. Locally the
 enqueue adapter attaches a token of exactly that shape (:func:`forwarded_token`), so the one check
 runs in every test. Pure functions: no I/O, no clock of their own.
+
+Cloud Run's documentation: https://cloud.google.com/run/docs/authenticating/service-to-service
+(``Authorization`` or ``X-Serverless-Authorization``; with both, the latter is the one checked and
+``Authorization`` passes through untouched; the signature is removed before the container sees the
+token) and https://cloud.google.com/run/docs/troubleshooting#signature-removed.
 """
 
 from __future__ import annotations
