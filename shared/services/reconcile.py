@@ -309,11 +309,9 @@ class Reconciler:
     def learner(self, uid: str, pathway_id: str | None = None) -> Tally:
         tally = Tally(learners=1)
         state = self.learners.learner_state(uid)
-        settled_now = self._statuses(uid, state, pathway_id, tally.statuses)
-        if settled_now and self.dry_run:
-            state.resources.update(settled_now)  # count the rollups as the repair would leave them
-        elif settled_now:
-            state = self.learners.learner_state(uid)  # the modules count the repaired statuses
+        # The rollups are checked against the statuses as repaired (in a dry run: as they would
+        # be), so the counts do not depend on whether a trigger has caught up with the repair yet.
+        state.resources.update(self._statuses(uid, state, pathway_id, tally.statuses))
         ids = [pathway_id] if pathway_id else pathways_of(state, self.catalog)
         for pid in ids:
             pc = self.pathway_catalog(pid)
