@@ -464,3 +464,49 @@ def test_the_task_handler_takes_only_the_queues_calls_and_well_formed_batches(
     bad = requests.post(url, json={"run_id": "../x"}, headers=headers, timeout=30)
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == "invalid_argument"
+
+
+def test_a_batch_delivered_twice_at_once_is_counted_once_and_the_chain_still_finishes(
+    db: Any, course: Course, api: Callable[[str], Any], mint: Callable[..., str], cloud: Any
+) -> None:
+    """What Cloud Tasks does after a crash or a lost reply: the same batch again, here twice in
+    parallel straight to the handler; the successor is enqueued once (deterministic task name)."""
+    from shared.adapters import learners
+
+    progress = api("progress")
+    run = unique("rcd")
+    uids = [f"{run}-{i}" for i in range(3)]
+    for uid in uids:
+        complete(progress, mint(uid), course.r(course.m1, "video"))
+    settled(db, course, uids)
+    corrupt(db, f"users/{uids[0]}/module_progress/{course.m1}", completed_resources=2)
+    run_id = unique("redelivered")
+    first = {"run_id": run_id, "pathway_id": course.pid, "page_size": 2}
+    url = cloud["functions"]["task_reconcile"]
+    headers = {"X-Aibc-Task-Secret": cloud["tasks_local_secret"]}
+    replies: list[requests.Response] = []
+
+    def deliver() -> None:
+        replies.append(requests.post(url, json=first, headers=headers, timeout=120))
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=180)
+    assert [r.status_code for r in replies] == [200, 200], [r.text for r in replies]
+    assert {r.json()["next_cursor"] for r in replies} == {uids[1]}
+
+    def finished() -> Any:
+        report = learners.run_log().report(run_id)
+        return report if report is not None and report.done else None
+
+    report = wait_for(finished, timeout=SETTLE, interval=0.3, what="the chained batch")
+    # each learner counted once, not once per delivery
+    assert (report.batches, report.tally.learners, report.tally.modules.checked) == (2, 3, 6)
+    # the drift was repaired once: whichever delivery recorded last counts it (1) or found it
+    # already repaired by the other (0); never both
+    assert report.tally.modules.drifted <= 1
+    assert report.tally.modules.written <= 1
+    for uid in uids:
+        assert rollups_match_recount(db, course, uid), uid
