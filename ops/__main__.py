@@ -114,6 +114,7 @@ def reconcile(args: argparse.Namespace) -> int:
     )
     runs = learners.run_log()
     print(f"reconcile {task.run_id} on {where}", file=sys.stderr, flush=True)
+    started = time.monotonic()
     if args.inline:
         report = service.run_inline(
             task, reconciler=learners.reconciler(), runs=runs, page_size=learners.page_size()
@@ -129,7 +130,11 @@ def reconcile(args: argparse.Namespace) -> int:
         if found is None:
             raise SystemExit(f"run {task.run_id} was not recorded")
         report = found
-    print(report.model_dump_json() if args.json else render(report), flush=True)
+    elapsed = round(time.monotonic() - started, 2)
+    if args.json:
+        print(json.dumps({**report.model_dump(mode="json"), "seconds": elapsed}), flush=True)
+    else:
+        print(f"{render(report)}\n{elapsed} s", flush=True)
     return 0 if report.done else 1
 
 
