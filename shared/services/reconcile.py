@@ -404,6 +404,27 @@ class ReconcileBatch(BaseModel):
     dry_run: bool = False
 
 
+class ScheduledRun(BaseModel):
+    """The body a scheduler sends to ``task_reconcile`` (a static one, e.g. ``{}`` from Cloud
+    Scheduler): the first batch of the day's run, ``nightly-{YYYYMMDD}[-{pathway}]``. A retry of
+    that call on the same day is the same run's first batch again, so it counts nothing twice."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pathway_id: Id | None = None
+    page_size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
+    dry_run: bool = False
+
+    def first_batch(self, now: dt.datetime) -> ReconcileBatch:
+        run_id = f"nightly-{now:%Y%m%d}" + (f"-{self.pathway_id}" if self.pathway_id else "")
+        return ReconcileBatch(
+            run_id=run_id[:128],
+            pathway_id=self.pathway_id,
+            page_size=self.page_size,
+            dry_run=self.dry_run,
+        )
+
+
 class BatchResult(BaseModel):
     batch: int
     cursor: str | None

@@ -464,6 +464,31 @@ def test_the_task_handler_takes_only_the_queues_calls_and_well_formed_batches(
     bad = requests.post(url, json={"run_id": "../x"}, headers=headers, timeout=30)
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == "invalid_argument"
+    for body in ({"run_id": "r", "batch": 1, "cursor": 7}, {"pathway_id": "p", "cursor": "u"}):
+        refused = requests.post(url, json=body, headers=headers, timeout=30)
+        assert refused.status_code == 400, body
+        assert refused.json()["error"]["code"] == "invalid_argument"
+
+
+def test_a_scheduler_call_without_a_run_id_starts_the_days_run(
+    db: Any, course: Course, api: Callable[[str], Any], mint: Callable[..., str], cloud: Any
+) -> None:
+    """What the nightly Cloud Scheduler job sends: a static body; the run is named after the day."""
+    uid = unique("rcs")
+    complete(api("progress"), mint(uid), course.r(course.m1, "video"))
+    settled(db, course, [uid])
+    corrupt(db, f"users/{uid}/pathway_progress/{course.pid}", resource_percentage=99.0)
+    url = cloud["functions"]["task_reconcile"]
+    headers = {"X-Aibc-Task-Secret": cloud["tasks_local_secret"]}
+    before = dt.datetime.now(dt.UTC)
+    reply = requests.post(url, json={"pathway_id": course.pid}, headers=headers, timeout=120)
+    assert reply.status_code == 200, reply.text
+    days = {f"{d:%Y%m%d}" for d in (before, dt.datetime.now(dt.UTC))}  # midnight may pass
+    runs = [doc(db, f"reconcile_runs/nightly-{day}-{course.pid}") for day in sorted(days)]
+    run = next(r for r in runs if r is not None)
+    assert run["done"] is True
+    assert run["batches"]["0"]["tally"]["pathways"]["drifted"] == 1
+    assert rollups_match_recount(db, course, uid)
 
 
 def test_a_batch_delivered_twice_at_once_is_counted_once_and_the_chain_still_finishes(

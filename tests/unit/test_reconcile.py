@@ -735,3 +735,15 @@ def test_a_full_last_page_ends_with_an_empty_batch() -> None:
 def test_a_malformed_batch_is_refused(body: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         ReconcileBatch.model_validate(body)
+
+
+def test_a_scheduled_start_names_the_run_after_the_day_so_a_retry_continues_it() -> None:
+    at = dt.datetime(2026, 11, 25, 3, 0, tzinfo=dt.UTC)
+    first = service.ScheduledRun().first_batch(at)
+    retry = service.ScheduledRun().first_batch(at + dt.timedelta(hours=2))
+    assert first == retry
+    assert (first.run_id, first.batch, first.cursor) == ("nightly-20261125", 0, None)
+    one = service.ScheduledRun(pathway_id="p", page_size=5).first_batch(at)
+    assert (one.run_id, one.pathway_id, one.page_size) == ("nightly-20261125-p", "p", 5)
+    with pytest.raises(ValidationError):
+        service.ScheduledRun.model_validate({"cursor": "u1"})
