@@ -41,6 +41,7 @@ redelivery, only what was still drifted.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -262,9 +263,7 @@ def check_pathway(pc: PathwayCatalog, state: LearnerState, now: dt.datetime) -> 
         current = state.modules.get(mid)
         fresh = module_recount(pc, mid, state.resources, current, now)
         if fresh is not None:
-            drifted[mid] = fresh
-        if fresh is not None:
-            after[mid] = fresh
+            drifted[mid] = after[mid] = fresh
         elif current is not None:
             after[mid] = current
     pathway = pathway_recount(pc, after, state.pathways.get(pc.pathway.pathway_id), now)
@@ -492,7 +491,7 @@ def reconcile_batch(
     """Reconcile one page of learners, record the result, then enqueue the next batch (``queue``
     ``None``: the caller runs the next batch itself, see :func:`run_inline`)."""
     size = task.page_size or page_size
-    reconciler.dry_run = task.dry_run
+    reconciler = dataclasses.replace(reconciler, dry_run=task.dry_run)
     uids = reconciler.learners.learner_page(task.cursor, size, task.pathway_id)
     tally = Tally()
     for uid in uids:
