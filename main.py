@@ -5,6 +5,7 @@ start little more than functions-framework itself.
 """
 
 from functions.progress import progress
+from functions.reconcile import task_reconcile
 from functions.resources import resources
 from functions.review import review
 from functions.rollups import on_module_progress_written, on_resource_progress_written
@@ -24,6 +25,7 @@ __all__ = [
     "review",
     "task_expire_upload",
     "task_notify_learner",
+    "task_reconcile",
     "task_reevaluate_learners",
     "uploads",
 ]

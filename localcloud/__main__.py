@@ -67,6 +67,7 @@ BASE_PORTS = {
     "task_expire_upload": 8321,
     "task_notify_learner": 8322,
     "task_reevaluate_learners": 8323,
+    "task_reconcile": 8324,
 }
 
 PORTS = {name: port + PORT_OFFSET for name, port in BASE_PORTS.items()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 HTTP = ["resources", "progress", "uploads", "review"]
-TASKS = ["task_expire_upload", "task_notify_learner", "task_reevaluate_learners"]
+TASKS = ["task_expire_upload", "task_notify_learner", "task_reevaluate_learners", "task_reconcile"]
 FIRESTORE_TRIGGERS = {
     # entry point -> document path pattern (Eventarc path pattern syntax)
     "on_resource_progress_written": "users/{uid}/resource_progress/{resource_id}",

@@ -1,35 +1,233 @@
-"""Which learners have progress in a module: collection-group queries on ``resource_progress`` and
-``module_progress`` by ``module_id`` (production needs collection-group single-field indexes on
-``module_id`` for both)."""
+"""Firestore behind the learner-wide tasks: which learners have progress, a learner's documents, the
+upload-derived status repair, and the reconcile run log.
+
+Which learners
+    ``learners_in_module``: collection-group queries on ``resource_progress`` and
+    ``module_progress`` by ``module_id`` (re-evaluation task). ``learner_page`` (reconcile): the
+    uids with a document in ``resource_progress``, ``module_progress`` or ``pathway_progress``
+    (collection-group queries, optionally ``pathway_id ==``), in document-name order, after a
+    cursor uid. Each query reads names only and jumps past a learner's remaining documents
+    (``start_after users/{uid}/{group}/\\uf8ff``), so a page of N learners costs at most N reads
+    per group whatever their number of documents. Production needs collection-group single-field
+    indexes on ``module_id`` and ``pathway_id`` (firestore.indexes.json).
+
+Documents: ``reconcile_runs/{run_id}``: the run's parameters, ``batches.{index}`` (each batch's
+result, replaced by a redelivery of the same batch), ``done`` once the last batch is recorded.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import os
 from typing import Any
 
 from shared.adapters.firestore import client
+from shared.domain.models import ModuleProgress, PathwayProgress, ResourceProgress, Submission
+from shared.services.reconcile import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    BatchResult,
+    LearnerState,
+    ReconcileBatch,
+    Reconciler,
+    RunReport,
+    StatusDecision,
+    summarize,
+)
+
+PROGRESS_GROUPS = ("resource_progress", "module_progress", "pathway_progress")
+RUNS = "reconcile_runs"
+SUBMISSIONS = "submissions"
+PAST_EVERY_ID = "\uf8ff"  # sorts after every document id of this product ([A-Za-z0-9_-])
+
+
+def _owner(ref: Any) -> str | None:
+    user = ref.parent.parent
+    if user is None or user.parent.id != "users":
+        return None
+    uid: str = user.id
+    return uid
 
 
 class FirestoreLearnerIndex:
     def __init__(self, db: Any = None) -> None:
         self._db = db
 
+    @property
+    def db(self) -> Any:
+        return self._db if self._db is not None else client()
+
     def learners_in_module(self, module_id: str) -> list[str]:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        db = self._db if self._db is not None else client()
         uids: set[str] = set()
         for group in ("resource_progress", "module_progress"):
-            query = db.collection_group(group).where(
+            query = self.db.collection_group(group).where(
                 filter=FieldFilter("module_id", "==", module_id)
             )
             for snap in query.select(["module_id"]).stream():
-                user = snap.reference.parent.parent
-                if user is not None and user.parent.id == "users":
-                    uids.add(user.id)
+                uid = _owner(snap.reference)
+                if uid is not None:
+                    uids.add(uid)
         return sorted(uids)
+
+    # ---- reconcile: pages of learners, and one learner's documents ------------------------------
+
+    def learner_page(self, after: str | None, limit: int, pathway_id: str | None) -> list[str]:
+        found: set[str] = set()
+        bound: str | None = None
+        for group in PROGRESS_GROUPS:
+            uids, exhausted = self._group_uids(group, after, limit, pathway_id)
+            found.update(uids)
+            if not exhausted:
+                # this group has more learners after its last one: nothing past it is known yet
+                bound = uids[-1] if bound is None else min(bound, uids[-1])
+        return sorted(u for u in found if bound is None or u <= bound)[:limit]
+
+    def _group_uids(
+        self, group: str, after: str | None, limit: int, pathway_id: str | None
+    ) -> tuple[list[str], bool]:
+        """The first ``limit`` uids after ``after`` with a document in ``group``; and whether the
+        group has no more."""
+        from google.cloud.firestore_v1.base_document import DocumentSnapshot
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        uids: list[str] = []
+        past = None if after is None else self.db.document("users", after, group, PAST_EVERY_ID)
+        while len(uids) < limit:
+            want = limit - len(uids)
+            query = self.db.collection_group(group)
+            if pathway_id is not None:
+                query = query.where(filter=FieldFilter("pathway_id", "==", pathway_id))
+            if past is not None:
+                query = query.start_after(DocumentSnapshot(past, {}, True, None, None, None))
+            snaps = list(query.select(["__name__"]).limit(want).stream())
+            for snap in snaps:
+                uid = _owner(snap.reference)
+                if uid is not None and (not uids or uids[-1] != uid):
+                    uids.append(uid)
+            if len(snaps) < want:
+                return uids, True
+            last = snaps[-1].reference
+            owner = _owner(last)
+            # jump past the rest of the last learner's documents (or past a stray document)
+            past = last if owner is None else self.db.document("users", owner, group, PAST_EVERY_ID)
+        return uids, False
+
+    def learner_state(self, uid: str) -> LearnerState:
+        from shared.adapters.progress_store import from_document
+
+        user = self.db.collection("users").document(uid)
+        state = LearnerState(uid=uid)
+        for snap in user.collection("resource_progress").stream():
+            data = {"pathway_id": "", "module_id": "", **(snap.to_dict() or {})}
+            state.resources[snap.id] = from_document(ResourceProgress, "resource_id", snap.id, data)
+        for snap in user.collection("module_progress").stream():
+            data = {"pathway_id": "", **(snap.to_dict() or {})}
+            state.modules[snap.id] = from_document(ModuleProgress, "module_id", snap.id, data)
+        for snap in user.collection("pathway_progress").stream():
+            data = snap.to_dict() or {}
+            state.pathways[snap.id] = from_document(PathwayProgress, "pathway_id", snap.id, data)
+        return state
+
+
+class FirestoreStatusRepair:
+    """The resource status that follows from a learner's submissions, through the submission
+    store's transaction (the one every submission change uses)."""
+
+    def __init__(self, db: Any = None) -> None:
+        self._db = db
+
+    @property
+    def db(self) -> Any:
+        return self._db if self._db is not None else client()
+
+    def submissions_of(self, uid: str) -> dict[str, list[Submission]]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self.db.collection(SUBMISSIONS).where(filter=FieldFilter("user_id", "==", uid))
+        out: dict[str, list[Submission]] = {}
+        for snap in query.stream():
+            sub = Submission.model_validate({**(snap.to_dict() or {}), "submission_id": snap.id})
+            out.setdefault(sub.resource_id, []).append(sub)
+        return out
+
+    def repair_status(
+        self, uid: str, resource_id: str, decide: StatusDecision
+    ) -> ResourceProgress | None:
+        from shared.adapters.submission_store import FirestoreSubmissionStore, FirestoreTx
+
+        def work(tx: FirestoreTx) -> ResourceProgress | None:
+            fresh = decide(tx.progress(uid, resource_id), tx.submissions_for(uid, resource_id))
+            if fresh is not None:
+                tx.put_progress(uid, fresh)
+            return fresh
+
+        return FirestoreSubmissionStore(self._db).transact(work)
+
+
+class FirestoreRunLog:
+    def __init__(self, db: Any = None) -> None:
+        self._db = db
+
+    def _ref(self, run_id: str) -> Any:
+        db = self._db if self._db is not None else client()
+        return db.collection(RUNS).document(run_id)
+
+    @staticmethod
+    def _meta(task: ReconcileBatch) -> dict[str, Any]:
+        return {"run_id": task.run_id, "pathway_id": task.pathway_id, "dry_run": task.dry_run}
+
+    def start_run(self, task: ReconcileBatch, at: dt.datetime) -> None:
+        self._ref(task.run_id).set({**self._meta(task), "started_at": at}, merge=True)
+
+    def record_batch(self, task: ReconcileBatch, result: BatchResult) -> None:
+        update: dict[str, Any] = {
+            **self._meta(task),
+            "batches": {str(result.batch): result.model_dump(mode="json")},
+            "updated_at": result.finished_at,
+        }
+        if result.next_cursor is None:
+            update |= {"done": True, "finished_at": result.finished_at, "last_batch": result.batch}
+        self._ref(task.run_id).set(update, merge=True)
+
+    def report(self, run_id: str) -> RunReport | None:
+        snap = self._ref(run_id).get()
+        if not snap.exists:
+            return None
+        data: dict[str, Any] = snap.to_dict() or {}
+        batches = [BatchResult.model_validate(b) for b in (data.get("batches") or {}).values()]
+        return summarize(run_id, data, batches)
+
+
+# ---- per-process wiring ------------------------------------------------------------------------
 
 
 @functools.cache
 def index() -> FirestoreLearnerIndex:
     return FirestoreLearnerIndex()
+
+
+def page_size() -> int:
+    """``RECONCILE_PAGE_SIZE``: learners per reconcile batch (default 100, at most 500)."""
+    size = int(os.environ.get("RECONCILE_PAGE_SIZE", str(DEFAULT_PAGE_SIZE)))
+    return max(1, min(MAX_PAGE_SIZE, size))
+
+
+def reconciler(db: Any = None) -> Reconciler:
+    """A reconciler for one batch or run: the catalog is read once per run (uncached elsewhere,
+    so a catalog edit is seen by the next run)."""
+    from shared.adapters.progress_store import FirestoreCatalog, FirestoreProgressStore
+    from shared.services.catalog import CachedCatalog
+
+    return Reconciler(
+        learners=FirestoreLearnerIndex(db),
+        catalog=CachedCatalog(FirestoreCatalog(db), ttl=3600.0),
+        rollups=FirestoreProgressStore(db),
+        statuses=FirestoreStatusRepair(db),
+    )
+
+
+def run_log(db: Any = None) -> FirestoreRunLog:
+    return FirestoreRunLog(db)

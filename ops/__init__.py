@@ -1,0 +1,1 @@
+"""Operator commands (``python -m ops ...``) against the local cloud or a real project."""

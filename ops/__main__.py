@@ -1,0 +1,158 @@
+"""Operator commands.
+
+    python -m ops reconcile [--pathway P] [--inline] [--dry-run] [--page-size N] [--timeout S] [--json]
+
+``reconcile`` repairs drifted rollups and upload-derived statuses (see shared/services/reconcile.py).
+By default it records a run in ``reconcile_runs/{run_id}``, enqueues the run's first batch on the
+Cloud Tasks queue (``task_reconcile`` chains the rest) and polls the run document until the last
+batch is recorded; ``--inline`` runs every batch in this process instead. It prints the checked /
+drifted / repaired counts per level and exits 0 once the run is done (1 if ``--timeout`` passed
+first).
+
+Where: without ``GOOGLE_CLOUD_PROJECT`` in the environment, the running local cloud described by
+``.local/stack.json`` (``make up``): its emulators, queue, task secret and function URLs. With
+``GOOGLE_CLOUD_PROJECT`` (and Application Default Credentials), that project: the task is sent to
+``FUNCTION_URL_TASK_RECONCILE`` (default: the deploy's URL of ``task_reconcile``) with an OIDC token
+for ``TASKS_SERVICE_ACCOUNT`` (default: the deploy's ``aibc-tasks-invoker``), which needs the caller
+to be allowed to act as that account.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK_FILE = ROOT / ".local" / "stack.json"
+ENTRY_POINT = "task_reconcile"
+
+
+def local_environ(stack: dict[str, Any]) -> dict[str, str]:
+    """The environment the functions of the local cloud run with, as far as reconcile needs it."""
+    emu = stack["emulators"]
+    _, project, _, region, _, queue = stack["queue"].split("/")
+    env = {
+        "GOOGLE_CLOUD_PROJECT": project,
+        "FIRESTORE_EMULATOR_HOST": emu["firestore"],
+        "CLOUD_TASKS_EMULATOR_HOST": emu["tasks"],
+        "FUNCTION_REGION": region,
+        "TASKS_QUEUE": queue,
+        "TASKS_LOCAL_SECRET": stack["tasks_local_secret"],
+    }
+    for name, url in stack["functions"].items():
+        env[f"FUNCTION_URL_{name.upper()}"] = url
+    return env
+
+
+def project_environ(environ: dict[str, str]) -> dict[str, str]:
+    """Defaults for a real project, matching what the deploy sets on the functions."""
+    project = environ["GOOGLE_CLOUD_PROJECT"]
+    region = environ.get("FUNCTION_REGION", "us-central1")
+    return {
+        "FUNCTION_REGION": region,
+        f"FUNCTION_URL_{ENTRY_POINT.upper()}": environ.get(
+            f"FUNCTION_URL_{ENTRY_POINT.upper()}",
+            f"https://{region}-{project}.cloudfunctions.net/{ENTRY_POINT}",
+        ),
+        "TASKS_SERVICE_ACCOUNT": environ.get(
+            "TASKS_SERVICE_ACCOUNT", f"aibc-tasks-invoker@{project}.iam.gserviceaccount.com"
+        ),
+    }
+
+
+def configure(stack_file: Path = STACK_FILE) -> str:
+    """Point this process at the local cloud or the project; returns a description of where."""
+    if os.environ.get("GOOGLE_CLOUD_PROJECT"):
+        os.environ.update(project_environ(dict(os.environ)))
+        return f"project {os.environ['GOOGLE_CLOUD_PROJECT']}"
+    if not stack_file.exists():
+        raise SystemExit(
+            "no local cloud (.local/stack.json; start it with `make up`) and no "
+            "GOOGLE_CLOUD_PROJECT: nothing to reconcile"
+        )
+    os.environ.update(local_environ(json.loads(stack_file.read_text())))
+    return f"the local cloud ({stack_file})"
+
+
+def new_run_id(now: dt.datetime) -> str:
+    return f"rc-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def render(report: Any) -> str:
+    tally = report.tally
+    lines = [
+        f"run {report.run_id}: {'done' if report.done else 'NOT done'}, "
+        f"{report.batches} batches, {tally.learners} learners"
+        + (f", pathway {report.pathway_id}" if report.pathway_id else "")
+        + (" (dry run: nothing repaired)" if report.dry_run else ""),
+        f"{'level':16}{'checked':>9}{'drifted':>9}{'repaired':>9}{'written':>9}",
+    ]
+    for level in ("statuses", "modules", "pathways"):
+        c = getattr(tally, level)
+        lines.append(f"{level:16}{c.checked:>9}{c.drifted:>9}{c.repaired:>9}{c.written:>9}")
+    return "\n".join(lines)
+
+
+def reconcile(args: argparse.Namespace) -> int:
+    where = configure(args.stack)
+    from shared.adapters import learners
+    from shared.adapters.tasks import queue
+    from shared.services import reconcile as service
+
+    task = service.ReconcileBatch(
+        run_id=args.run_id or new_run_id(dt.datetime.now(dt.UTC)),
+        pathway_id=args.pathway,
+        page_size=args.page_size,
+        dry_run=args.dry_run,
+    )
+    runs = learners.run_log()
+    print(f"reconcile {task.run_id} on {where}", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    if args.inline:
+        report = service.run_inline(
+            task, reconciler=learners.reconciler(), runs=runs, page_size=learners.page_size()
+        )
+    else:
+        service.start_run(task, runs=runs, queue=queue())
+        deadline = time.monotonic() + args.timeout
+        while True:
+            found = runs.report(task.run_id)
+            if (found is not None and found.done) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        if found is None:
+            raise SystemExit(f"run {task.run_id} was not recorded")
+        report = found
+    elapsed = round(time.monotonic() - started, 2)
+    if args.json:
+        print(json.dumps({**report.model_dump(mode="json"), "seconds": elapsed}), flush=True)
+    else:
+        print(f"{render(report)}\n{elapsed} s", flush=True)
+    return 0 if report.done else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ops", description="operator commands")
+    commands = parser.add_subparsers(dest="command", required=True)
+    rec = commands.add_parser("reconcile", help="repair drifted rollups and statuses")
+    rec.add_argument("--pathway", help="only the learners and documents of this pathway")
+    rec.add_argument("--inline", action="store_true", help="run the batches in this process")
+    rec.add_argument("--dry-run", action="store_true", help="count drift, repair nothing")
+    rec.add_argument("--page-size", type=int, help="learners per batch (default: the setting)")
+    rec.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the run")
+    rec.add_argument("--run-id", help="a run id (default: a fresh one)")
+    rec.add_argument("--json", action="store_true", help="print the report as JSON")
+    rec.add_argument("--stack", type=Path, default=STACK_FILE, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    return reconcile(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

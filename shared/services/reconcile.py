@@ -1,0 +1,561 @@
+"""Drift repair: recount every learner's rollups (and upload-derived statuses) from the source of truth.
+
+The triggers keep rollups exact as long as every event is delivered. When one is not (a trigger
+down past Eventarc's retries, a hand-edited document, a bug), the drift stays until the learner
+happens to touch that module again. Reconcile repairs it, in three steps per learner:
+
+1. **Resource statuses** that follow from the learner's submissions: for every resource with a
+   submission, or whose status is ``submitted`` / ``reviewed``, the status
+   :func:`shared.domain.uploads.settle_progress` derives from the submissions (:func:`settled`).
+2. **Modules**: ``module_progress`` recounted from ``resource_progress`` with
+   :func:`shared.domain.progress.module_rollup`, the rule the module trigger uses.
+3. **Pathways**: ``pathway_progress`` recounted from the (repaired) module rollups with
+   :func:`shared.domain.progress.pathway_rollup`, the rule the pathway trigger uses.
+
+Checking reads the learner's documents once, outside any transaction. Only a level that differs
+from its recount is repaired, through the same transactional recompute the triggers run
+(:class:`~shared.services.rollups.RollupStore`), which reads the source of truth again and writes
+only on change: a learner acting meanwhile, or a trigger firing on reconcile's own write, ends on
+the same numbers. ``completed_at`` follows the rollup rule: kept where the stored level was and is
+complete, set to now where it becomes complete, cleared where it is not.
+
+What counts as drift
+    A level whose stored document differs (``updated_at`` aside) from its recount. A module without
+    a document and with nothing done is not drift (the pathway rule reads a missing module as 0 of
+    its catalog total); neither is a pathway without a document while the learner has no module
+    document in it.
+
+Counts, per level (resource statuses, modules, pathways)
+    ``checked`` levels examined, ``drifted`` found different from the recount, ``repaired`` of those
+    left equal to the recount by the repair transaction (it wrote, or found that a trigger or the
+    learner had already put it right: ``written`` counts reconcile's own writes). A dry run checks
+    and counts drift and repairs nothing.
+
+Runs are paginated and resumable (:func:`reconcile_batch`): a batch handles at most ``page_size``
+learners after a cursor (the last uid of the previous batch), records its counts in the run log
+under its batch index (a redelivered batch overwrites its own entry, so nothing is counted twice),
+then enqueues the next batch with a deterministic task name. A batch that fails raises, and Cloud
+Tasks delivers it again; a batch that crashed after repairing part of its learners reports, on
+redelivery, only what was still drifted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared import log
+from shared.domain import progress as rules
+from shared.domain import uploads
+from shared.domain.models import (
+    Id,
+    Module,
+    ModuleProgress,
+    Pathway,
+    PathwayProgress,
+    Resource,
+    ResourceProgress,
+    ResourceStatus,
+    Submission,
+)
+from shared.services import catalog as cat
+from shared.services.catalog import CatalogReader
+from shared.services.rollups import RollupStore
+
+Clock = Callable[[], dt.datetime]
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 500
+TASK_ENTRY_POINT = "task_reconcile"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# ---- counts ------------------------------------------------------------------------------------
+
+
+class Counts(BaseModel):
+    checked: int = 0
+    drifted: int = 0
+    repaired: int = 0
+    written: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            checked=self.checked + other.checked,
+            drifted=self.drifted + other.drifted,
+            repaired=self.repaired + other.repaired,
+            written=self.written + other.written,
+        )
+
+
+class Tally(BaseModel):
+    """Counts per level, and the learners they cover."""
+
+    learners: int = 0
+    statuses: Counts = Field(default_factory=Counts)
+    modules: Counts = Field(default_factory=Counts)
+    pathways: Counts = Field(default_factory=Counts)
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            learners=self.learners + other.learners,
+            statuses=self.statuses + other.statuses,
+            modules=self.modules + other.modules,
+            pathways=self.pathways + other.pathways,
+        )
+
+    @property
+    def drifted(self) -> int:
+        return self.statuses.drifted + self.modules.drifted + self.pathways.drifted
+
+
+# ---- ports -------------------------------------------------------------------------------------
+
+
+@dataclass
+class LearnerState:
+    """Every progress document of one learner, as stored (keyed by document id)."""
+
+    uid: str
+    resources: dict[str, ResourceProgress] = field(default_factory=dict)
+    modules: dict[str, ModuleProgress] = field(default_factory=dict)
+    pathways: dict[str, PathwayProgress] = field(default_factory=dict)
+
+
+class LearnerPages(Protocol):
+    def learner_page(self, after: str | None, limit: int, pathway_id: str | None) -> list[str]:
+        """Up to ``limit`` uids, ascending, all greater than ``after``, of learners with any
+        progress document (in ``pathway_id`` only, when given). Fewer than ``limit``: the end."""
+        ...
+
+    def learner_state(self, uid: str) -> LearnerState: ...
+
+
+StatusDecision = Callable[[ResourceProgress | None, list[Submission]], ResourceProgress | None]
+
+
+class ResourceStatusRepair(Protocol):
+    """The upload-derived part of ``resource_progress``: the learner's submissions, and a
+    transaction that reads a resource's progress and submissions, decides, and writes."""
+
+    def submissions_of(self, uid: str) -> dict[str, list[Submission]]:
+        """The learner's submissions by resource id (a plain read, outside any transaction)."""
+        ...
+
+    def repair_status(
+        self, uid: str, resource_id: str, decide: StatusDecision
+    ) -> ResourceProgress | None:
+        """In one transaction: read, ``decide``, write the result when it is not ``None``;
+        returns what was written."""
+        ...
+
+
+# ---- the pure decisions ------------------------------------------------------------------------
+
+
+def settled(
+    current: ResourceProgress | None, submissions: Sequence[Submission], at: dt.datetime
+) -> ResourceProgress | None:
+    """The resource progress its submissions imply (the rule of
+    :func:`shared.domain.uploads.settle_progress`, recording nothing new); ``None``: no change."""
+    if submissions:
+        return uploads.settle_progress(current, submissions, submissions[0], at)
+    if current is None or current.status not in uploads.UPLOAD_STATUSES:
+        return None
+    # No submission left at all: the upload-related state is taken back, as settle_progress does.
+    return current.model_copy(
+        update={"status": ResourceStatus.in_progress, "completed_at": None, "updated_at": at}
+    )
+
+
+def status_candidates(
+    resources: Mapping[str, ResourceProgress],
+    submissions: Mapping[str, Sequence[Submission]],
+    pathway_id: str | None = None,
+) -> list[str]:
+    """Resources whose status may owe something to submissions (any other status stands), in
+    ``pathway_id`` only when given."""
+    uploaded = {rid for rid, p in resources.items() if p.status in uploads.UPLOAD_STATUSES}
+    found = sorted(uploaded | {rid for rid, subs in submissions.items() if subs})
+    if pathway_id is None:
+        return found
+
+    def inside(rid: str) -> bool:
+        progress = resources.get(rid)
+        if progress is not None and progress.pathway_id == pathway_id:
+            return True
+        return any(s.pathway_id == pathway_id for s in submissions.get(rid, ()))
+
+    return [rid for rid in found if inside(rid)]
+
+
+@dataclass(frozen=True)
+class PathwayCatalog:
+    """One pathway's catalog, in catalog order."""
+
+    pathway: Pathway
+    modules: dict[str, Module]
+    resources: dict[str, list[Resource]]  # module id -> its resources, in order
+    totals: dict[str, int]  # module id -> counting resources
+
+    @classmethod
+    def read(cls, catalog: CatalogReader, pathway: Pathway) -> PathwayCatalog:
+        mods = catalog.modules(list(pathway.module_ids))
+        found = catalog.resources([rid for m in mods.values() for rid in m.resource_ids])
+        resources = {mid: cat.ordered(m.resource_ids, found) for mid, m in mods.items()}
+        totals = {mid: rules.count_module(rs, {})[1] for mid, rs in resources.items()}
+        return cls(pathway, mods, resources, totals)
+
+
+@dataclass(frozen=True)
+class PathwayCheck:
+    """A pathway's recount for one learner: what differs from the stored documents."""
+
+    module_ids: list[str]  # every module of the pathway (the checked ones)
+    modules: dict[str, ModuleProgress]  # drifted module id -> its recount
+    pathway: PathwayProgress | None  # the pathway's recount when it drifted
+
+
+def module_recount(
+    pc: PathwayCatalog,
+    module_id: str,
+    progress: Mapping[str, ResourceProgress],
+    current: ModuleProgress | None,
+    now: dt.datetime,
+) -> ModuleProgress | None:
+    """The module trigger's rule; ``None`` when the stored module is right (or rightly absent)."""
+    fresh = rules.module_rollup(
+        pc.modules[module_id], pc.resources[module_id], progress, current, now
+    )
+    if current is None and fresh is not None and fresh.completed_resources == 0:
+        return None  # absent reads as 0 of its total: nothing to repair
+    return fresh
+
+
+def pathway_recount(
+    pc: PathwayCatalog,
+    modules: Mapping[str, ModuleProgress],
+    current: PathwayProgress | None,
+    now: dt.datetime,
+) -> PathwayProgress | None:
+    """The pathway trigger's rule over ``modules``; ``None`` when the stored pathway is right (or
+    rightly absent: no module document in it)."""
+    module_ids = list(pc.pathway.module_ids)
+    if current is None and not any(mid in modules for mid in module_ids):
+        return None
+    return rules.pathway_rollup(pc.pathway.pathway_id, module_ids, modules, pc.totals, current, now)
+
+
+def check_pathway(pc: PathwayCatalog, state: LearnerState, now: dt.datetime) -> PathwayCheck:
+    """Recount one pathway of a learner from ``state`` (modules from resources, the pathway from the
+    modules as they will be once repaired)."""
+    drifted: dict[str, ModuleProgress] = {}
+    after: dict[str, ModuleProgress] = {}
+    checked = [mid for mid in pc.pathway.module_ids if mid in pc.modules]
+    for mid in checked:
+        current = state.modules.get(mid)
+        fresh = module_recount(pc, mid, state.resources, current, now)
+        if fresh is not None:
+            drifted[mid] = after[mid] = fresh
+        elif current is not None:
+            after[mid] = current
+    pathway = pathway_recount(pc, after, state.pathways.get(pc.pathway.pathway_id), now)
+    return PathwayCheck(checked, drifted, pathway)
+
+
+def pathways_of(state: LearnerState, catalog: CatalogReader) -> list[str]:
+    """Every pathway a learner has a progress document in (catalog ids fill missing fields)."""
+    found = set(state.pathways)
+    found |= {m.pathway_id for m in state.modules.values() if m.pathway_id}
+    found |= {p.pathway_id for p in state.resources.values() if p.pathway_id}
+    no_module = [mid for mid, m in state.modules.items() if not m.pathway_id]
+    found |= {m.pathway_id for m in catalog.modules(no_module).values()}
+    no_pathway = [rid for rid, p in state.resources.items() if not p.pathway_id]
+    found |= {r.pathway_id for r in catalog.resources(no_pathway).values()}
+    return sorted(found)
+
+
+# ---- one learner -------------------------------------------------------------------------------
+
+
+@dataclass
+class Reconciler:
+    """Checks and repairs learners; holds the ports and the per-run catalog."""
+
+    learners: LearnerPages
+    catalog: CatalogReader
+    rollups: RollupStore
+    statuses: ResourceStatusRepair
+    now: Clock = utcnow
+    dry_run: bool = False
+    _pathways: dict[str, PathwayCatalog | None] = field(default_factory=dict)
+
+    def pathway_catalog(self, pathway_id: str) -> PathwayCatalog | None:
+        if pathway_id not in self._pathways:
+            path = self.catalog.pathways([pathway_id]).get(pathway_id)
+            self._pathways[pathway_id] = (
+                PathwayCatalog.read(self.catalog, path) if path is not None else None
+            )
+        return self._pathways[pathway_id]
+
+    def learner(self, uid: str, pathway_id: str | None = None) -> Tally:
+        tally = Tally(learners=1)
+        state = self.learners.learner_state(uid)
+        # The rollups are checked against the statuses as repaired (in a dry run: as they would
+        # be), so the counts do not depend on whether a trigger has caught up with the repair yet.
+        state.resources.update(self._statuses(uid, state, pathway_id, tally.statuses))
+        ids = [pathway_id] if pathway_id else pathways_of(state, self.catalog)
+        for pid in ids:
+            pc = self.pathway_catalog(pid)
+            if pc is not None:
+                self._pathway(uid, pc, state, tally)
+        if tally.drifted:
+            log.info("learner reconciled", uid=uid, **tally.model_dump(exclude={"learners"}))
+        return tally
+
+    def _statuses(
+        self, uid: str, state: LearnerState, pathway_id: str | None, counts: Counts
+    ) -> dict[str, ResourceProgress]:
+        """Check (and repair) the upload-derived statuses; returns the drifted ones' recounts."""
+        submissions = self.statuses.submissions_of(uid)
+        drifted: dict[str, ResourceProgress] = {}
+        for rid in status_candidates(state.resources, submissions, pathway_id):
+            counts.checked += 1
+            fresh = settled(state.resources.get(rid), submissions.get(rid, []), self.now())
+            if fresh is None:
+                continue
+            counts.drifted += 1
+            drifted[rid] = fresh
+            if self.dry_run:
+                continue
+
+            def decide(
+                current: ResourceProgress | None, subs: list[Submission]
+            ) -> ResourceProgress | None:
+                return settled(current, subs, self.now())
+
+            written = self.statuses.repair_status(uid, rid, decide)
+            counts.repaired += 1
+            counts.written += written is not None
+        return drifted
+
+    def _pathway(self, uid: str, pc: PathwayCatalog, state: LearnerState, tally: Tally) -> None:
+        check = check_pathway(pc, state, self.now())
+        tally.modules.checked += len(check.module_ids)
+        tally.modules.drifted += len(check.modules)
+        tally.pathways.checked += 1
+        tally.pathways.drifted += check.pathway is not None
+        if self.dry_run:
+            return
+        for mid in check.modules:
+            tally.modules.written += self._repair_module(uid, pc, mid) is not None
+            tally.modules.repaired += 1
+        if check.pathway is not None:
+            tally.pathways.written += self._repair_pathway(uid, pc) is not None
+            tally.pathways.repaired += 1
+
+    def _repair_module(self, uid: str, pc: PathwayCatalog, module_id: str) -> ModuleProgress | None:
+        mod, resources = pc.modules[module_id], pc.resources[module_id]
+
+        def compute(
+            progress: dict[str, ResourceProgress], current: ModuleProgress | None
+        ) -> ModuleProgress | None:
+            return rules.module_rollup(mod, resources, progress, current, self.now())
+
+        ids = [r.resource_id for r in resources]
+        return self.rollups.recompute_module(uid, module_id, ids, compute)
+
+    def _repair_pathway(self, uid: str, pc: PathwayCatalog) -> PathwayProgress | None:
+        module_ids = list(pc.pathway.module_ids)
+
+        def compute(
+            modules: dict[str, ModuleProgress], current: PathwayProgress | None
+        ) -> PathwayProgress | None:
+            return rules.pathway_rollup(
+                pc.pathway.pathway_id, module_ids, modules, pc.totals, current, self.now()
+            )
+
+        return self.rollups.recompute_pathway(uid, pc.pathway.pathway_id, module_ids, compute)
+
+
+# ---- batches and runs --------------------------------------------------------------------------
+
+Cursor = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class ReconcileBatch(BaseModel):
+    """The body of a ``task_reconcile`` task: one batch of a run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: Id
+    pathway_id: Id | None = None
+    cursor: Cursor | None = None  # the last uid of the previous batch
+    batch: int = Field(default=0, ge=0, le=1_000_000)
+    page_size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
+    dry_run: bool = False
+
+
+class ScheduledRun(BaseModel):
+    """The body a scheduler sends to ``task_reconcile`` (a static one, e.g. ``{}`` from Cloud
+    Scheduler): the first batch of the day's run, ``nightly-{YYYYMMDD}[-{pathway}]``. A retry of
+    that call on the same day is the same run's first batch again, so it counts nothing twice."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pathway_id: Id | None = None
+    page_size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
+    dry_run: bool = False
+
+    def first_batch(self, now: dt.datetime) -> ReconcileBatch:
+        run_id = f"nightly-{now:%Y%m%d}" + (f"-{self.pathway_id}" if self.pathway_id else "")
+        return ReconcileBatch(
+            run_id=run_id[:128],
+            pathway_id=self.pathway_id,
+            page_size=self.page_size,
+            dry_run=self.dry_run,
+        )
+
+
+class BatchResult(BaseModel):
+    batch: int
+    cursor: str | None
+    next_cursor: str | None  # None: this was the last batch
+    tally: Tally
+    finished_at: dt.datetime
+
+
+class RunReport(BaseModel):
+    run_id: str
+    pathway_id: str | None = None
+    dry_run: bool = False
+    done: bool = False
+    batches: int = 0
+    tally: Tally = Field(default_factory=Tally)
+
+
+class RunLog(Protocol):
+    """``reconcile_runs/{run_id}``: the run's parameters and each batch's result by index."""
+
+    def start_run(self, task: ReconcileBatch, at: dt.datetime) -> None: ...
+
+    def record_batch(self, task: ReconcileBatch, result: BatchResult) -> None:
+        """Store ``result`` under ``task.batch`` (replacing a previous delivery's); mark the run
+        done when it is the last batch."""
+        ...
+
+    def report(self, run_id: str) -> RunReport | None: ...
+
+
+class BatchQueue(Protocol):
+    def enqueue(self, entry_point: str, task_id: str, payload: dict[str, object]) -> None: ...
+
+
+def task_name(run_id: str, batch: int) -> str:
+    """The Cloud Tasks name of a batch: a redelivered batch cannot enqueue its successor twice."""
+    return f"reconcile-{run_id}-{batch}"
+
+
+def summarize(run_id: str, meta: Mapping[str, object], batches: Iterable[BatchResult]) -> RunReport:
+    """A run's report from its stored batches (each index once)."""
+    by_index = {b.batch: b for b in batches}
+    tally = Tally()
+    for b in by_index.values():
+        tally = tally + b.tally
+    pathway = meta.get("pathway_id")
+    return RunReport(
+        run_id=run_id,
+        pathway_id=pathway if isinstance(pathway, str) else None,
+        dry_run=bool(meta.get("dry_run", False)),
+        done=bool(meta.get("done", False)),
+        batches=len(by_index),
+        tally=tally,
+    )
+
+
+def reconcile_batch(
+    task: ReconcileBatch,
+    *,
+    reconciler: Reconciler,
+    runs: RunLog,
+    queue: BatchQueue | None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> BatchResult:
+    """Reconcile one page of learners, record the result, then enqueue the next batch (``queue``
+    ``None``: the caller runs the next batch itself, see :func:`run_inline`)."""
+    size = task.page_size or page_size
+    reconciler = dataclasses.replace(reconciler, dry_run=task.dry_run)
+    uids = reconciler.learners.learner_page(task.cursor, size, task.pathway_id)
+    tally = Tally()
+    for uid in uids:
+        tally = tally + reconciler.learner(uid, task.pathway_id)
+    next_cursor = uids[-1] if len(uids) >= size else None
+    result = BatchResult(
+        batch=task.batch,
+        cursor=task.cursor,
+        next_cursor=next_cursor,
+        tally=tally,
+        finished_at=reconciler.now(),
+    )
+    runs.record_batch(task, result)
+    log.info(
+        "reconcile batch",
+        run_id=task.run_id,
+        batch=task.batch,
+        learners=len(uids),
+        drifted=tally.drifted,
+        last=next_cursor is None,
+    )
+    if next_cursor is not None and queue is not None:
+        following = task.model_copy(update={"cursor": next_cursor, "batch": task.batch + 1})
+        queue.enqueue(
+            TASK_ENTRY_POINT,
+            task_name(task.run_id, following.batch),
+            following.model_dump(mode="json", exclude_none=True),
+        )
+    return result
+
+
+def start_run(
+    task: ReconcileBatch, *, runs: RunLog, queue: BatchQueue, now: Clock = utcnow
+) -> None:
+    """Record the run and enqueue its first batch."""
+    first = task.model_copy(update={"cursor": None, "batch": 0})
+    runs.start_run(first, now())
+    queue.enqueue(
+        TASK_ENTRY_POINT,
+        task_name(first.run_id, 0),
+        first.model_dump(mode="json", exclude_none=True),
+    )
+
+
+def run_inline(
+    task: ReconcileBatch,
+    *,
+    reconciler: Reconciler,
+    runs: RunLog,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> RunReport:
+    """Every batch of a run in this process, one after the other; the run is logged as by tasks."""
+    current = task.model_copy(update={"cursor": None, "batch": 0})
+    runs.start_run(current, reconciler.now())
+    while True:
+        result = reconcile_batch(
+            current, reconciler=reconciler, runs=runs, queue=None, page_size=page_size
+        )
+        if result.next_cursor is None:
+            break
+        current = current.model_copy(
+            update={"cursor": result.next_cursor, "batch": current.batch + 1}
+        )
+    report = runs.report(task.run_id)
+    if report is None:
+        raise RuntimeError(f"the run log has no run {task.run_id}")
+    return report
