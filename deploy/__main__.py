@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from deploy.plan import Config, build_plan, render
 
@@ -65,6 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     steps = build_plan(config)
     if args.dry_run:
         sys.stdout.write(render(steps, config))
+        # The one local step is taken even in a dry run, so what would be uploaded can be read.
+        from deploy import files
+
+        staged = files.stage_source(Path(config.source_dir))
+        print(f"# staged {len(staged)} files of the functions' source in {config.source_dir}/")
         return 0
 
     from deploy import run

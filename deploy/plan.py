@@ -11,7 +11,7 @@ Order (each stage needs the previous ones):
     minutes, so they start early);
  4. create the service accounts and the Cloud Tasks queue;
  5. grant each account the least it needs (see ``ROLE_SCOPES`` for the full list);
- 6. deploy every entry point of ``localcloud.entrypoints`` as a 2nd gen function;
+ 6. deploy every entry point of ``functions.registry`` as a 2nd gen function;
  7. let the tasks invoker call the task handlers and the Eventarc identity call the triggers.
 
 Idempotent: a create step whose resource already exists is accepted (``Step.ok_if``), and the
@@ -33,7 +33,7 @@ import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from localcloud import entrypoints
+from functions import registry
 
 RUNTIME = (
     "python311"  # what the local cloud runs (Python 3.11); tests/unit/test_deploy_plan.py checks
@@ -43,7 +43,6 @@ FIREBASE = "node_modules/.bin/firebase"
 PYTHON = "python3"
 FILES_MODULE = "deploy.files"
 LIFECYCLE_FILE = "deploy/lifecycle.json"
-IGNORE_FILE = "deploy/gcloudignore"
 NUMBER_PLACEHOLDER = "PROJECT_NUMBER"
 
 APIS = (
@@ -201,6 +200,11 @@ class Config:
     def stage_dir(self) -> str:
         return f".local/deploy/{self.project}"
 
+    @property
+    def source_dir(self) -> str:
+        """What every ``gcloud functions deploy`` uploads: the staged runtime source only."""
+        return f"{self.stage_dir}/source"
+
     def function_url(self, name: str) -> str:
         """The URL a task is sent to, and its OIDC audience (the full function URL)."""
         return f"https://{self.region}-{self.project}.cloudfunctions.net/{name}"
@@ -258,7 +262,7 @@ def _env_vars(config: Config) -> dict[str, str]:
         # noncurrent version that the lifecycle rule deletes 30 days later (docs/DEPLOY.md).
         "DELETE_REMOVES_OBJECT": "true",
     }
-    for name in entrypoints.TASKS:
+    for name in registry.TASKS:
         env[f"FUNCTION_URL_{name.upper()}"] = config.function_url(name)
     return env
 
@@ -280,8 +284,7 @@ def _deploy(config: Config, name: str) -> tuple[str, ...]:
         "--gen2",
         f"--runtime={config.runtime}",
         f"--region={config.region}",
-        "--source=.",
-        f"--ignore-file={IGNORE_FILE}",
+        f"--source={config.source_dir}",
         f"--entry-point={name}",
         f"--service-account={config.runtime_sa}",
         f"--build-service-account=projects/{config.project}/serviceAccounts/{config.build_sa}",
@@ -289,24 +292,24 @@ def _deploy(config: Config, name: str) -> tuple[str, ...]:
         "--update-labels=app=aibc",
     ]
     trigger: list[str]
-    if name in entrypoints.HTTP:
+    if name in registry.HTTP:
         trigger = ["--trigger-http", "--allow-unauthenticated", "--ingress-settings=all"]
         sizing = SIZING["http"]
-    elif name in entrypoints.TASKS:
+    elif name in registry.TASKS:
         trigger = ["--trigger-http", "--no-allow-unauthenticated", "--ingress-settings=all"]
         sizing = SIZING["task"]
-    elif name in entrypoints.FIRESTORE_TRIGGERS:
+    elif name in registry.FIRESTORE_TRIGGERS:
         trigger = [
             "--trigger-event-filters=type=google.cloud.firestore.document.v1.written",
             "--trigger-event-filters=database=(default)",
-            f"--trigger-event-filters-path-pattern=document={entrypoints.FIRESTORE_TRIGGERS[name]}",
+            f"--trigger-event-filters-path-pattern=document={registry.FIRESTORE_TRIGGERS[name]}",
             f"--trigger-location={config.firestore_location}",
             f"--trigger-service-account={config.events_sa}",
             "--retry",
             "--ingress-settings=internal-only",
         ]
         sizing = SIZING["event"]
-    elif name in entrypoints.STORAGE_TRIGGERS:
+    elif name in registry.STORAGE_TRIGGERS:
         trigger = [
             "--trigger-event-filters=type=google.cloud.storage.object.v1.finalized",
             f"--trigger-event-filters=bucket={config.bucket}",
@@ -316,7 +319,7 @@ def _deploy(config: Config, name: str) -> tuple[str, ...]:
             "--ingress-settings=internal-only",
         ]
         sizing = SIZING["event"]
-    else:  # pragma: no cover - entrypoints.ALL is the union of the four lists
+    else:  # pragma: no cover - registry.ALL is the union of the four lists
         raise ValueError(f"unknown entry point kind: {name}")
     return (*common, *trigger, *_flags(sizing), f"--project={config.project}", "--quiet")
 
@@ -519,12 +522,13 @@ def build_plan(config: Config) -> list[Step]:
         ),
     ]
 
-    # 6. Functions
-    for name in entrypoints.ALL:
+    # 6. Functions, from the staged runtime source (deploy.files: exactly what the runtime loads)
+    add("functions", (PYTHON, "-m", FILES_MODULE, "source", "--out", config.source_dir))
+    for name in registry.ALL:
         add("functions", _deploy(config, name))
 
     # 7. Who may invoke the private functions (run.invoker on that function's service only)
-    for name in entrypoints.TASKS:
+    for name in registry.TASKS:
         add(
             "invokers",
             gcloud(
@@ -536,7 +540,7 @@ def build_plan(config: Config) -> list[Step]:
                 project=p,
             ),
         )
-    for name in [*entrypoints.FIRESTORE_TRIGGERS, *entrypoints.STORAGE_TRIGGERS]:
+    for name in [*registry.FIRESTORE_TRIGGERS, *registry.STORAGE_TRIGGERS]:
         add(
             "invokers",
             gcloud(
