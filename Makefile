@@ -4,6 +4,11 @@ PY := .venv/bin/python
 PROJECT ?=
 REGION ?= us-central1
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# The local cloud runs the functions as deployed (staged source, runtime-only venv: localcloud/parity.py);
+# `make up DEV=1` / `make test DEV=1` runs them from the checkout in the dev venv instead.
+ifdef DEV
+export LOCALCLOUD_MODE := dev
+endif
 
 .PHONY: install up down status demo test lint pytest seed openapi bench-progress deploy deploy-plan clean
 
