@@ -10,7 +10,7 @@ ifdef DEV
 export LOCALCLOUD_MODE := dev
 endif
 
-.PHONY: install up down status demo test lint pytest seed openapi bench-progress deploy deploy-plan clean
+.PHONY: install up down status demo test lint pytest seed openapi bench-progress deploy deploy-plan smoke clean
 
 install: .venv/.installed .venv-tasks/.installed node_modules/.installed web/dist/.built /usr/bin/chromium
 
@@ -83,6 +83,10 @@ deploy-plan:
 deploy: install
 	@test -n "$(PROJECT)" || { echo "usage: make deploy PROJECT=<project id> [REGION=us-central1]"; exit 1; }
 	$(PY) -m deploy --project $(PROJECT) --region $(REGION)
+
+# The smoke test of a deployed project (docs/DEPLOY.md); `make smoke LOCAL=1` against `make up`.
+smoke: .venv/.installed
+	$(PY) -m deploy smoke $(if $(LOCAL),--local,--project $(PROJECT) --region $(REGION))
 
 clean: down
 	rm -rf .venv .venv-tasks node_modules .local

@@ -1,4 +1,5 @@
-"""``python -m deploy --project P --region R [--dry-run]``: see docs/DEPLOY.md."""
+"""``python -m deploy --project P --region R [--dry-run]`` and ``python -m deploy smoke``: see
+docs/DEPLOY.md."""
 
 from __future__ import annotations
 
@@ -39,6 +40,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["smoke"]:  # python -m deploy smoke ...: deploy/smoke.py
+        from deploy import smoke
+
+        return smoke.main(argv[1:])
     args = parse(argv)
     number = args.project_number
     if not args.dry_run:
