@@ -80,9 +80,11 @@ bench-progress: install
 deploy-plan:
 	python3 -m deploy --project $(or $(PROJECT),my-project) --region $(REGION) --dry-run
 
-deploy: install
+# Only what deploying needs: firebase-tools and esbuild (node_modules) and the built page. The deploy
+# itself is standard-library python3: no dev venv, no emulators, no chromium.
+deploy: node_modules/.installed web/dist/.built
 	@test -n "$(PROJECT)" || { echo "usage: make deploy PROJECT=<project id> [REGION=us-central1]"; exit 1; }
-	$(PY) -m deploy --project $(PROJECT) --region $(REGION)
+	python3 -m deploy --project $(PROJECT) --region $(REGION)
 
 # The smoke test of a deployed project (docs/DEPLOY.md); `make smoke LOCAL=1` against `make up`.
 smoke: .venv/.installed

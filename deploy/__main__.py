@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -72,11 +73,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     steps = build_plan(config)
     if args.dry_run:
         sys.stdout.write(render(steps, config))
-        # The one local step is taken even in a dry run, so what would be uploaded can be read.
+        # The source is staged even in a dry run (into a directory removed afterwards), so what
+        # every `gcloud functions deploy` would upload is listed, file by file.
         from deploy import files
 
-        staged = files.stage_source(Path(config.source_dir))
-        print(f"# staged {len(staged)} files of the functions' source in {config.source_dir}/")
+        with tempfile.TemporaryDirectory() as tmp:
+            staged = files.stage_source(Path(tmp) / "source")
+            names = sorted(str(path.relative_to(Path(tmp) / "source")) for path in staged)
+        print(f"# {config.source_dir} will hold (and gcloud upload) these {len(names)} files:")
+        for name in names:
+            print(f"#   {name}")
         return 0
 
     from deploy import run

@@ -3,6 +3,7 @@
     python3 -m deploy.files source --out DIR                 # the functions' source, exactly
     python3 -m deploy.files firebase --bucket B --out DIR   # firebase.json + rules + indexes
     python3 -m deploy.files cors --origin https://x --out FILE
+    python3 -m deploy.files hosting --region R --out DIR    # the web page for Firebase Hosting
 
 ``source``: the directory ``gcloud functions deploy --source`` uploads, holding exactly what the
 runtime loads: ``main.py``, ``requirements.txt`` and the ``.py`` files of ``functions/`` and
@@ -16,6 +17,10 @@ from the same staged directory.
 and the storage rules must name the submissions bucket, which differs per project. So the deploy
 stages ``firestore.rules``, ``firestore.indexes.json`` and ``storage.rules`` (copied unchanged from
 the repository root) with a generated firebase.json under ``.local/deploy/<project>/firebase``.
+
+``hosting``: the ``hosting`` section of the repository's firebase.json (rewrites of ``/api/v1/...`` to
+the HTTP functions' Cloud Run services, security and cache headers) with the deploy's region, and
+the built page (``web/dist``) copied beside it as ``public/``.
 
 ``cors``: the browser PUTs the upload straight to Cloud Storage through the signed URL, a
 cross-origin request; the bucket must answer the preflight for the web app's origins, with the
@@ -114,6 +119,32 @@ def stage_firebase(bucket: str, out: Path, root: Path = ROOT) -> list[Path]:
     return written
 
 
+def hosting_config(region: str, root: Path = ROOT) -> dict[str, Any]:
+    """The repository's hosting section, its rewrites pointed at ``region``, serving ``public/``."""
+    hosting: dict[str, Any] = json.loads((root / "firebase.json").read_text())["hosting"]
+    hosting = {**hosting, "public": "public"}
+    hosting["rewrites"] = [
+        {**rule, "run": {**rule["run"], "region": region}} if "run" in rule else rule
+        for rule in hosting.get("rewrites", [])
+    ]
+    return {"hosting": hosting}
+
+
+def stage_hosting(region: str, out: Path, root: Path = ROOT) -> list[Path]:
+    """firebase.json (hosting only) and the built page under ``out/public``."""
+    dist = root / "web" / "dist"
+    if not (dist / "index.html").is_file():
+        raise FileNotFoundError(f"{dist} has no built page: run `npm run build:web` first")
+    public = out / "public"
+    if public.exists():
+        shutil.rmtree(public)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(dist, public, ignore=shutil.ignore_patterns(".*"))
+    config = out / "firebase.json"
+    config.write_text(json.dumps(hosting_config(region, root), indent=2) + "\n")
+    return [config, *sorted(p for p in public.rglob("*") if p.is_file())]
+
+
 def write_cors(origins: Sequence[str], out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(cors_config(origins), indent=2) + "\n")
@@ -131,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cors = sub.add_parser("cors", help="write the bucket's CORS configuration")
     cors.add_argument("--origin", action="append", required=True)
     cors.add_argument("--out", required=True, type=Path)
+    hosting = sub.add_parser("hosting", help="stage the web page and its Hosting config")
+    hosting.add_argument("--region", required=True)
+    hosting.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     if args.what == "source":
         staged = stage_source(args.out)
@@ -138,6 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.what == "firebase":
         for path in stage_firebase(args.bucket, args.out):
             print(f"wrote {path}")
+    elif args.what == "hosting":
+        written = stage_hosting(args.region, args.out)
+        print(f"staged the web page ({len(written) - 1} files) and {written[0]}")
     else:
         print(f"wrote {write_cors(args.origin, args.out)}")
     return 0

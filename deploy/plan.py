@@ -12,7 +12,9 @@ Order (each stage needs the previous ones):
  4. create the service accounts and the Cloud Tasks queue;
  5. grant each account the least it needs (see ``ROLE_SCOPES`` for the full list);
  6. deploy every entry point of ``functions.registry`` as a 2nd gen function;
- 7. let the tasks invoker call the task handlers and the Eventarc identity call the triggers.
+ 7. let the tasks invoker call the task handlers and the Eventarc identity call the triggers;
+ 8. stage the built web page and deploy it to Firebase Hosting (``/api/v1/**`` rewritten to the
+    HTTP functions, so the page calls one origin).
 
 Idempotent: a create step whose resource already exists is accepted (``Step.ok_if``), and the
 settings of existing resources are then converged by an update step (bucket, queue). IAM bindings
@@ -60,6 +62,7 @@ APIS = (
     "logging.googleapis.com",
     "firebaserules.googleapis.com",  # firebase deploy of firestore.rules / storage.rules
     "identitytoolkit.googleapis.com",  # Firebase Auth (ID tokens the HTTP functions verify)
+    "firebasehosting.googleapis.com",  # the web page
 )
 
 # Cloud Tasks retry policy of the queue (docs/DEPLOY.md explains the numbers).
@@ -552,6 +555,27 @@ def build_plan(config: Config) -> list[Step]:
                 project=p,
             ),
         )
+
+    # 8. The web page on Firebase Hosting (its rewrites need the HTTP functions' services)
+    hosting_dir = f"{config.stage_dir}/hosting"
+    add(
+        "hosting",
+        (PYTHON, "-m", FILES_MODULE, "hosting", "--region", config.region, "--out", hosting_dir),
+    )
+    add(
+        "hosting",
+        (
+            FIREBASE,
+            "deploy",
+            "--only",
+            "hosting",
+            "--project",
+            p,
+            "--config",
+            f"{hosting_dir}/firebase.json",
+            "--non-interactive",
+        ),
+    )
     return steps
 
 

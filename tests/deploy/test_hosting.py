@@ -1,0 +1,210 @@
+"""The web page on Firebase Hosting: firebase.json's hosting section, what the deploy stages from
+it, and where the page takes its configuration (web/src/firebase.js)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy import files
+from deploy.plan import APIS, FIREBASE, Config, build_plan
+from functions import progress, registry, resources, review, uploads
+
+ROOT = Path(__file__).resolve().parents[2]
+HOSTING: dict[str, Any] = json.loads((ROOT / "firebase.json").read_text())["hosting"]
+ROUTERS = {
+    "resources": resources.router,
+    "progress": progress.router,
+    "uploads": uploads.router,
+    "review": review.router,
+}
+SCHEMA = ROOT / "node_modules" / "firebase-tools" / "schema" / "firebase-config.json"
+
+
+def glob_regex(glob: str) -> re.Pattern[str]:
+    """Hosting's glob for rewrite sources: ``**`` any path, ``*`` one segment's characters."""
+    out = ""
+    i = 0
+    while i < len(glob):
+        if glob.startswith("**", i):
+            out += ".*"
+            i += 2
+        elif glob[i] == "*":
+            out += "[^/]*"
+            i += 1
+        else:
+            out += re.escape(glob[i])
+            i += 1
+    return re.compile(f"^{out}$")
+
+
+def rewrite_target(path: str, rewrites: list[dict[str, Any]]) -> str | None:
+    for rule in rewrites:  # the first match wins
+        if glob_regex(rule["source"]).match(path):
+            return str(rule["run"]["serviceId"])
+    return None
+
+
+def sample_path(pattern: re.Pattern[str]) -> str:
+    """A concrete path a route accepts (every parameter ``x1``)."""
+    text = re.sub(r"\(\?P<\w+>[^)]*\)", "x1", pattern.pattern)
+    text = text.removeprefix("^").removesuffix("$").removesuffix("/?")
+    text = text.replace("\\", "")
+    assert pattern.match(text), (pattern.pattern, text)
+    return text
+
+
+def test_every_route_of_every_http_function_is_rewritten_to_that_function() -> None:
+    assert sorted(ROUTERS) == sorted(registry.HTTP)
+    checked = 0
+    for name, router in ROUTERS.items():
+        for route in router.routes:
+            path = "/api/v1" + sample_path(route.pattern)
+            assert rewrite_target(path, HOSTING["rewrites"]) == name, path
+            checked += 1
+    assert checked >= 12
+    assert rewrite_target("/index.html", HOSTING["rewrites"]) is None
+    assert rewrite_target("/api/v1/anything-else", HOSTING["rewrites"]) is None
+    # Only the public HTTP functions are reachable through Hosting, never a task handler.
+    assert {r["run"]["serviceId"] for r in HOSTING["rewrites"]} == set(registry.HTTP)
+
+
+def test_security_headers_on_every_response() -> None:
+    (everything,) = [h for h in HOSTING["headers"] if h["source"] == "**"]
+    headers = {h["key"]: h["value"] for h in everything["headers"]}
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] in {"no-referrer", "strict-origin-when-cross-origin"}
+    csp = {d.split()[0]: d.split()[1:] for d in headers["Content-Security-Policy"].split("; ") if d}
+    assert csp["frame-ancestors"] == ["'none'"]
+    assert csp["default-src"] == ["'self'"]
+    assert csp["script-src"] == ["'self'"]
+    assert csp["object-src"] == ["'none'"]
+    assert "'unsafe-inline'" not in headers["Content-Security-Policy"]
+    assert "'unsafe-eval'" not in headers["Content-Security-Policy"]
+    # What the page talks to: its own origin (/api/v1), Firebase Auth, Firestore, signed PUTs.
+    assert {
+        "'self'",
+        "https://identitytoolkit.googleapis.com",
+        "https://securetoken.googleapis.com",
+        "https://firestore.googleapis.com",
+        "https://storage.googleapis.com",
+    } <= set(csp["connect-src"])
+
+
+def test_cache_headers_page_revalidated_assets_immutable_and_versioned() -> None:
+    cache = {
+        h["source"]: v["value"]
+        for h in HOSTING["headers"]
+        for v in h["headers"]
+        if v["key"] == "Cache-Control"
+    }
+    assert cache["/"] == "no-cache"
+    assert cache["**/*.html"] == "no-cache"
+    assert "immutable" in cache["**/*.@(js|css)"]
+    # Immutable is only safe because index.html names each asset by its content hash.
+    html = (ROOT / "web" / "dist" / "index.html").read_text()
+    for name in ("app.js", "styles.css"):
+        match = re.search(rf'"/{re.escape(name)}\?v=([0-9a-f]{{16}})"', html)
+        assert match, f"{name} is not versioned in web/dist/index.html"
+
+
+def _variant_matches(value: dict[str, Any], variant: dict[str, Any], defs: dict[str, Any]) -> bool:
+    if "$ref" in variant:
+        variant = defs[variant["$ref"].rsplit("/", 1)[1]]
+    props = variant.get("properties", {})
+    if not set(variant.get("required", [])) <= set(value):
+        return False
+    if variant.get("additionalProperties") is False and not set(value) <= set(props):
+        return False
+    for key, sub in value.items():
+        spec = props.get(key, {})
+        if isinstance(sub, dict) and spec.get("type") == "object":
+            if not _variant_matches(sub, spec, defs):
+                return False
+        elif isinstance(sub, dict) and spec.get("type") == "string":
+            return False
+    return True
+
+
+def test_the_staged_hosting_config_uses_the_region_and_is_valid_for_firebase_tools(
+    tmp_path: Path,
+) -> None:
+    assert files.main(["hosting", "--region", "europe-west1", "--out", str(tmp_path)]) == 0
+    staged = json.loads((tmp_path / "firebase.json").read_text())
+    assert list(staged) == ["hosting"]
+    hosting = staged["hosting"]
+    assert hosting["public"] == "public"
+    assert (tmp_path / "public" / "index.html").read_bytes() == (
+        ROOT / "web" / "dist" / "index.html"
+    ).read_bytes()
+    assert not list((tmp_path / "public").glob(".*"))  # web/dist/.built stays behind
+    assert {r["run"]["region"] for r in hosting["rewrites"]} == {"europe-west1"}
+    assert hosting["headers"] == HOSTING["headers"]
+    assert SCHEMA.exists(), "firebase-tools is installed by make install (node_modules)"
+    defs = json.loads(SCHEMA.read_text())["definitions"]
+    for kind, items in (("HostingRewrites", "rewrites"), ("HostingHeaders", "headers")):
+        for item in hosting[items]:
+            assert any(_variant_matches(item, v, defs) for v in defs[kind]["anyOf"]), item
+
+
+def test_the_plan_deploys_the_page_after_the_functions() -> None:
+    config = Config.make("aibc-hosting-test", "europe-west1", project_number="1")
+    commands = [list(step.argv) for step in build_plan(config)]
+    (stage,) = [c for c in commands if c[:4] == ["python3", "-m", "deploy.files", "hosting"]]
+    (deploy,) = [c for c in commands if c[0] == FIREBASE and "hosting" in c]
+    assert stage[stage.index("--region") + 1] == "europe-west1"
+    out = stage[stage.index("--out") + 1]
+    assert deploy[deploy.index("--only") + 1] == "hosting"
+    assert deploy[deploy.index("--config") + 1] == f"{out}/firebase.json"
+    assert deploy[deploy.index("--project") + 1] == config.project
+    last_function = max(i for i, c in enumerate(commands) if c[1:3] == ["functions", "deploy"])
+    assert last_function < commands.index(stage) < commands.index(deploy)
+    assert "firebasehosting.googleapis.com" in APIS
+    assert shlex.join(deploy)
+
+
+def test_the_page_takes_its_config_from_the_local_cloud_or_from_hosting() -> None:
+    node = shutil.which("node")
+    assert node, "node is required"
+    done = subprocess.run(
+        [node, "--test", str(ROOT / "web" / "tests" / "config.test.mjs")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/api/v1/users/me/resources/r1/upload-url", "uploads"),
+        ("/api/v1/users/me/resources/r1/submissions", "uploads"),
+        ("/api/v1/users/me/resources/r1/complete", "progress"),
+        ("/api/v1/admin/submissions/pending", "review"),
+    ],
+)
+def test_overlapping_paths_reach_the_right_function(path: str, expected: str) -> None:
+    assert rewrite_target(path, HOSTING["rewrites"]) == expected
+
+
+def test_make_deploy_installs_only_what_deploying_needs() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    rule = re.search(r"^deploy:(.*)$", makefile, re.MULTILINE)
+    assert rule
+    prerequisites = rule.group(1).split()
+    assert sorted(prerequisites) == ["node_modules/.installed", "web/dist/.built"]
+    recipe = makefile[rule.end() :].split("\n\n", 1)[0]
+    assert "python3 -m deploy" in recipe
+    assert ".venv" not in recipe
+    assert "$(PY)" not in recipe
