@@ -208,3 +208,28 @@ def test_make_deploy_installs_only_what_deploying_needs() -> None:
     assert "python3 -m deploy" in recipe
     assert ".venv" not in recipe
     assert "$(PY)" not in recipe
+
+
+@pytest.mark.cloud
+def test_the_local_page_is_served_under_the_production_security_headers(
+    stack: dict[str, Any],
+) -> None:
+    """web/serve.py sends firebase.json's headers (the CSP widened to the local cloud only), so the
+    browser test (tests/emulator/test_web_e2e.py) runs the page under the production policy."""
+    import requests
+
+    (everything,) = [h for h in HOSTING["headers"] if h["source"] == "**"]
+    production = {h["key"]: h["value"] for h in everything["headers"]}
+    for path in ("/", "/config.json"):
+        reply = requests.get(stack["web"] + path, timeout=10)
+        assert reply.status_code == 200
+        for key in ("X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy"):
+            assert reply.headers[key] == production[key], (path, key)
+        local_csp = reply.headers["Content-Security-Policy"]
+        for directive in production["Content-Security-Policy"].split("; "):
+            if directive.startswith("connect-src"):
+                assert local_csp.split("connect-src ", 1)[1].startswith(directive[12:])
+            else:
+                assert directive in local_csp.split("; "), (path, directive)
+        assert stack["functions"]["progress"] in local_csp
+        assert stack["functions"]["task_notify_learner"] not in local_csp
