@@ -13,7 +13,10 @@ Order (each stage needs the previous ones):
  5. grant each account the least it needs (see ``ROLE_SCOPES`` for the full list);
  6. deploy every entry point of ``functions.registry`` as a 2nd gen function;
  7. let the tasks invoker call the task handlers and the Eventarc identity call the triggers;
- 8. stage the built web page and deploy it to Firebase Hosting (``/api/v1/**`` rewritten to the
+ 8. create the log-based metrics, alert policies and dashboard (``deploy/monitoring/``) and the
+    Cloud Scheduler job of the nightly reconcile (``task_reconcile``, called like a task: OIDC token
+    of the tasks invoker, audience its URL);
+ 9. stage the built web page and deploy it to Firebase Hosting (``/api/v1/**`` rewritten to the
     HTTP functions, so the page calls one origin).
 
 Idempotent: a create step whose resource already exists is accepted (``Step.ok_if``), and the
@@ -45,6 +48,11 @@ FIREBASE = "node_modules/.bin/firebase"
 PYTHON = "python3"
 FILES_MODULE = "deploy.files"
 LIFECYCLE_FILE = "deploy/lifecycle.json"
+MONITORING_DIR = "deploy/monitoring"
+# The nightly reconcile: an HTTP task handler called by Cloud Scheduler with the invoker's token.
+RECONCILE = "task_reconcile"
+RECONCILE_JOB = "aibc-nightly-reconcile"
+RECONCILE_SCHEDULE = "0 3 * * *"  # 03:00 UTC, every day
 NUMBER_PLACEHOLDER = "PROJECT_NUMBER"
 
 APIS = (
@@ -63,6 +71,8 @@ APIS = (
     "firebaserules.googleapis.com",  # firebase deploy of firestore.rules / storage.rules
     "identitytoolkit.googleapis.com",  # Firebase Auth (ID tokens the HTTP functions verify)
     "firebasehosting.googleapis.com",  # the web page
+    "monitoring.googleapis.com",  # alert policies and the dashboard
+    "cloudscheduler.googleapis.com",  # the nightly reconcile
 )
 
 # Cloud Tasks retry policy of the queue (docs/DEPLOY.md explains the numbers).
@@ -73,6 +83,8 @@ QUEUE_SETTINGS: Mapping[str, str] = {
     "max-doublings": "5",
     "max-dispatches-per-second": "20",
     "max-concurrent-dispatches": "20",
+    # Log every task attempt: the "tasks dropped" metric reads these logs (deploy/monitoring/).
+    "log-sampling-ratio": "1.0",
 }
 
 # Sizing per kind of function; every value is a cost knob (docs/DEPLOY.md, "What it costs").
@@ -213,6 +225,25 @@ class Config:
         return f"https://{self.region}-{self.project}.cloudfunctions.net/{name}"
 
 
+# deploy/monitoring/: log-based metrics (metrics/NAME.json) and alert policies (alerts/SLUG.json,
+# created once, found again by their display name "aibc: TITLE").
+METRICS = (
+    "aibc_http_5xx",
+    "aibc_trigger_failures",
+    "aibc_task_failures",
+    "aibc_tasks_dropped",
+    "aibc_events_dropped",
+    "aibc_reconcile_drift",
+)
+ALERTS: Mapping[str, str] = {
+    "http-5xx": "HTTP 5xx",
+    "trigger-failures": "trigger failures",
+    "task-failures": "task handler failures",
+    "tasks-dropped": "tasks dropped",
+    "events-dropped": "events dropped",
+    "reconcile-drift": "reconcile drift",
+}
+
 SERVICE_ACCOUNTS: Mapping[str, str] = {
     "aibc-functions": "Runtime identity of the aibc Cloud Functions",
     "aibc-tasks-invoker": "Identity in the OIDC token of aibc Cloud Tasks",
@@ -231,9 +262,14 @@ class Step:
     argv: tuple[str, ...]
     ok_if: tuple[str, ...] = ()
     retry_if: tuple[str, ...] = ()
+    # A read-only check: when it prints anything the resource exists and ``argv`` is skipped (for
+    # creates that the API would happily duplicate, e.g. alert policies).
+    unless: tuple[str, ...] = ()
 
     def line(self) -> str:
         text = shlex.join(self.argv)
+        if self.unless:
+            text = f"{shlex.join(self.unless)} | grep -q . || {text}"
         if self.ok_if:
             text += "  # ok if it already exists"
         return text
@@ -556,7 +592,103 @@ def build_plan(config: Config) -> list[Step]:
             ),
         )
 
-    # 8. The web page on Firebase Hosting (its rewrites need the HTTP functions' services)
+    # 8. Operations: log-based metrics, alert policies and the dashboard (deploy/monitoring/), and
+    #    the nightly reconcile on Cloud Scheduler.
+    for metric in METRICS:
+        path = f"{MONITORING_DIR}/metrics/{metric}.json"
+        add(
+            "monitoring",
+            gcloud("logging", "metrics", "create", metric, config_from_file=path, project=p),
+            ok_if=ALREADY_EXISTS,
+        )
+        add(
+            "monitoring",
+            gcloud("logging", "metrics", "update", metric, config_from_file=path, project=p),
+        )
+    for alert in ALERTS:
+        path = f"{MONITORING_DIR}/alerts/{alert}.json"
+        title = f"aibc: {ALERTS[alert]}"
+        steps.append(
+            Step(
+                "monitoring",
+                gcloud(
+                    "alpha", "monitoring", "policies", "create", policy_from_file=path, project=p
+                ),
+                unless=gcloud(
+                    "alpha",
+                    "monitoring",
+                    "policies",
+                    "list",
+                    filter=f'displayName="{title}"',
+                    format="value(name)",
+                    project=p,
+                ),
+            )
+        )
+    steps.append(
+        Step(
+            "monitoring",
+            gcloud(
+                "monitoring",
+                "dashboards",
+                "create",
+                config_from_file=f"{MONITORING_DIR}/dashboard.json",
+                project=p,
+            ),
+            unless=gcloud(
+                "monitoring",
+                "dashboards",
+                "list",
+                filter='displayName="aibc"',
+                format="value(name)",
+                project=p,
+            ),
+        )
+    )
+    reconcile_url = config.function_url(RECONCILE)
+    job = {
+        "location": config.region,
+        "schedule": RECONCILE_SCHEDULE,
+        "time_zone": "Etc/UTC",
+        "uri": reconcile_url,
+        "http_method": "POST",
+        "message_body": "{}",
+        "oidc_service_account_email": config.invoker_sa,
+        "oidc_token_audience": reconcile_url,
+        "attempt_deadline": "600s",
+        "max_retry_attempts": "3",
+        "min_backoff": "60s",
+    }
+    add(
+        "scheduler",
+        gcloud(
+            "scheduler",
+            "jobs",
+            "create",
+            "http",
+            RECONCILE_JOB,
+            **job,
+            headers="Content-Type=application/json",
+            description="aibc: nightly reconcile of derived state",
+            project=p,
+        ),
+        ok_if=ALREADY_EXISTS,
+    )
+    add(
+        "scheduler",
+        gcloud(
+            "scheduler",
+            "jobs",
+            "update",
+            "http",
+            RECONCILE_JOB,
+            **job,
+            update_headers="Content-Type=application/json",
+            project=p,
+        ),
+    )
+
+    # 9. The web page on Firebase Hosting (its rewrites need the HTTP functions' services)
     hosting_dir = f"{config.stage_dir}/hosting"
     add(
         "hosting",

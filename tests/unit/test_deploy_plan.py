@@ -69,8 +69,20 @@ BROAD_ROLES = {
 
 
 def parse(text: str) -> list[list[str]]:
-    """One command per non-comment line; trailing ``# ...`` comments dropped."""
-    return [words for line in text.splitlines() if (words := shlex.split(line, comments=True))]
+    """Every command of every non-comment line; trailing ``# ...`` comments dropped. A guarded
+    line ``CHECK | grep -q . || COMMAND`` yields CHECK and COMMAND."""
+    commands = []
+    for line in text.splitlines():
+        words = shlex.split(line, comments=True)
+        current: list[str] = []
+        for word in [*words, "||"] if words else []:
+            if word in {"|", "||"}:
+                if current and current[0] != "grep":
+                    commands.append(current)
+                current = []
+            else:
+                current.append(word)
+    return commands
 
 
 PLAN_TEXT = render(build_plan(CONFIG), CONFIG)
