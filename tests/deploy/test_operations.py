@@ -22,6 +22,7 @@ from deploy.plan import (
 )
 from deploy.run import run_step
 from functions import registry
+from tests.deploy import gcloud_sdk
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "aibc-ops-test"
@@ -179,3 +180,58 @@ def test_a_guarded_create_is_skipped_when_its_check_finds_the_resource(tmp_path:
         missing = Step("t", create, unless=_python("pass"))
         assert run_step(missing, cwd=tmp_path, out=out) == "ran"
         assert marker.exists()
+
+
+VALIDATE = """
+from apitools.base.protorpclite import messages as pm
+from googlecloudsdk.api_lib.logging import util as logging_util
+from googlecloudsdk.api_lib.util import apis
+from googlecloudsdk.command_lib.monitoring import util as monitoring_util
+
+
+def unknown(msg, path=""):
+    found = [path + "." + name for name in msg.all_unrecognized_fields()]
+    for field in msg.all_fields():
+        value = getattr(msg, field.name)
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, pm.Message):
+                found += unknown(v, path + "." + field.name)
+    return found
+
+
+out = {}
+for kind, path in json.loads(sys.argv[2]):
+    text = open(path).read()
+    if kind == "metric":  # what `gcloud logging metrics create --config-from-file` does
+        msg = logging_util.CreateLogMetric(metric_name="m", data=text)
+    elif kind == "alert":  # `gcloud alpha monitoring policies create --policy-from-file`
+        types = apis.GetMessagesModule("monitoring", "v3")
+        msg = monitoring_util.MessageFromString(text, types.AlertPolicy, "AlertPolicy")
+    else:  # `gcloud monitoring dashboards create --config-from-file`
+        types = apis.GetMessagesModule("monitoring", "v1")
+        msg = monitoring_util.MessageFromString(text, types.Dashboard, "Dashboard")
+    out[path] = unknown(msg)
+print(json.dumps(out))
+"""
+
+
+def test_every_config_file_parses_into_gcloud_own_messages_with_no_unknown_field(
+    tmp_path: Path,
+) -> None:
+    """Parsed the way the gcloud commands of the plan parse them; a misspelt field or enum value
+    would be an unrecognized field of the API message (and silently ignored by the API)."""
+    configs = [("metric", p) for p in sorted((MONITORING / "metrics").glob("*.json"))]
+    configs += [("alert", p) for p in sorted((MONITORING / "alerts").glob("*.json"))]
+    configs += [("dashboard", MONITORING / "dashboard.json")]
+    bad = json.loads((MONITORING / "alerts" / "http-5xx.json").read_text())
+    bad["conditions"][0]["conditionThreshold"]["thresholdValu"] = 1
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    configs.append(("alert", tmp_path / "bad.json"))
+    listing = json.dumps([[kind, str(path)] for kind, path in configs])
+    result = gcloud_sdk.run(VALIDATE, listing, config_dir=tmp_path / "gcloud")
+    assert isinstance(result, dict)
+    # The check is sharp: the misspelt field is reported.
+    assert result.pop(str(tmp_path / "bad.json")) == [
+        ".conditions.conditionThreshold.thresholdValu"
+    ]
+    assert result == {str(path): [] for _, path in configs[:-1]}

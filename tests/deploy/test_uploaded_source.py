@@ -11,61 +11,32 @@ emulator), so a machine without it fails here rather than skipping.
 from __future__ import annotations
 
 import ast
-import json
-import os
-import shutil
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from deploy import files
 from deploy.plan import Config, build_plan
+from tests.deploy import gcloud_sdk
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_PACKAGES = {"functions", "shared"}
 FORBIDDEN_TOP = {"tests", "localcloud", "seed", "deploy", "bench", "tools", "web", "docs"}
 
-ZIPPER = textwrap.dedent(
-    """
-    import json, sys, tempfile, zipfile
-    sdk_root, source = sys.argv[1], sys.argv[2]
-    sys.path[:0] = [sdk_root + "/lib", sdk_root + "/lib/third_party"]
-    from googlecloudsdk.command_lib.functions import source_util
-    path = source_util.CreateSourcesZipFile(tempfile.mkdtemp(), source, None, True)
-    print(json.dumps(zipfile.ZipFile(path).namelist()))
-    """
-)
+ZIPPER = """
+import tempfile, zipfile
+from googlecloudsdk.command_lib.functions import source_util
+path = source_util.CreateSourcesZipFile(tempfile.mkdtemp(), sys.argv[2], None, True)
+print(json.dumps(zipfile.ZipFile(path).namelist()))
+"""
 
 
 def gcloud_zip(source: Path, config_dir: Path) -> list[str]:
     """The names in the zip gcloud would upload for ``--source=source``."""
-    gcloud = shutil.which("gcloud")
-    assert gcloud, "the Google Cloud CLI (gcloud) is required: it is on every CI machine"
-    env = {**os.environ, "CLOUDSDK_CONFIG": str(config_dir), "CLOUDSDK_CORE_DISABLE_PROMPTS": "1"}
-    info = subprocess.run(
-        [gcloud, "info", "--format=json(basic.python_location,installation.sdk_root)"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    described = json.loads(info.stdout)
-    python = described["basic"]["python_location"]
-    sdk_root = described["installation"]["sdk_root"]
-    done = subprocess.run(
-        [python, "-c", ZIPPER, sdk_root, str(source)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    names: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
-    return names
+    names = gcloud_sdk.run(ZIPPER, str(source), config_dir=config_dir)
+    assert isinstance(names, list)
+    return [str(n) for n in names]
 
 
 def imported_modules(root: Path) -> set[str]:
