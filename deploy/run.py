@@ -50,6 +50,8 @@ def preflight(root: Path = ROOT) -> list[str]:
         problems.append("gcloud is not on PATH (install the Google Cloud CLI)")
     if not (root / FIREBASE).exists():
         problems.append(f"{FIREBASE} is missing (run `npm ci` for firebase-tools)")
+    if not (root / "web" / "dist" / "index.html").exists():
+        problems.append("web/dist is not built (run `npm run build:web`; `make deploy` does)")
     return problems
 
 

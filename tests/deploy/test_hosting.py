@@ -246,3 +246,14 @@ def test_the_local_page_is_served_under_the_production_security_headers(
                 assert directive in local_csp.split("; "), (path, directive)
         assert stack["functions"]["progress"] in local_csp
         assert stack["functions"]["task_notify_learner"] not in local_csp
+
+
+def test_a_real_deploy_refuses_to_start_without_the_built_page(tmp_path: Path) -> None:
+    from deploy.run import preflight
+
+    (tmp_path / "node_modules" / ".bin").mkdir(parents=True)
+    (tmp_path / FIREBASE).write_text("")
+    assert any("web/dist" in problem for problem in preflight(tmp_path))
+    (tmp_path / "web" / "dist").mkdir(parents=True)
+    (tmp_path / "web" / "dist" / "index.html").write_text("")
+    assert not any("web/dist" in problem for problem in preflight(tmp_path))
