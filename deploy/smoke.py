@@ -1,6 +1,6 @@
 """Smoke test of a deployed project, or of the running local cloud, through its public HTTP APIs.
 
-    python -m deploy smoke --project P [--region R] [--api-key KEY] [--pathway ID]
+    python -m deploy smoke --project P [--region R] [--api-key KEY] [--pathway ID] [--via-hosting]
     python -m deploy smoke --local             # the local cloud of `make up` (.local/stack.json)
 
 With the Admin SDK it creates two throwaway Firebase users (a learner, and an instructor with the
@@ -90,7 +90,13 @@ def local_target(pathway: str, stack_file: Path = STACK) -> Target:
 
 
 def project_target(
-    project: str, region: str, api_key: str | None, pathway: str, bucket: str | None
+    project: str,
+    region: str,
+    api_key: str | None,
+    pathway: str,
+    bucket: str | None,
+    *,
+    via_hosting: bool = False,
 ) -> Target:
     import requests
 
@@ -104,7 +110,11 @@ def project_target(
         project=project,
         bucket=bucket or f"{project}-submissions",
         functions={
-            name: f"https://{region}-{project}.cloudfunctions.net/{name}" for name in HTTP_FUNCTIONS
+            # Through Hosting's /api/v1 rewrites (what the page calls), or each function's own URL.
+            name: f"https://{project}.web.app/api/v1"
+            if via_hosting
+            else f"https://{region}-{project}.cloudfunctions.net/{name}"
+            for name in HTTP_FUNCTIONS
         },
         identity_toolkit=IDENTITY_TOOLKIT,
         api_key=api_key,
@@ -352,13 +362,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bucket", help="submissions bucket (default: PROJECT-submissions)")
     parser.add_argument("--api-key", help="web API key (default: read from Firebase Hosting)")
     parser.add_argument("--pathway", default="prompt-engineering")
+    parser.add_argument(
+        "--via-hosting",
+        action="store_true",
+        help="call the APIs through https://PROJECT.web.app/api/v1 (the Hosting rewrites)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON at the end")
     args = parser.parse_args(argv)
     try:
         target = (
             local_target(args.pathway)
             if args.local
-            else project_target(args.project, args.region, args.api_key, args.pathway, args.bucket)
+            else project_target(
+                args.project,
+                args.region,
+                args.api_key,
+                args.pathway,
+                args.bucket,
+                via_hosting=args.via_hosting,
+            )
         )
     except SmokeError as exc:
         print(f"smoke: {exc}", file=sys.stderr)

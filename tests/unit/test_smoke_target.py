@@ -44,3 +44,8 @@ def test_the_local_cloud_is_read_from_its_stack_description(tmp_path: Path) -> N
 def test_without_a_running_local_cloud_it_says_so(tmp_path: Path) -> None:
     with pytest.raises(smoke.SmokeError, match="make up"):
         smoke.local_target("p", tmp_path / "missing.json")
+
+
+def test_through_hosting_every_api_is_on_the_page_origin() -> None:
+    target = smoke.project_target("my-proj", "europe-west1", "k", "pw", None, via_hosting=True)
+    assert set(target.functions.values()) == {"https://my-proj.web.app/api/v1"}
