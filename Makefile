@@ -4,8 +4,13 @@ PY := .venv/bin/python
 PROJECT ?=
 REGION ?= us-central1
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# The local cloud runs the functions as deployed (staged source, runtime-only venv: localcloud/parity.py);
+# `make up DEV=1` / `make test DEV=1` runs them from the checkout in the dev venv instead.
+ifdef DEV
+export LOCALCLOUD_MODE := dev
+endif
 
-.PHONY: install up down status demo test lint pytest seed openapi bench-progress deploy deploy-plan clean
+.PHONY: install up down status demo test lint pytest seed openapi bench-progress deploy deploy-plan smoke clean
 
 install: .venv/.installed .venv-tasks/.installed node_modules/.installed web/dist/.built /usr/bin/chromium
 
@@ -75,9 +80,15 @@ bench-progress: install
 deploy-plan:
 	python3 -m deploy --project $(or $(PROJECT),my-project) --region $(REGION) --dry-run
 
-deploy: install
+# Only what deploying needs: firebase-tools and esbuild (node_modules) and the built page. The deploy
+# itself is standard-library python3: no dev venv, no emulators, no chromium.
+deploy: node_modules/.installed web/dist/.built
 	@test -n "$(PROJECT)" || { echo "usage: make deploy PROJECT=<project id> [REGION=us-central1]"; exit 1; }
-	$(PY) -m deploy --project $(PROJECT) --region $(REGION)
+	python3 -m deploy --project $(PROJECT) --region $(REGION)
+
+# The smoke test of a deployed project (docs/DEPLOY.md); `make smoke LOCAL=1` against `make up`.
+smoke: .venv/.installed
+	$(PY) -m deploy smoke $(if $(LOCAL),--local,--project $(PROJECT) --region $(REGION))
 
 clean: down
 	rm -rf .venv .venv-tasks node_modules .local

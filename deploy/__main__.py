@@ -1,10 +1,13 @@
-"""``python -m deploy --project P --region R [--dry-run]``: see docs/DEPLOY.md."""
+"""``python -m deploy --project P --region R [--dry-run]`` and ``python -m deploy smoke``: see
+docs/DEPLOY.md."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from deploy.plan import Config, build_plan, render
 
@@ -38,6 +41,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["smoke"]:  # python -m deploy smoke ...: deploy/smoke.py
+        from deploy import smoke
+
+        return smoke.main(argv[1:])
     args = parse(argv)
     number = args.project_number
     if not args.dry_run:
@@ -65,6 +73,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     steps = build_plan(config)
     if args.dry_run:
         sys.stdout.write(render(steps, config))
+        # The source is staged even in a dry run (into a directory removed afterwards), so what
+        # every `gcloud functions deploy` would upload is listed, file by file.
+        from deploy import files
+
+        with tempfile.TemporaryDirectory() as tmp:
+            staged = files.stage_source(Path(tmp) / "source")
+            names = sorted(str(path.relative_to(Path(tmp) / "source")) for path in staged)
+        print(f"# {config.source_dir} will hold (and gcloud upload) these {len(names)} files:")
+        for name in names:
+            print(f"#   {name}")
         return 0
 
     from deploy import run

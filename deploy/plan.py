@@ -11,8 +11,13 @@ Order (each stage needs the previous ones):
     minutes, so they start early);
  4. create the service accounts and the Cloud Tasks queue;
  5. grant each account the least it needs (see ``ROLE_SCOPES`` for the full list);
- 6. deploy every entry point of ``localcloud.entrypoints`` as a 2nd gen function;
- 7. let the tasks invoker call the task handlers and the Eventarc identity call the triggers.
+ 6. deploy every entry point of ``functions.registry`` as a 2nd gen function;
+ 7. let the tasks invoker call the task handlers and the Eventarc identity call the triggers;
+ 8. create the log-based metrics, alert policies and dashboard (``deploy/monitoring/``) and the
+    Cloud Scheduler job of the nightly reconcile (``task_reconcile``, called like a task: OIDC token
+    of the tasks invoker, audience its URL);
+ 9. stage the built web page and deploy it to Firebase Hosting (``/api/v1/**`` rewritten to the
+    HTTP functions, so the page calls one origin).
 
 Idempotent: a create step whose resource already exists is accepted (``Step.ok_if``), and the
 settings of existing resources are then converged by an update step (bucket, queue). IAM bindings
@@ -33,7 +38,7 @@ import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from localcloud import entrypoints
+from functions import registry
 
 RUNTIME = (
     "python311"  # what the local cloud runs (Python 3.11); tests/unit/test_deploy_plan.py checks
@@ -43,7 +48,11 @@ FIREBASE = "node_modules/.bin/firebase"
 PYTHON = "python3"
 FILES_MODULE = "deploy.files"
 LIFECYCLE_FILE = "deploy/lifecycle.json"
-IGNORE_FILE = "deploy/gcloudignore"
+MONITORING_DIR = "deploy/monitoring"
+# The nightly reconcile: an HTTP task handler called by Cloud Scheduler with the invoker's token.
+RECONCILE = "task_reconcile"
+RECONCILE_JOB = "aibc-nightly-reconcile"
+RECONCILE_SCHEDULE = "0 3 * * *"  # 03:00 UTC, every day
 NUMBER_PLACEHOLDER = "PROJECT_NUMBER"
 
 APIS = (
@@ -61,6 +70,9 @@ APIS = (
     "logging.googleapis.com",
     "firebaserules.googleapis.com",  # firebase deploy of firestore.rules / storage.rules
     "identitytoolkit.googleapis.com",  # Firebase Auth (ID tokens the HTTP functions verify)
+    "firebasehosting.googleapis.com",  # the web page
+    "monitoring.googleapis.com",  # alert policies and the dashboard
+    "cloudscheduler.googleapis.com",  # the nightly reconcile
 )
 
 # Cloud Tasks retry policy of the queue (docs/DEPLOY.md explains the numbers).
@@ -71,6 +83,8 @@ QUEUE_SETTINGS: Mapping[str, str] = {
     "max-doublings": "5",
     "max-dispatches-per-second": "20",
     "max-concurrent-dispatches": "20",
+    # Log every task attempt: the "tasks dropped" metric reads these logs (deploy/monitoring/).
+    "log-sampling-ratio": "1.0",
 }
 
 # Sizing per kind of function; every value is a cost knob (docs/DEPLOY.md, "What it costs").
@@ -201,10 +215,34 @@ class Config:
     def stage_dir(self) -> str:
         return f".local/deploy/{self.project}"
 
+    @property
+    def source_dir(self) -> str:
+        """What every ``gcloud functions deploy`` uploads: the staged runtime source only."""
+        return f"{self.stage_dir}/source"
+
     def function_url(self, name: str) -> str:
         """The URL a task is sent to, and its OIDC audience (the full function URL)."""
         return f"https://{self.region}-{self.project}.cloudfunctions.net/{name}"
 
+
+# deploy/monitoring/: log-based metrics (metrics/NAME.json) and alert policies (alerts/SLUG.json,
+# created once, found again by their display name "aibc: TITLE").
+METRICS = (
+    "aibc_http_5xx",
+    "aibc_trigger_failures",
+    "aibc_task_failures",
+    "aibc_tasks_dropped",
+    "aibc_events_dropped",
+    "aibc_reconcile_drift",
+)
+ALERTS: Mapping[str, str] = {
+    "http-5xx": "HTTP 5xx",
+    "trigger-failures": "trigger failures",
+    "task-failures": "task handler failures",
+    "tasks-dropped": "tasks dropped",
+    "events-dropped": "events dropped",
+    "reconcile-drift": "reconcile drift",
+}
 
 SERVICE_ACCOUNTS: Mapping[str, str] = {
     "aibc-functions": "Runtime identity of the aibc Cloud Functions",
@@ -224,9 +262,14 @@ class Step:
     argv: tuple[str, ...]
     ok_if: tuple[str, ...] = ()
     retry_if: tuple[str, ...] = ()
+    # A read-only check: when it prints anything the resource exists and ``argv`` is skipped (for
+    # creates that the API would happily duplicate, e.g. alert policies).
+    unless: tuple[str, ...] = ()
 
     def line(self) -> str:
         text = shlex.join(self.argv)
+        if self.unless:
+            text = f"{shlex.join(self.unless)} | grep -q . || {text}"
         if self.ok_if:
             text += "  # ok if it already exists"
         return text
@@ -258,7 +301,7 @@ def _env_vars(config: Config) -> dict[str, str]:
         # noncurrent version that the lifecycle rule deletes 30 days later (docs/DEPLOY.md).
         "DELETE_REMOVES_OBJECT": "true",
     }
-    for name in entrypoints.TASKS:
+    for name in registry.TASKS:
         env[f"FUNCTION_URL_{name.upper()}"] = config.function_url(name)
     return env
 
@@ -280,8 +323,7 @@ def _deploy(config: Config, name: str) -> tuple[str, ...]:
         "--gen2",
         f"--runtime={config.runtime}",
         f"--region={config.region}",
-        "--source=.",
-        f"--ignore-file={IGNORE_FILE}",
+        f"--source={config.source_dir}",
         f"--entry-point={name}",
         f"--service-account={config.runtime_sa}",
         f"--build-service-account=projects/{config.project}/serviceAccounts/{config.build_sa}",
@@ -289,24 +331,24 @@ def _deploy(config: Config, name: str) -> tuple[str, ...]:
         "--update-labels=app=aibc",
     ]
     trigger: list[str]
-    if name in entrypoints.HTTP:
+    if name in registry.HTTP:
         trigger = ["--trigger-http", "--allow-unauthenticated", "--ingress-settings=all"]
         sizing = SIZING["http"]
-    elif name in entrypoints.TASKS:
+    elif name in registry.TASKS:
         trigger = ["--trigger-http", "--no-allow-unauthenticated", "--ingress-settings=all"]
         sizing = SIZING["task"]
-    elif name in entrypoints.FIRESTORE_TRIGGERS:
+    elif name in registry.FIRESTORE_TRIGGERS:
         trigger = [
             "--trigger-event-filters=type=google.cloud.firestore.document.v1.written",
             "--trigger-event-filters=database=(default)",
-            f"--trigger-event-filters-path-pattern=document={entrypoints.FIRESTORE_TRIGGERS[name]}",
+            f"--trigger-event-filters-path-pattern=document={registry.FIRESTORE_TRIGGERS[name]}",
             f"--trigger-location={config.firestore_location}",
             f"--trigger-service-account={config.events_sa}",
             "--retry",
             "--ingress-settings=internal-only",
         ]
         sizing = SIZING["event"]
-    elif name in entrypoints.STORAGE_TRIGGERS:
+    elif name in registry.STORAGE_TRIGGERS:
         trigger = [
             "--trigger-event-filters=type=google.cloud.storage.object.v1.finalized",
             f"--trigger-event-filters=bucket={config.bucket}",
@@ -316,7 +358,7 @@ def _deploy(config: Config, name: str) -> tuple[str, ...]:
             "--ingress-settings=internal-only",
         ]
         sizing = SIZING["event"]
-    else:  # pragma: no cover - entrypoints.ALL is the union of the four lists
+    else:  # pragma: no cover - registry.ALL is the union of the four lists
         raise ValueError(f"unknown entry point kind: {name}")
     return (*common, *trigger, *_flags(sizing), f"--project={config.project}", "--quiet")
 
@@ -519,12 +561,13 @@ def build_plan(config: Config) -> list[Step]:
         ),
     ]
 
-    # 6. Functions
-    for name in entrypoints.ALL:
+    # 6. Functions, from the staged runtime source (deploy.files: exactly what the runtime loads)
+    add("functions", (PYTHON, "-m", FILES_MODULE, "source", "--out", config.source_dir))
+    for name in registry.ALL:
         add("functions", _deploy(config, name))
 
     # 7. Who may invoke the private functions (run.invoker on that function's service only)
-    for name in entrypoints.TASKS:
+    for name in registry.TASKS:
         add(
             "invokers",
             gcloud(
@@ -536,7 +579,7 @@ def build_plan(config: Config) -> list[Step]:
                 project=p,
             ),
         )
-    for name in [*entrypoints.FIRESTORE_TRIGGERS, *entrypoints.STORAGE_TRIGGERS]:
+    for name in [*registry.FIRESTORE_TRIGGERS, *registry.STORAGE_TRIGGERS]:
         add(
             "invokers",
             gcloud(
@@ -548,6 +591,123 @@ def build_plan(config: Config) -> list[Step]:
                 project=p,
             ),
         )
+
+    # 8. Operations: log-based metrics, alert policies and the dashboard (deploy/monitoring/), and
+    #    the nightly reconcile on Cloud Scheduler.
+    for metric in METRICS:
+        path = f"{MONITORING_DIR}/metrics/{metric}.json"
+        add(
+            "monitoring",
+            gcloud("logging", "metrics", "create", metric, config_from_file=path, project=p),
+            ok_if=ALREADY_EXISTS,
+        )
+        add(
+            "monitoring",
+            gcloud("logging", "metrics", "update", metric, config_from_file=path, project=p),
+        )
+    for alert in ALERTS:
+        path = f"{MONITORING_DIR}/alerts/{alert}.json"
+        title = f"aibc: {ALERTS[alert]}"
+        steps.append(
+            Step(
+                "monitoring",
+                gcloud(
+                    "alpha", "monitoring", "policies", "create", policy_from_file=path, project=p
+                ),
+                unless=gcloud(
+                    "alpha",
+                    "monitoring",
+                    "policies",
+                    "list",
+                    filter=f'displayName="{title}"',
+                    format="value(name)",
+                    project=p,
+                ),
+            )
+        )
+    steps.append(
+        Step(
+            "monitoring",
+            gcloud(
+                "monitoring",
+                "dashboards",
+                "create",
+                config_from_file=f"{MONITORING_DIR}/dashboard.json",
+                project=p,
+            ),
+            unless=gcloud(
+                "monitoring",
+                "dashboards",
+                "list",
+                filter='displayName="aibc"',
+                format="value(name)",
+                project=p,
+            ),
+        )
+    )
+    reconcile_url = config.function_url(RECONCILE)
+    job = {
+        "location": config.region,
+        "schedule": RECONCILE_SCHEDULE,
+        "time_zone": "Etc/UTC",
+        "uri": reconcile_url,
+        "http_method": "POST",
+        "message_body": "{}",
+        "oidc_service_account_email": config.invoker_sa,
+        "oidc_token_audience": reconcile_url,
+        "attempt_deadline": "600s",
+        "max_retry_attempts": "3",
+        "min_backoff": "60s",
+    }
+    add(
+        "scheduler",
+        gcloud(
+            "scheduler",
+            "jobs",
+            "create",
+            "http",
+            RECONCILE_JOB,
+            **job,
+            headers="Content-Type=application/json",
+            description="aibc: nightly reconcile of derived state",
+            project=p,
+        ),
+        ok_if=ALREADY_EXISTS,
+    )
+    add(
+        "scheduler",
+        gcloud(
+            "scheduler",
+            "jobs",
+            "update",
+            "http",
+            RECONCILE_JOB,
+            **job,
+            update_headers="Content-Type=application/json",
+            project=p,
+        ),
+    )
+
+    # 9. The web page on Firebase Hosting (its rewrites need the HTTP functions' services)
+    hosting_dir = f"{config.stage_dir}/hosting"
+    add(
+        "hosting",
+        (PYTHON, "-m", FILES_MODULE, "hosting", "--region", config.region, "--out", hosting_dir),
+    )
+    add(
+        "hosting",
+        (
+            FIREBASE,
+            "deploy",
+            "--only",
+            "hosting",
+            "--project",
+            p,
+            "--config",
+            f"{hosting_dir}/firebase.json",
+            "--non-interactive",
+        ),
+    )
     return steps
 
 

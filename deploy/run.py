@@ -1,5 +1,6 @@
 """Run a deploy plan for real: each step in order, stopping at the first failure.
 
+A step with ``unless`` is skipped when that read-only check prints anything (the resource is there).
 A step marked ``ok_if`` passes when its command fails with one of those messages (the resource is
 already there); a step marked ``retry_if`` is tried again, a few times, when it fails with one of
 those (IAM sees a new service account only after a few seconds). Everything else must exit 0.
@@ -49,6 +50,8 @@ def preflight(root: Path = ROOT) -> list[str]:
         problems.append("gcloud is not on PATH (install the Google Cloud CLI)")
     if not (root / FIREBASE).exists():
         problems.append(f"{FIREBASE} is missing (run `npm ci` for firebase-tools)")
+    if not (root / "web" / "dist" / "index.html").exists():
+        problems.append("web/dist is not built (run `npm run build:web`; `make deploy` does)")
     return problems
 
 
@@ -64,6 +67,11 @@ def run_step(
     argv = step.argv
     if argv[:3] == (PYTHON, "-m", FILES_MODULE):
         argv = (sys.executable, *argv[1:])  # the interpreter running the deploy, not PATH's
+    if step.unless:
+        check = subprocess.run(step.unless, cwd=cwd, check=False, capture_output=True, text=True)
+        if check.returncode == 0 and check.stdout.strip():
+            out.write("  (already there: skipped)\n")
+            return "existed"
     if not (step.ok_if or step.retry_if):
         plain = subprocess.run(argv, cwd=cwd, check=False)
         if plain.returncode != 0:

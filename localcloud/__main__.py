@@ -26,7 +26,7 @@ from typing import Any
 
 import requests
 
-from localcloud import entrypoints
+from localcloud import entrypoints, parity
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
@@ -305,6 +305,8 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
     shutil.rmtree(LOGS, ignore_errors=True)
     LOGS.mkdir(parents=True)
     started = time.monotonic()
+    # Production parity (before anything starts): the staged source in a runtime-only venv.
+    runtime = parity.prepare(say=say) if parity.enabled() else None  # localcloud/parity.py
     from localcloud.signing import ensure_signing_key
 
     ensure_signing_key(KEY_FILE, project_id=PROJECT)
@@ -401,7 +403,9 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
     for name, kind in kinds.items():
         procs[name] = spawn(
             name,
-            [
+            runtime.command(name, kind, HOST, PORTS[name])
+            if runtime
+            else [
                 str(VENV_BIN / "functions-framework"),
                 "--target",
                 name,

@@ -1,8 +1,11 @@
 // Bundle the page: web/src/main.js (and the Firebase JS SDK from node_modules) into web/dist/app.js,
 // and copy index.html and styles.css beside it. No CDN: everything the browser loads is in web/dist.
+// index.html names app.js and styles.css with ?v=<content hash>, so Firebase Hosting can serve them
+// as immutable (firebase.json) while index.html itself is always revalidated.
 //   node web/build.mjs          (npm run build:web)
 import { build } from "esbuild";
-import { copyFile, mkdir, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -24,7 +27,18 @@ await build({
   legalComments: "linked",
   logLevel: "warning",
 });
-for (const name of ["index.html", "styles.css"]) {
-  await copyFile(join(src, name), join(dist, name));
+await copyFile(join(src, "styles.css"), join(dist, "styles.css"));
+
+async function version(name) {
+  const hash = createHash("sha256").update(await readFile(join(dist, name)));
+  return `/${name}?v=${hash.digest("hex").slice(0, 16)}`;
 }
+
+let html = await readFile(join(src, "index.html"), "utf8");
+for (const name of ["app.js", "styles.css"]) {
+  const plain = `"/${name}"`;
+  if (!html.includes(plain)) throw new Error(`index.html does not reference ${plain}`);
+  html = html.replace(plain, `"${await version(name)}"`);
+}
+await writeFile(join(dist, "index.html"), html);
 console.log(`web: built ${dist}`);

@@ -7,6 +7,11 @@
 Firestore emulator hosts. Nothing secret from the stack (the tasks secret, the signing key) is
 served. When the bundle is missing it is built once with ``node web/build.mjs`` before serving.
 Standard library only; GET and HEAD only; no directory listings; paths cannot leave ``web/dist``.
+
+Every reply carries the security headers Firebase Hosting sends in production (the ``hosting``
+section of firebase.json: CSP, no framing, nosniff, referrer policy), the CSP's ``connect-src``
+widened to this local cloud's functions and emulators; so the browser test runs the page under the
+production policy. Caching stays off locally (``no-store``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import mimetypes
+import re
 import signal
 import subprocess
 import sys
@@ -28,6 +34,7 @@ WEB = Path(__file__).resolve().parent
 ROOT = WEB.parent
 DIST = WEB / "dist"
 STACK = ROOT / ".local" / "stack.json"
+FIREBASE_JSON = ROOT / "firebase.json"
 HTTP_FUNCTIONS = ("resources", "progress", "uploads", "review")
 TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -62,6 +69,61 @@ def client_config(stack: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _glob(glob: str) -> re.Pattern[str]:
+    """Hosting's header globs: ``**/`` any directories, ``**`` anything, ``*`` within a segment,
+    ``@(a|b)`` one of."""
+    out, i = "", 0
+    while i < len(glob):
+        if glob.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif glob.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif glob[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif glob.startswith("@(", i):
+            end = glob.index(")", i)
+            choices = "|".join(re.escape(c) for c in glob[i + 2 : end].split("|"))
+            out, i = out + f"(?:{choices})", end + 1
+        else:
+            out, i = out + re.escape(glob[i]), i + 1
+    return re.compile(f"^{out}$")
+
+
+def local_origins(stack: dict[str, Any]) -> list[str]:
+    """Origins the page calls in the local cloud: the HTTP functions and the emulators."""
+    functions = stack.get("functions", {})
+    emulators = stack.get("emulators", {})
+    origins = [functions[name] for name in HTTP_FUNCTIONS if name in functions]
+    origins += [
+        f"http://{emulators[k]}" for k in ("auth", "firestore", "storage") if k in emulators
+    ]
+    return sorted(set(origins))
+
+
+def hosting_headers(
+    path: str, stack: dict[str, Any], config: Path = FIREBASE_JSON
+) -> dict[str, str]:
+    """The production headers for ``path`` (firebase.json's hosting section), Cache-Control aside,
+    with the CSP's connect-src extended to the local cloud."""
+    try:
+        rules = json.loads(config.read_text())["hosting"]["headers"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    headers: dict[str, str] = {}
+    for rule in rules:
+        if _glob(rule["source"]).match(path):
+            headers.update({h["key"]: h["value"] for h in rule["headers"]})
+    headers.pop("Cache-Control", None)
+    headers.pop("Strict-Transport-Security", None)  # plain http locally
+    csp = headers.get("Content-Security-Policy")
+    if csp:
+        extra = " ".join(local_origins(stack))
+        headers["Content-Security-Policy"] = re.sub(
+            r"(^|; )connect-src ([^;]*)", rf"\1connect-src \2 {extra}", csp
+        )
+    return headers
+
+
 def ensure_bundle() -> None:
     if (DIST / "index.html").exists() and (DIST / "app.js").exists():
         return
@@ -80,10 +142,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _serve(self, *, head: bool) -> None:
         path = unquote(urlsplit(self.path).path)
+        try:
+            stack: dict[str, Any] | None = json.loads(STACK.read_text())
+        except (OSError, ValueError):
+            stack = None
+        self._extra = hosting_headers(path, stack or {})
         if path == "/config.json":
-            try:
-                stack = json.loads(STACK.read_text())
-            except (OSError, ValueError):
+            if stack is None:
                 self._send(
                     HTTPStatus.SERVICE_UNAVAILABLE,
                     b'{"error": "no .local/stack.json"}',
@@ -111,6 +176,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
+        for key, value in getattr(self, "_extra", {}).items():
+            if key != "X-Content-Type-Options":
+                self.send_header(key, value)
         self.end_headers()
         if not head:
             self.wfile.write(body)

@@ -26,7 +26,6 @@ import pytest
 from deploy import files
 from deploy.plan import (
     FIREBASE,
-    IGNORE_FILE,
     LIFECYCLE_FILE,
     QUEUE_SETTINGS,
     ROLE_SCOPES,
@@ -37,7 +36,7 @@ from deploy.plan import (
     render,
 )
 from deploy.run import DeployError, execute, run_step
-from localcloud import entrypoints
+from functions import registry
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "aibc-plan-test"
@@ -70,8 +69,20 @@ BROAD_ROLES = {
 
 
 def parse(text: str) -> list[list[str]]:
-    """One command per non-comment line; trailing ``# ...`` comments dropped."""
-    return [words for line in text.splitlines() if (words := shlex.split(line, comments=True))]
+    """Every command of every non-comment line; trailing ``# ...`` comments dropped. A guarded
+    line ``CHECK | grep -q . || COMMAND`` yields CHECK and COMMAND."""
+    commands = []
+    for line in text.splitlines():
+        words = shlex.split(line, comments=True)
+        current: list[str] = []
+        for word in [*words, "||"] if words else []:
+            if word in {"|", "||"}:
+                if current and current[0] != "grep":
+                    commands.append(current)
+                current = []
+            else:
+                current.append(word)
+    return commands
 
 
 PLAN_TEXT = render(build_plan(CONFIG), CONFIG)
@@ -153,7 +164,11 @@ def test_dry_run_needs_no_credentials_no_network_and_no_gcloud(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     config = Config.make(project, REGION)
-    assert done.stdout == render(build_plan(config), config)
+    plan = render(build_plan(config), config)
+    assert done.stdout.startswith(plan)
+    # Then the staged source, file by file (staged into a temporary directory, then removed).
+    listed = [line.removeprefix("#   ") for line in done.stdout[len(plan) :].splitlines()[1:]]
+    assert listed == sorted(str(path) for path in files.runtime_sources())
     assert "PROJECT_NUMBER" in done.stdout  # unknown without --project-number, and said so
     assert not (ROOT / ".local" / "deploy" / project).exists()  # it wrote nothing
     assert not (tmp_path / "gcloud").exists()
@@ -180,8 +195,8 @@ def test_bad_arguments_are_refused() -> None:
 
 
 def test_every_entry_point_is_deployed_exactly_once() -> None:
-    assert sorted(deploys()) == sorted(entrypoints.ALL)
-    assert len(entrypoints.ALL) == len(set(entrypoints.ALL))
+    assert sorted(deploys()) == sorted(registry.ALL)
+    assert len(registry.ALL) == len(set(registry.ALL))
 
 
 def test_runtime_is_gen2_python_of_the_local_cloud() -> None:
@@ -192,8 +207,20 @@ def test_runtime_is_gen2_python_of_the_local_cloud() -> None:
         assert one(argv, "runtime") == RUNTIME
         assert one(argv, "entry-point") == name
         assert one(argv, "region") == REGION
-        assert one(argv, "source") == "."
-        assert one(argv, "ignore-file") == IGNORE_FILE
+        assert one(argv, "source") == CONFIG.source_dir
+        assert "ignore-file" not in flags(argv)
+
+
+def test_the_functions_are_deployed_from_a_freshly_staged_source() -> None:
+    """The staging step runs before the first deploy and writes the directory every deploy
+    uploads (tests/deploy/test_uploaded_source.py zips it with gcloud's own code)."""
+    (stage,) = [c for c in COMMANDS if c[:4] == ["python3", "-m", "deploy.files", "source"]]
+    assert stage[stage.index("--out") + 1] == CONFIG.source_dir
+    first_deploy = min(
+        i for i, c in enumerate(COMMANDS) if c[:3] == ["gcloud", "functions", "deploy"]
+    )
+    assert COMMANDS.index(stage) < first_deploy
+    assert CONFIG.source_dir.startswith(".local/")  # ignored by git, never committed
 
 
 def test_every_function_runs_as_the_runtime_account_and_builds_as_the_build_account() -> None:
@@ -207,12 +234,12 @@ def test_every_function_runs_as_the_runtime_account_and_builds_as_the_build_acco
 def test_public_apis_are_public_and_task_handlers_are_not() -> None:
     for name, argv in deploys().items():
         f = flags(argv)
-        if name in entrypoints.HTTP:
+        if name in registry.HTTP:
             assert "trigger-http" in f
             assert "allow-unauthenticated" in f
             assert "no-allow-unauthenticated" not in f
             assert one(argv, "ingress-settings") == "all"
-        elif name in entrypoints.TASKS:
+        elif name in registry.TASKS:
             assert "trigger-http" in f
             assert "no-allow-unauthenticated" in f
             assert "allow-unauthenticated" not in f
@@ -225,7 +252,7 @@ def test_public_apis_are_public_and_task_handlers_are_not() -> None:
 
 
 def test_firestore_triggers_listen_to_their_document_pattern() -> None:
-    for name, pattern in entrypoints.FIRESTORE_TRIGGERS.items():
+    for name, pattern in registry.FIRESTORE_TRIGGERS.items():
         argv = deploys()[name]
         assert sorted(flags(argv)["trigger-event-filters"]) == sorted(
             ["type=google.cloud.firestore.document.v1.written", "database=(default)"]
@@ -237,7 +264,7 @@ def test_firestore_triggers_listen_to_their_document_pattern() -> None:
 
 
 def test_storage_trigger_listens_to_finalized_objects_of_the_bucket() -> None:
-    for name in entrypoints.STORAGE_TRIGGERS:
+    for name in registry.STORAGE_TRIGGERS:
         argv = deploys()[name]
         assert sorted(flags(argv)["trigger-event-filters"]) == sorted(
             ["type=google.cloud.storage.object.v1.finalized", f"bucket={BUCKET}"]
@@ -261,7 +288,7 @@ def test_environment_is_the_production_one() -> None:
         assert env["FUNCTION_REGION"] == REGION
         assert env["TASKS_SERVICE_ACCOUNT"] == INVOKER_SA
         assert env["CORS_ORIGINS"] == f"https://{PROJECT}.web.app,https://{PROJECT}.firebaseapp.com"
-        for task in entrypoints.TASKS:
+        for task in registry.TASKS:
             url = env[f"FUNCTION_URL_{task.upper()}"]
             assert url == f"https://{REGION}-{PROJECT}.cloudfunctions.net/{task}"
         local_only = [k for k in env if k.endswith("_EMULATOR_HOST")]
@@ -303,8 +330,8 @@ def test_who_gets_what() -> None:
         ("project", PROJECT, GCS_AGENT, "roles/pubsub.publisher"),
         ("project", PROJECT, BUILD_SA, "roles/run.builder"),
     }
-    expected |= {("function", t, INVOKER_SA, "roles/run.invoker") for t in entrypoints.TASKS}
-    triggers = [*entrypoints.FIRESTORE_TRIGGERS, *entrypoints.STORAGE_TRIGGERS]
+    expected |= {("function", t, INVOKER_SA, "roles/run.invoker") for t in registry.TASKS}
+    triggers = [*registry.FIRESTORE_TRIGGERS, *registry.STORAGE_TRIGGERS]
     expected |= {("function", t, EVENTS_SA, "roles/run.invoker") for t in triggers}
     assert got == expected
 
@@ -313,7 +340,7 @@ def test_service_accounts_are_created_before_they_are_granted_or_used() -> None:
     order = [" ".join(c[:4]) for c in COMMANDS]
     created = max(i for i, c in enumerate(order) if c == "gcloud iam service-accounts create")
     first_grant = min(i for i, c in enumerate(COMMANDS) if "add-iam-policy-binding" in c)
-    first_deploy = order.index("gcloud functions deploy " + entrypoints.ALL[0])
+    first_deploy = order.index("gcloud functions deploy " + registry.ALL[0])
     last_grant = max(i for i, c in enumerate(COMMANDS) if "add-iam-policy-binding" in c)
     first_invoker = min(i for i, c in enumerate(COMMANDS) if "add-invoker-policy-binding" in c)
     last_deploy = max(i for i, c in enumerate(order) if c.startswith("gcloud functions deploy"))
@@ -375,7 +402,7 @@ def test_queue_has_retry_settings_and_is_converged_on_every_run() -> None:
 
 
 def test_rules_and_indexes_are_deployed_from_the_repository_files(tmp_path: Path) -> None:
-    (fb,) = [c for c in COMMANDS if c[0] == FIREBASE]
+    (fb,) = [c for c in COMMANDS if c[0] == FIREBASE and "hosting" not in c]
     assert fb[1] == "deploy"
     only = set(fb[fb.index("--only") + 1].split(","))
     assert {"firestore:rules", "firestore:indexes", "storage"} <= only
@@ -440,22 +467,11 @@ def test_every_gcloud_flag_in_the_plan_exists(tmp_path: Path) -> None:
 
 
 def test_uploaded_source_is_self_contained() -> None:
-    """deploy/gcloudignore uploads main.py, functions/, shared/, requirements.txt and nothing
-    else; nothing they import may live outside those (tests, localcloud, seed, deploy...)."""
-    rules = [
-        line.strip()
-        for line in (ROOT / IGNORE_FILE).read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    uploaded = {r[2:].rstrip("/") for r in rules if r.startswith("!/")}
-    assert rules[0] == "/*"
-    assert uploaded == {"main.py", "requirements.txt", "functions", "shared"}
+    """Nothing the staged source (main.py, functions/, shared/) imports may live outside it
+    (tests, localcloud, seed, deploy...)."""
     local_packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()}
-    sources = [
-        ROOT / "main.py",
-        *(ROOT / "functions").rglob("*.py"),
-        *(ROOT / "shared").rglob("*.py"),
-    ]
+    sources = [ROOT / path for path in files.runtime_sources() if path.suffix == ".py"]
+    assert ROOT / "main.py" in sources
     for source in sources:
         for node in ast.walk(ast.parse(source.read_text())):
             names: list[str] = []
