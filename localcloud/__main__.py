@@ -43,6 +43,8 @@ BUCKET = f"{PROJECT}-submissions"
 REGION = "us-central1"
 QUEUE = "aibc-default"
 HOST = "127.0.0.1"
+# The Firestore emulator's JVM heap cap (it grew to 6-7 GB under the 200-learner bench without one).
+FIRESTORE_HEAP = os.environ.get("LOCALCLOUD_FIRESTORE_HEAP", "1g")
 
 # LOCALCLOUD_PORT_OFFSET shifts every port, so a second local cloud (a clean clone's `make test`) can
 # run beside a developer's `make up`.
@@ -273,7 +275,9 @@ def function_env(stack: dict[str, Any]) -> dict[str, str]:
         "GOOGLE_CLOUD_PROJECT": PROJECT,
         "GCLOUD_PROJECT": PROJECT,
         "FIRESTORE_EMULATOR_HOST": emu["firestore"],
-        "STORAGE_EMULATOR_HOST": f"http://{emu['storage']}",
+        # Functions use the storage backend directly, as they use Cloud Storage with their own
+        # identity; only browsers and curl go through the front, which wants a signed URL.
+        "STORAGE_EMULATOR_HOST": f"http://{emu['storage_backend']}",
         "FIREBASE_AUTH_EMULATOR_HOST": emu["auth"],
         "CLOUD_TASKS_EMULATOR_HOST": emu["tasks"],
         "SUBMISSIONS_BUCKET": BUCKET,
@@ -323,17 +327,19 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
                 f"--rules={ROOT / 'firestore.rules'}",
                 f"--functions_emulator={HOST}:{PORTS['bridge']}",
             ],
+            # The launcher runs `${JAVA} <flags> -cp ...`, unquoted: the cap shows in `ps`.
+            env={"JAVA": f"{shutil.which('java') or 'java'} -Xmx{FIRESTORE_HEAP}"},
         ),
         "storage_backend": spawn(
             "storage_backend",
             [
-                str(VENV_BIN / "gcp-storage-emulator"),
-                "start",
+                sys.executable,
+                "-m",
+                "localcloud.storage_backend",
                 "--host",
                 HOST,
                 "--port",
                 str(PORTS["storage_backend"]),
-                "--in-memory",
                 "--default-bucket",
                 BUCKET,
             ],

@@ -49,15 +49,10 @@ def stack() -> dict[str, Any]:
 
 
 def cloud_environ(stack: dict[str, Any]) -> dict[str, str]:
-    emu = stack["emulators"]
-    return {
-        "GOOGLE_CLOUD_PROJECT": stack["project_id"],
-        "FIRESTORE_EMULATOR_HOST": emu["firestore"],
-        "STORAGE_EMULATOR_HOST": "http://" + emu["storage"],
-        "FIREBASE_AUTH_EMULATOR_HOST": emu["auth"],
-        "CLOUD_TASKS_EMULATOR_HOST": emu["tasks"],
-        "SUBMISSIONS_BUCKET": stack["bucket"],
-    }
+    """As a function sees the local cloud (Storage: the backend; the front wants signed URLs)."""
+    from localcloud.stackenv import client_environ
+
+    return client_environ(stack)
 
 
 @pytest.fixture
