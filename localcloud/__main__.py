@@ -1,15 +1,20 @@
 """The local cloud: ``python -m localcloud up|down|status``.
 
 ``up`` starts, on 127.0.0.1, the official Firestore emulator (enforcing firestore.rules), the storage
-emulator behind the verifying front, the Cloud Tasks emulator (own venv), the Firebase Auth emulator,
+backend behind the verifying front, the Cloud Tasks emulator (own venv), the Firebase Auth emulator,
 every entry point under functions-framework on its own port and the event bridge; it polls each for
-readiness against a deadline, seeds the catalog and demo users, and writes ``.local/stack.json``.
-Logs go to ``.local/logs/``. ``down`` stops every process group it started, and nothing else.
+readiness against a deadline, seeds the catalog and demo users, writes ``.local/stack.json``, and
+leaves the supervisor running (``localcloud.supervisor``: it starts a function or the bridge again
+when it dies). Logs go to ``.local/logs/``. ``down`` stops the supervisor, then every process group
+it started, and nothing else. ``status`` shows the processes, their restarts, and the bridge's
+pending events, dead letters and catch-ups.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import functools
 import json
 import os
@@ -20,7 +25,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +39,10 @@ LOGS = LOCAL / "logs"
 PIDS = LOCAL / "pids.json"
 STACK = LOCAL / "stack.json"
 KEY_FILE = LOCAL / "signing-key.json"
+JOURNAL = LOCAL / "bridge.sqlite"
+PROCESSES = LOCAL / "processes.json"  # what the supervisor may start again, and how
+RESTARTS = LOCAL / "restarts.json"
+HOLD = LOCAL / "hold"
 VENV_BIN = Path(sys.executable).parent
 TASKS_VENV_BIN = ROOT / ".venv-tasks" / "bin"
 FIREBASE_BIN = ROOT / "node_modules" / ".bin" / "firebase"
@@ -104,7 +113,21 @@ def _load_pids() -> dict[str, int]:
 
 
 def _save_pids(pids: dict[str, int]) -> None:
-    PIDS.write_text(json.dumps(pids, indent=2))
+    tmp = PIDS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(pids, indent=2))
+    tmp.replace(PIDS)
+
+
+@contextlib.contextmanager
+def _pids_locked() -> Iterator[None]:
+    """``up`` and the supervisor both record pids: one at a time."""
+    LOCAL.mkdir(exist_ok=True)
+    with (LOCAL / "pids.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def spawn(name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -119,9 +142,10 @@ def spawn(name: str, argv: list[str], env: dict[str, str] | None = None) -> subp
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
-    pids = _load_pids()
-    pids[name] = proc.pid
-    _save_pids(pids)
+    with _pids_locked():
+        pids = _load_pids()
+        pids[name] = proc.pid
+        _save_pids(pids)
     return proc
 
 
@@ -174,8 +198,27 @@ def _tail(name: str, lines: int = 25) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _stop_group(pid: int, deadline: float) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 def stop_all() -> None:
-    pids = _load_pids()
+    supervisor = _load_pids().get("supervisor")
+    if supervisor is not None:  # first, or it would start the others again
+        _stop_group(supervisor, time.monotonic() + 10)
+    with _pids_locked():
+        pids = {k: v for k, v in _load_pids().items() if k != "supervisor"}
     for pid in reversed(list(pids.values())):
         try:
             os.killpg(pid, signal.SIGTERM)
@@ -199,6 +242,7 @@ def stop_all() -> None:
                 pass
     PIDS.unlink(missing_ok=True)
     STACK.unlink(missing_ok=True)
+    PROCESSES.unlink(missing_ok=True)
 
 
 # ---- prerequisites -------------------------------------------------------------------------
@@ -294,6 +338,23 @@ def function_env(stack: dict[str, Any]) -> dict[str, str]:
     return env
 
 
+def function_command(name: str, kind: str) -> list[str]:
+    """The command that serves one entry point on its port (the supervisor reuses it)."""
+    return [
+        str(VENV_BIN / "functions-framework"),
+        "--target",
+        name,
+        "--source",
+        os.environ.get("LOCALCLOUD_SOURCE", str(ROOT / "main.py")),
+        "--signature-type",
+        kind,
+        "--host",
+        HOST,
+        "--port",
+        str(PORTS[name]),
+    ]
+
+
 def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
     check_prerequisites()
     if _load_pids():
@@ -306,7 +367,11 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
         )
     LOCAL.mkdir(exist_ok=True)
     shutil.rmtree(LOGS, ignore_errors=True)
+    shutil.rmtree(HOLD, ignore_errors=True)
     LOGS.mkdir(parents=True)
+    for stale in (JOURNAL, JOURNAL.with_name(JOURNAL.name + "-wal"), RESTARTS, PROCESSES):
+        stale.unlink(missing_ok=True)
+    restartable: dict[str, dict[str, Any]] = {}
     started = time.monotonic()
     from localcloud.signing import ensure_signing_key
 
@@ -378,9 +443,9 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
         procs["storage_backend"],
         lambda: http_ok(f"http://{emu['storage_backend']}/storage/v1/b"),
     )
-    procs["storage"] = spawn(
-        "storage",
-        [
+    restartable["storage"] = {
+        "env": {},
+        "argv": [
             sys.executable,
             "-m",
             "localcloud.gcs_front",
@@ -393,7 +458,8 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
             "--cors-origins",
             env["CORS_ORIGINS"],
         ],
-    )
+    }
+    procs["storage"] = spawn("storage", **restartable["storage"])
     wait_ready("storage", procs["storage"], lambda: http_ok(f"http://{emu['storage']}/_health"))
     wait_ready("tasks", procs["tasks"], lambda: tcp_open(PORTS["tasks"]))
     wait_ready("auth", procs["auth"], lambda: http_ok(f"http://{emu['auth']}/"), deadline=120)
@@ -404,23 +470,11 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
     kinds.update({name: "cloudevent" for name in entrypoints.FIRESTORE_TRIGGERS})
     kinds.update({name: "cloudevent" for name in entrypoints.STORAGE_TRIGGERS})
     for name, kind in kinds.items():
-        procs[name] = spawn(
-            name,
-            [
-                str(VENV_BIN / "functions-framework"),
-                "--target",
-                name,
-                "--source",
-                os.environ.get("LOCALCLOUD_SOURCE", str(ROOT / "main.py")),
-                "--signature-type",
-                kind,
-                "--host",
-                HOST,
-                "--port",
-                str(PORTS[name]),
-            ],
-            env={**env, "K_SERVICE": name, "FUNCTION_TARGET": name},
-        )
+        restartable[name] = {
+            "argv": function_command(name, kind),
+            "env": {**env, "K_SERVICE": name, "FUNCTION_TARGET": name},
+        }
+        procs[name] = spawn(name, **restartable[name])
     for name in kinds:
         port = PORTS[name]
         wait_ready(name, procs[name], functools.partial(tcp_open, port))
@@ -438,22 +492,35 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
         raise StartError("seeding the catalog failed")
     seed_users(emu["auth"])
     STACK.write_text(json.dumps(stack, indent=2))
-    bridge_argv = [sys.executable, "-m", "localcloud.bridge", "--port", str(PORTS["bridge"])]
+    bridge_argv = [
+        sys.executable,
+        "-m",
+        "localcloud.bridge",
+        "--port",
+        str(PORTS["bridge"]),
+        "--stack",
+        str(STACK),
+        "--journal",
+        str(JOURNAL),
+    ]
     if duplicate:
         bridge_argv.append("--duplicate")
-    procs["bridge"] = spawn("bridge", bridge_argv, env=env)
+    restartable["bridge"] = {"argv": bridge_argv, "env": env}
+    procs["bridge"] = spawn("bridge", **restartable["bridge"])
     wait_ready("bridge", procs["bridge"], lambda: http_ok(f"{stack['bridge']}/health"))
 
     if web and (ROOT / "web" / "serve.py").exists():
-        procs["web"] = spawn(
-            "web",
-            [sys.executable, str(ROOT / "web" / "serve.py"), "--port", str(PORTS["web"])],
-            env=env,
-        )
+        restartable["web"] = {
+            "argv": [sys.executable, str(ROOT / "web" / "serve.py"), "--port", str(PORTS["web"])],
+            "env": env,
+        }
+        procs["web"] = spawn("web", **restartable["web"])
         wait_ready("web", procs["web"], lambda: http_ok(stack["web"]))
     else:
         stack.pop("web", None)
         STACK.write_text(json.dumps(stack, indent=2))
+    PROCESSES.write_text(json.dumps(restartable, indent=2))
+    spawn("supervisor", [sys.executable, "-m", "localcloud.supervisor"])
     say(
         f"local cloud up in {time.monotonic() - started:.1f}s; described in {STACK.relative_to(ROOT)}"
     )
@@ -500,6 +567,7 @@ def status() -> int:
         say("not running")
         return 1
     alive = 0
+    restarts: dict[str, Any] = json.loads(RESTARTS.read_text()) if RESTARTS.exists() else {}
     for name, pid in pids.items():
         try:
             os.killpg(pid, 0)
@@ -508,8 +576,41 @@ def status() -> int:
         except ProcessLookupError:
             state = "DOWN"
         port = PORTS.get(name)
-        say(f"{name:32} pid {pid:<8} port {port}  {state}")
+        restarted = restarts.get(name, {}).get("count", 0)
+        note = f"  (restarted {restarted}x, last {restarts[name]['last']})" if restarted else ""
+        say(f"{name:32} pid {pid:<8} port {port}  {state}{note}")
+    bridge_status()
     return 0 if alive == len(pids) else 1
+
+
+def bridge_status() -> None:
+    """The bridge's journal: pending events, the dead-letter list, what was caught up."""
+    from localcloud.journal import summary
+
+    found = summary(JOURNAL)
+    if found is None:
+        say("bridge: no journal")
+        return
+    dead = found["dead_letters"]
+    say(
+        f"bridge: {found['pending']} pending, {len(dead)} dead-lettered, "
+        f"{found['restarts']} restart(s)"
+    )
+    for entry in dead[:20]:
+        say(
+            f"  dead letter #{entry['id']}: {entry['type']} {entry['subject']} -> "
+            f"{entry['target']}, {entry['attempts']} attempts, last error: {entry['last_error']}"
+        )
+    if len(dead) > 20:
+        say(f"  ... and {len(dead) - 20} more (GET /deadletter on the bridge)")
+    for record in found["catchups"]:
+        at = time.strftime("%H:%M:%S", time.localtime(record["at"]))
+        if record["kind"] == "storage":
+            say(f"  caught up at {at}: {record['events']} storage finalize event(s)")
+        else:
+            status = record.get("status")
+            reason = record.get("reason") or " ".join(record.get("command", []))
+            say(f"  caught up at {at}: firestore ({status}: {reason})")
 
 
 def main(argv: list[str] | None = None) -> int:

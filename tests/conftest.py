@@ -112,12 +112,12 @@ def api(cloud: dict[str, Any]) -> Callable[[str], Api]:
 
 @pytest.fixture
 def bridge(cloud: dict[str, Any]) -> Iterator[Any]:
-    """The event bridge's control API; restores normal (single) delivery after the test."""
+    """The event bridge's control API; restores its start-up settings (no faults) after the test."""
     from localcloud.bridge_client import BridgeClient
 
     client = BridgeClient(cloud["bridge"])
     yield client
-    client.configure(duplicate=False)
+    client.reset()
 
 
 @pytest.fixture(scope="session")
