@@ -445,6 +445,7 @@ class Bridge:
         if not error:
             self.journal.done(item)
         elif dead:
+            item.attempt += 1  # attempts made, the last one included
             self.journal.dead(item, error)
             print(f"bridge: dead-lettered {item.event_id} -> {item.target}: {error}", flush=True)
         else:
