@@ -575,7 +575,7 @@ def status() -> int:
             alive += 1
         except ProcessLookupError:
             state = "DOWN"
-        port = PORTS.get(name)
+        port = PORTS.get(name, "-")
         restarted = restarts.get(name, {}).get("count", 0)
         note = f"  (restarted {restarted}x, last {restarts[name]['last']})" if restarted else ""
         say(f"{name:32} pid {pid:<8} port {port}  {state}{note}")
