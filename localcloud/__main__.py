@@ -369,7 +369,8 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
     shutil.rmtree(LOGS, ignore_errors=True)
     shutil.rmtree(HOLD, ignore_errors=True)
     LOGS.mkdir(parents=True)
-    for stale in (JOURNAL, JOURNAL.with_name(JOURNAL.name + "-wal"), RESTARTS, PROCESSES):
+    journal_files = [JOURNAL.with_name(JOURNAL.name + suffix) for suffix in ("", "-wal", "-shm")]
+    for stale in (*journal_files, RESTARTS, PROCESSES):
         stale.unlink(missing_ok=True)
     restartable: dict[str, dict[str, Any]] = {}
     started = time.monotonic()

@@ -242,20 +242,18 @@ def summary(path: Path) -> dict[str, Any] | None:
     """What ``make status`` shows, read without the bridge (None when there is no journal)."""
     if not path.exists():
         return None
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    reader = Journal.__new__(Journal)
+    reader.path, reader.lock = path, threading.Lock()
+    reader.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
-        pending = db.execute("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'").fetchone()
-    finally:
-        db.close()
-    journal = Journal.__new__(Journal)
-    journal.lock = threading.Lock()
-    journal.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
+        pending = reader.db.execute(
+            "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'"
+        ).fetchone()
         return {
             "pending": int(pending[0]),
-            "dead_letters": journal.dead_letters(),
-            "catchups": journal.catchups(),
-            "restarts": journal.get_meta("restarts") or 0,
+            "dead_letters": reader.dead_letters(),
+            "catchups": reader.catchups(),
+            "restarts": reader.get_meta("restarts") or 0,
         }
     finally:
-        journal.db.close()
+        reader.db.close()

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from types import FrameType
@@ -65,8 +66,12 @@ def record(name: str, pid: int) -> None:
     tmp.replace(RESTARTS)
 
 
+STOP = threading.Event()
+
+
 def _stop(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(0)
+    """``make down``: finish the restart in hand (its pid recorded, so down stops it), then exit."""
+    STOP.set()
 
 
 def main() -> None:
@@ -75,10 +80,11 @@ def main() -> None:
     children: dict[str, Any] = {}
     history: dict[str, list[float]] = {}
     lc.say(f"supervisor: watching {', '.join(specs)}")
-    while True:
-        time.sleep(INTERVAL)
+    while not STOP.wait(INTERVAL):
         pids = lc._load_pids()
         for name, spec in specs.items():
+            if STOP.is_set():
+                break
             pid = pids.get(name)
             child = children.get(name)
             if child is not None:
