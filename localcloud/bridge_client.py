@@ -37,9 +37,16 @@ class BridgeClient:
         ``configure(budgets={"my-trigger": 1.0})``."""
         return self._post("/config", settings)
 
-    def reset(self) -> dict[str, Any]:
-        """Back to the settings the bridge started with (no faults)."""
-        return self._post("/config/reset", {})
+    def reset(self, *, timeout: float = 60.0) -> dict[str, Any]:
+        """Back to the settings the bridge started with (no faults); waits out a restart."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self._post("/config/reset", {})
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def dead_letters(self) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = self._get("/deadletter")["entries"]

@@ -144,7 +144,7 @@ def test_injected_5xx_are_retried_until_every_event_arrives_once(
 ) -> None:
     probe, collection = probe_route(bridge, recorder)
     before = bridge.stats()
-    bridge.configure(fail={probe: 0.7})
+    bridge.configure(fail={probe: 0.5}, backoff_max=1.0)
     subjects = write_docs(db, collection, 12)
     wait_for(lambda: len(recorder.accepted()) >= 12, timeout=SETTLE, what="12 events")
     bridge.wait_idle(timeout=SETTLE)
@@ -159,7 +159,7 @@ def test_injected_5xx_are_retried_until_every_event_arrives_once(
 def test_uploads_are_recorded_once_while_the_storage_trigger_fails_half_its_calls(
     bridge: Any, api: Any, mint: Callable[..., str], db: Any
 ) -> None:
-    bridge.configure(fail={"on_upload_finalized": 0.5})
+    bridge.configure(fail={"on_upload_finalized": 0.5}, backoff_max=1.0)
     learners = [Learner(unique("u"), api, mint, db) for _ in range(4)]
     grants = [me.url(IMG_EXERCISE, "cat.png", "image/png", PNG) for me in learners]
 
