@@ -629,3 +629,43 @@ def test_the_signing_key_is_created_once_private_and_usable(tmp_path: Path) -> N
     credentials = _credentials(path)
     assert credentials.signer_email == first["client_email"]
     assert list(tmp_path.joinpath("nested").iterdir()) == [path]  # no temp file left behind
+
+
+# ------------------------------------------------------------------------------ on the local cloud
+
+
+@pytest.mark.cloud
+def test_a_late_put_after_approval_never_replaces_what_the_instructor_approved(
+    api: Any, mint: Callable[..., str], db: Any, cloud: dict[str, Any]
+) -> None:
+    """The whole flow on ``make up``: upload, approve, PUT again through the still valid URL; the
+    function refuses the late generation and removes it, and the download still serves exactly
+    the approved bytes (the backend kept that generation)."""
+    from tests.emulator.test_submissions_e2e import IMG_EXERCISE, Learner
+    from tests.emulator.test_submissions_e2e import PNG as SAMPLE
+
+    me = Learner(unique("u"), api, mint, db)
+    grant = me.upload(IMG_EXERCISE, "cat.png", "image/png", SAMPLE)
+    sid = grant["submission_id"]
+    approved = me.wait_status(sid, "uploaded", timeout=60)["gcs_generation"]
+    reply = api("review").post(
+        f"/admin/submissions/{sid}/review",
+        token=mint(unique("teacher"), instructor=True),
+        json={"decision": "approve", "grade": 90, "comments": "Good"},
+    )
+    assert reply.status_code == 200, reply.text
+
+    late = SAMPLE[:-16] + b"\x00" * 16  # same size, other bytes
+    put = requests.put(grant["upload_url"], data=late, headers=grant["headers"], timeout=30)
+    assert put.status_code == 200  # the URL is still valid: storage takes it
+    wait_for(
+        lambda: len(me.submission(sid).get("counted_generations", [])) == 2,
+        timeout=60,
+        what="the late generation to be refused",
+    )
+    sub = me.submission(sid)
+    assert (sub["status"], sub["gcs_generation"]) == ("approved", approved)
+    link = me.uploads.get(f"/users/me/submissions/{sid}/download-url", token=me.token)
+    assert link.status_code == 200, link.text
+    download = requests.get(link.json()["download_url"], timeout=30)
+    assert (download.status_code, download.content) == (200, SAMPLE)
