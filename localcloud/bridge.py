@@ -384,8 +384,8 @@ class Bridge:
                     self.journal.record_catchup("storage", {"events": 0, "objects": []})
                 seen |= set(new)
                 first = False
-            except (requests.RequestException, ValueError) as exc:
-                print(f"bridge: storage poll failed: {exc}", flush=True)
+            except Exception as exc:  # noqa: BLE001 - the poller must outlive a bad round
+                print(f"bridge: storage poll failed: {exc!r}", flush=True)
             self.stop.wait(interval)
 
     # ---- Firestore catch-up ------------------------------------------------------------------
@@ -421,7 +421,12 @@ class Bridge:
                 item = self.ready.get(timeout=0.2)
             except queue.Empty:
                 continue
-            self.deliver(item)
+            try:
+                self.deliver(item)
+            except Exception as exc:  # noqa: BLE001 - a worker must outlive any one event
+                print(f"bridge: delivering {item.event_id} failed: {exc!r}", flush=True)
+                item.due = time.time() + 1.0
+                self.schedule(item)  # it is still in the journal: try again
 
     def deliver(self, item: Delivery) -> None:
         config = self.config
@@ -434,6 +439,25 @@ class Bridge:
             return
         with self.stats.lock:
             self.stats.in_flight += 1
+        try:
+            outcome = self._attempt(item, config)
+        finally:
+            with self.stats.lock:
+                self.stats.in_flight -= 1
+                self.stats.last_activity = time.monotonic()
+        with self.stats.lock:
+            if outcome == "delivered":
+                self.stats.delivered += 1
+                self.stats.delivered_to[item.url] = self.stats.delivered_to.get(item.url, 0) + 1
+            elif outcome == "dead":
+                self.stats.dead_lettered += 1
+            else:
+                self.stats.retried += 1
+        if outcome == "retry":
+            self.schedule(item)
+
+    def _attempt(self, item: Delivery, config: Config) -> str:
+        """One delivery attempt, its outcome journaled: delivered, retry or dead."""
         rate = config.fail.get(item.target, 0.0)
         if rate and random.random() < rate:
             self.stats.fault("failed")
@@ -441,30 +465,17 @@ class Bridge:
         else:
             error = self._post(item)
         now = time.time()
-        dead = bool(error) and out_of_budget(item, config, now)
         if not error:
             self.journal.done(item)
-        elif dead:
-            item.attempt += 1  # attempts made, the last one included
+            return "delivered"
+        item.attempt += 1  # attempts made so far
+        if out_of_budget(item, config, now):
             self.journal.dead(item, error)
             print(f"bridge: dead-lettered {item.event_id} -> {item.target}: {error}", flush=True)
-        else:
-            item.attempt += 1
-            wait = backoff(item.attempt, config.backoff_max) * random.uniform(0.5, 1.0)
-            item.due = now + wait
-            self.journal.reschedule(item, error)
-        with self.stats.lock:
-            self.stats.in_flight -= 1
-            self.stats.last_activity = time.monotonic()
-            if not error:
-                self.stats.delivered += 1
-                self.stats.delivered_to[item.url] = self.stats.delivered_to.get(item.url, 0) + 1
-            elif dead:
-                self.stats.dead_lettered += 1
-            else:
-                self.stats.retried += 1
-        if error and not dead:
-            self.schedule(item)
+            return "dead"
+        item.due = now + backoff(item.attempt, config.backoff_max) * random.uniform(0.5, 1.0)
+        self.journal.reschedule(item, error)
+        return "retry"
 
     def release_retries(self) -> None:
         """Move deliveries whose time has come back to the ready queue."""
