@@ -7,6 +7,8 @@ what the bridge does; learners on the real functions show that the platform cope
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.emulator.bridge_helpers import Recorder, probe_route
+from tests.emulator.bridge_helpers import ROOT, Recorder, probe_route
 from tests.emulator.test_submissions_e2e import IMG_EXERCISE, PNG, Learner
 from tests.helpers import unique, wait_for
 
@@ -220,6 +222,15 @@ def test_a_dead_letter_can_be_cleared(
         timeout=SETTLE,
         what="the event in the dead-letter list",
     )
+    shown = subprocess.run(
+        [sys.executable, "-m", "localcloud", "status"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    ).stdout
+    assert f"dead letter #{entry['id']}: " in shown  # make status lists it
     assert bridge.clear_dead_letters([entry["id"]]) == [entry["id"]]
     assert all(e["id"] != entry["id"] for e in bridge.dead_letters())
 

@@ -79,3 +79,33 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
 
 def test_no_journal_no_summary(tmp_path: Path) -> None:
     assert summary(tmp_path / "missing.sqlite") is None
+
+
+def test_the_firestore_catch_up_command_runs_and_is_recorded(tmp_path: Path) -> None:
+    import shlex
+    import sys
+
+    import localcloud.__main__ as lc
+    from localcloud.bridge import Bridge
+
+    journal = Journal(tmp_path / "j.sqlite")
+    stack = lc.stack_description("s")
+
+    def catch_up(command: str) -> dict[str, object]:
+        Bridge(stack, journal, catchup=command).catch_up_firestore(2.5)
+        record: dict[str, object] = journal.catchups()[-1]
+        return record
+
+    python = shlex.quote(sys.executable)
+    ran = catch_up(f"{python} -c \"print('reconciled 3 rollups')\"")
+    assert (ran["kind"], ran["status"], ran["output"]) == (
+        "firestore",
+        "exit 0",
+        ["reconciled 3 rollups"],
+    )
+    assert ran["down_for_seconds"] == 2.5
+    failed = catch_up(f"{python} -c 'raise SystemExit(3)'")
+    assert failed["status"] == "exit 3"
+    skipped = catch_up("none")
+    assert (skipped["status"], skipped["reason"]) == ("skipped", "no command configured")
+    assert len(journal.catchups()) == 3
