@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -31,6 +32,7 @@ import signal
 import sys
 import threading
 from http import HTTPStatus
+from http.server import ThreadingHTTPServer
 from types import FrameType
 from typing import Any
 
@@ -224,6 +226,41 @@ def install_handlers() -> None:
     )
 
 
+class SerializedHandler(gse_server.RequestHandler):  # type: ignore[misc]
+    """The emulator's handler, one request at a time once its headers are in (its storage is not
+    thread-safe); a connection that sends nothing times out instead of holding anyone up."""
+
+    lock = threading.Lock()
+    timeout = 60
+
+    def _serialized(self, method: str) -> None:
+        with self.lock:
+            gse_server.Router(self).handle(method)
+
+    def do_GET(self) -> None:
+        self._serialized(gse_server.GET)
+
+    def do_POST(self) -> None:
+        self._serialized(gse_server.POST)
+
+    def do_PUT(self) -> None:
+        self._serialized(gse_server.PUT)
+
+    def do_PATCH(self) -> None:
+        self._serialized(gse_server.PATCH)
+
+    def do_DELETE(self) -> None:
+        self._serialized(gse_server.DELETE)
+
+
+class BackendServer(ThreadingHTTPServer):
+    """Accepts many connections at once (the emulator's own server has a backlog of 5, so a burst
+    of uploads through the front saw dropped connections and 1-3 s retransmits)."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 def _stop(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
@@ -239,14 +276,13 @@ def main(argv: list[str] | None = None) -> None:
     storage = VersionedStorage()
     for bucket in args.default_bucket:
         gse_buckets.create_bucket(bucket, storage)
-    thread = gse_server.APIThread(args.host, args.port, storage, daemon=True)
+    server = BackendServer((args.host, args.port), functools.partial(SerializedHandler, storage))
     signal.signal(signal.SIGTERM, _stop)
-    thread.start()
-    thread.is_running.wait()
     sys.stderr.write(f"storage backend (versioned): http://{args.host}:{args.port}\n")
     sys.stderr.flush()
     with contextlib.suppress(KeyboardInterrupt):
-        threading.Event().wait()  # until SIGTERM / Ctrl-C
+        server.serve_forever()
+    server.server_close()
 
 
 if __name__ == "__main__":
