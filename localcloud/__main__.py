@@ -611,7 +611,8 @@ def bridge_status() -> None:
         else:
             status = record.get("status")
             reason = record.get("reason") or " ".join(record.get("command", []))
-            say(f"  caught up at {at}: firestore ({status}: {reason})")
+            last = (record.get("output") or [""])[-1]
+            say(f"  caught up at {at}: firestore ({status}: {reason}){'  ' + last if last else ''}")
 
 
 def main(argv: list[str] | None = None) -> int:
