@@ -1,26 +1,30 @@
 """The local cloud: ``python -m localcloud up|down|status``.
 
 ``up`` starts, on 127.0.0.1, the official Firestore emulator (enforcing firestore.rules), the storage
-emulator behind the verifying front, the Cloud Tasks emulator (own venv), the Firebase Auth emulator,
+backend behind the verifying front, the Cloud Tasks emulator (own venv), the Firebase Auth emulator,
 every entry point under functions-framework on its own port and the event bridge; it polls each for
-readiness against a deadline, seeds the catalog and demo users, and writes ``.local/stack.json``.
-Logs go to ``.local/logs/``. ``down`` stops every process group it started, and nothing else.
+readiness against a deadline, seeds the catalog and demo users, writes ``.local/stack.json``, and
+leaves the supervisor running (``localcloud.supervisor``: it starts a function or the bridge again
+when it dies). Logs go to ``.local/logs/``. ``down`` stops the supervisor, then every process group
+it started, and nothing else. ``status`` shows the processes, their restarts, and the bridge's
+pending events, dead letters and catch-ups.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import functools
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,10 @@ LOGS = LOCAL / "logs"
 PIDS = LOCAL / "pids.json"
 STACK = LOCAL / "stack.json"
 KEY_FILE = LOCAL / "signing-key.json"
+JOURNAL = LOCAL / "bridge.sqlite"
+PROCESSES = LOCAL / "processes.json"  # what the supervisor may start again, and how
+RESTARTS = LOCAL / "restarts.json"
+HOLD = LOCAL / "hold"
 VENV_BIN = Path(sys.executable).parent
 TASKS_VENV_BIN = ROOT / ".venv-tasks" / "bin"
 FIREBASE_BIN = ROOT / "node_modules" / ".bin" / "firebase"
@@ -43,6 +51,8 @@ BUCKET = f"{PROJECT}-submissions"
 REGION = "us-central1"
 QUEUE = "aibc-default"
 HOST = "127.0.0.1"
+# The Firestore emulator's JVM heap cap (it grew to 6-7 GB under the 200-learner bench without one).
+FIRESTORE_HEAP = os.environ.get("LOCALCLOUD_FIRESTORE_HEAP", "1g")
 
 # LOCALCLOUD_PORT_OFFSET shifts every port, so a second local cloud (a clean clone's `make test`) can
 # run beside a developer's `make up`.
@@ -103,7 +113,21 @@ def _load_pids() -> dict[str, int]:
 
 
 def _save_pids(pids: dict[str, int]) -> None:
-    PIDS.write_text(json.dumps(pids, indent=2))
+    tmp = PIDS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(pids, indent=2))
+    tmp.replace(PIDS)
+
+
+@contextlib.contextmanager
+def _pids_locked() -> Iterator[None]:
+    """``up`` and the supervisor both record pids: one at a time."""
+    LOCAL.mkdir(exist_ok=True)
+    with (LOCAL / "pids.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def spawn(name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -118,9 +142,10 @@ def spawn(name: str, argv: list[str], env: dict[str, str] | None = None) -> subp
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
-    pids = _load_pids()
-    pids[name] = proc.pid
-    _save_pids(pids)
+    with _pids_locked():
+        pids = _load_pids()
+        pids[name] = proc.pid
+        _save_pids(pids)
     return proc
 
 
@@ -173,8 +198,27 @@ def _tail(name: str, lines: int = 25) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _stop_group(pid: int, deadline: float) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 def stop_all() -> None:
-    pids = _load_pids()
+    supervisor = _load_pids().get("supervisor")
+    if supervisor is not None:  # first, or it would start the others again
+        _stop_group(supervisor, time.monotonic() + 10)
+    with _pids_locked():
+        pids = {k: v for k, v in _load_pids().items() if k != "supervisor"}
     for pid in reversed(list(pids.values())):
         try:
             os.killpg(pid, signal.SIGTERM)
@@ -198,6 +242,7 @@ def stop_all() -> None:
                 pass
     PIDS.unlink(missing_ok=True)
     STACK.unlink(missing_ok=True)
+    PROCESSES.unlink(missing_ok=True)
 
 
 # ---- prerequisites -------------------------------------------------------------------------
@@ -245,7 +290,7 @@ def check_prerequisites() -> None:
 # ---- up ------------------------------------------------------------------------------------
 
 
-def stack_description(secret: str) -> dict[str, Any]:
+def stack_description() -> dict[str, Any]:
     functions = {name: f"http://{HOST}:{PORTS[name]}" for name in entrypoints.ALL}
     return {
         "project_id": PROJECT,
@@ -262,7 +307,6 @@ def stack_description(secret: str) -> dict[str, Any]:
         },
         "bridge": f"http://{HOST}:{PORTS['bridge']}",
         "web": f"http://{HOST}:{PORTS['web']}",
-        "tasks_local_secret": secret,
         "signing_key_file": str(KEY_FILE),
         "demo_users": [{k: u[k] for k in ("localId", "email", "password")} for u in DEMO_USERS],
     }
@@ -274,7 +318,9 @@ def function_env(stack: dict[str, Any]) -> dict[str, str]:
         "GOOGLE_CLOUD_PROJECT": PROJECT,
         "GCLOUD_PROJECT": PROJECT,
         "FIRESTORE_EMULATOR_HOST": emu["firestore"],
-        "STORAGE_EMULATOR_HOST": f"http://{emu['storage']}",
+        # Functions use the storage backend directly, as they use Cloud Storage with their own
+        # identity; only browsers and curl go through the front, which wants a signed URL.
+        "STORAGE_EMULATOR_HOST": f"http://{emu['storage_backend']}",
         "FIREBASE_AUTH_EMULATOR_HOST": emu["auth"],
         "CLOUD_TASKS_EMULATOR_HOST": emu["tasks"],
         "SUBMISSIONS_BUCKET": BUCKET,
@@ -282,13 +328,32 @@ def function_env(stack: dict[str, Any]) -> dict[str, str]:
         "TASKS_QUEUE": QUEUE,
         "SIGNING_KEY_FILE": str(KEY_FILE),
         "STORAGE_PUBLIC_ENDPOINT": f"http://{emu['storage']}",
-        "TASKS_LOCAL_SECRET": stack["tasks_local_secret"],
         "CORS_ORIGINS": os.environ.get("CORS_ORIGINS", stack["web"]),
         "PYTHONUNBUFFERED": "1",
     }
     for name, url in stack["functions"].items():
         env[f"FUNCTION_URL_{name.upper()}"] = url
     return env
+
+
+def function_command(name: str, kind: str, runtime: parity.Runtime | None = None) -> list[str]:
+    """The command that serves one entry point on its port (the supervisor reuses it): from the
+    staged source in the runtime-only venv (production parity), else from the checkout."""
+    if runtime is not None:
+        return runtime.command(name, kind, HOST, PORTS[name])
+    return [
+        str(VENV_BIN / "functions-framework"),
+        "--target",
+        name,
+        "--source",
+        os.environ.get("LOCALCLOUD_SOURCE", str(ROOT / "main.py")),
+        "--signature-type",
+        kind,
+        "--host",
+        HOST,
+        "--port",
+        str(PORTS[name]),
+    ]
 
 
 def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
@@ -303,14 +368,19 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
         )
     LOCAL.mkdir(exist_ok=True)
     shutil.rmtree(LOGS, ignore_errors=True)
+    shutil.rmtree(HOLD, ignore_errors=True)
     LOGS.mkdir(parents=True)
+    journal_files = [JOURNAL.with_name(JOURNAL.name + suffix) for suffix in ("", "-wal", "-shm")]
+    for stale in (*journal_files, RESTARTS, PROCESSES):
+        stale.unlink(missing_ok=True)
+    restartable: dict[str, dict[str, Any]] = {}
     started = time.monotonic()
     # Production parity (before anything starts): the staged source in a runtime-only venv.
     runtime = parity.prepare(say=say) if parity.enabled() else None  # localcloud/parity.py
     from localcloud.signing import ensure_signing_key
 
     ensure_signing_key(KEY_FILE, project_id=PROJECT)
-    stack = stack_description(secrets.token_urlsafe(24))
+    stack = stack_description()
     env = function_env(stack)
     emu = stack["emulators"]
 
@@ -326,17 +396,19 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
                 f"--rules={ROOT / 'firestore.rules'}",
                 f"--functions_emulator={HOST}:{PORTS['bridge']}",
             ],
+            # The launcher runs `${JAVA} <flags> -cp ...`, unquoted: the cap shows in `ps`.
+            env={"JAVA": f"{shutil.which('java') or 'java'} -Xmx{FIRESTORE_HEAP}"},
         ),
         "storage_backend": spawn(
             "storage_backend",
             [
-                str(VENV_BIN / "gcp-storage-emulator"),
-                "start",
+                sys.executable,
+                "-m",
+                "localcloud.storage_backend",
                 "--host",
                 HOST,
                 "--port",
                 str(PORTS["storage_backend"]),
-                "--in-memory",
                 "--default-bucket",
                 BUCKET,
             ],
@@ -375,9 +447,9 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
         procs["storage_backend"],
         lambda: http_ok(f"http://{emu['storage_backend']}/storage/v1/b"),
     )
-    procs["storage"] = spawn(
-        "storage",
-        [
+    restartable["storage"] = {
+        "env": {},
+        "argv": [
             sys.executable,
             "-m",
             "localcloud.gcs_front",
@@ -390,7 +462,8 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
             "--cors-origins",
             env["CORS_ORIGINS"],
         ],
-    )
+    }
+    procs["storage"] = spawn("storage", **restartable["storage"])
     wait_ready("storage", procs["storage"], lambda: http_ok(f"http://{emu['storage']}/_health"))
     wait_ready("tasks", procs["tasks"], lambda: tcp_open(PORTS["tasks"]))
     wait_ready("auth", procs["auth"], lambda: http_ok(f"http://{emu['auth']}/"), deadline=120)
@@ -401,25 +474,11 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
     kinds.update({name: "cloudevent" for name in entrypoints.FIRESTORE_TRIGGERS})
     kinds.update({name: "cloudevent" for name in entrypoints.STORAGE_TRIGGERS})
     for name, kind in kinds.items():
-        procs[name] = spawn(
-            name,
-            runtime.command(name, kind, HOST, PORTS[name])
-            if runtime
-            else [
-                str(VENV_BIN / "functions-framework"),
-                "--target",
-                name,
-                "--source",
-                os.environ.get("LOCALCLOUD_SOURCE", str(ROOT / "main.py")),
-                "--signature-type",
-                kind,
-                "--host",
-                HOST,
-                "--port",
-                str(PORTS[name]),
-            ],
-            env={**env, "K_SERVICE": name, "FUNCTION_TARGET": name},
-        )
+        restartable[name] = {
+            "argv": function_command(name, kind, runtime),
+            "env": {**env, "K_SERVICE": name, "FUNCTION_TARGET": name},
+        }
+        procs[name] = spawn(name, **restartable[name])
     for name in kinds:
         port = PORTS[name]
         wait_ready(name, procs[name], functools.partial(tcp_open, port))
@@ -437,22 +496,35 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
         raise StartError("seeding the catalog failed")
     seed_users(emu["auth"])
     STACK.write_text(json.dumps(stack, indent=2))
-    bridge_argv = [sys.executable, "-m", "localcloud.bridge", "--port", str(PORTS["bridge"])]
+    bridge_argv = [
+        sys.executable,
+        "-m",
+        "localcloud.bridge",
+        "--port",
+        str(PORTS["bridge"]),
+        "--stack",
+        str(STACK),
+        "--journal",
+        str(JOURNAL),
+    ]
     if duplicate:
         bridge_argv.append("--duplicate")
-    procs["bridge"] = spawn("bridge", bridge_argv, env=env)
+    restartable["bridge"] = {"argv": bridge_argv, "env": env}
+    procs["bridge"] = spawn("bridge", **restartable["bridge"])
     wait_ready("bridge", procs["bridge"], lambda: http_ok(f"{stack['bridge']}/health"))
 
     if web and (ROOT / "web" / "serve.py").exists():
-        procs["web"] = spawn(
-            "web",
-            [sys.executable, str(ROOT / "web" / "serve.py"), "--port", str(PORTS["web"])],
-            env=env,
-        )
+        restartable["web"] = {
+            "argv": [sys.executable, str(ROOT / "web" / "serve.py"), "--port", str(PORTS["web"])],
+            "env": env,
+        }
+        procs["web"] = spawn("web", **restartable["web"])
         wait_ready("web", procs["web"], lambda: http_ok(stack["web"]))
     else:
         stack.pop("web", None)
         STACK.write_text(json.dumps(stack, indent=2))
+    PROCESSES.write_text(json.dumps(restartable, indent=2))
+    spawn("supervisor", [sys.executable, "-m", "localcloud.supervisor"])
     say(
         f"local cloud up in {time.monotonic() - started:.1f}s; described in {STACK.relative_to(ROOT)}"
     )
@@ -499,6 +571,7 @@ def status() -> int:
         say("not running")
         return 1
     alive = 0
+    restarts: dict[str, Any] = json.loads(RESTARTS.read_text()) if RESTARTS.exists() else {}
     for name, pid in pids.items():
         try:
             os.killpg(pid, 0)
@@ -506,9 +579,43 @@ def status() -> int:
             alive += 1
         except ProcessLookupError:
             state = "DOWN"
-        port = PORTS.get(name)
-        say(f"{name:32} pid {pid:<8} port {port}  {state}")
+        port = PORTS.get(name, "-")
+        restarted = restarts.get(name, {}).get("count", 0)
+        note = f"  (restarted {restarted}x, last {restarts[name]['last']})" if restarted else ""
+        say(f"{name:32} pid {pid:<8} port {port}  {state}{note}")
+    bridge_status()
     return 0 if alive == len(pids) else 1
+
+
+def bridge_status() -> None:
+    """The bridge's journal: pending events, the dead-letter list, what was caught up."""
+    from localcloud.journal import summary
+
+    found = summary(JOURNAL)
+    if found is None:
+        say("bridge: no journal")
+        return
+    dead = found["dead_letters"]
+    say(
+        f"bridge: {found['pending']} pending, {len(dead)} dead-lettered, "
+        f"{found['restarts']} restart(s)"
+    )
+    for entry in dead[:20]:
+        say(
+            f"  dead letter #{entry['id']}: {entry['type']} {entry['subject']} -> "
+            f"{entry['target']}, {entry['attempts']} attempts, last error: {entry['last_error']}"
+        )
+    if len(dead) > 20:
+        say(f"  ... and {len(dead) - 20} more (GET /deadletter on the bridge)")
+    for record in found["catchups"]:
+        at = time.strftime("%H:%M:%S", time.localtime(record["at"]))
+        if record["kind"] == "storage":
+            say(f"  caught up at {at}: {record['events']} storage finalize event(s)")
+        else:
+            status = record.get("status")
+            reason = record.get("reason") or " ".join(record.get("command", []))
+            last = (record.get("output") or [""])[-1]
+            say(f"  caught up at {at}: firestore ({status}: {reason}){'  ' + last if last else ''}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,13 +1,15 @@
 """A thin front before the Storage emulator that checks V4 signed URLs as Cloud Storage does.
 
-gcp-storage-emulator stores whatever reaches it: a forged, expired or oversize PUT through a
-"signed" URL lands. This front forwards every request to the emulator unchanged (method, path,
-query, headers, body; status, headers, body back), so the google-cloud-storage client pointed at
-it (``STORAGE_EMULATOR_HOST``) works as before, but a request carrying V4 query signing
+The storage backend (``localcloud.storage_backend``) stores whatever reaches it. This front is the
+bucket as the public sees it, a private bucket: only a request carrying V4 query signing
 (``X-Goog-Algorithm``, ``X-Goog-Credential``, ``X-Goog-Date``, ``X-Goog-Expires``,
-``X-Goog-SignedHeaders``, ``X-Goog-Signature``) is verified first against the local signing key
-(``localcloud.signing``), and refused with Cloud Storage's XML error when it does not hold:
+``X-Goog-SignedHeaders``, ``X-Goog-Signature``) that verifies against the local signing key
+(``localcloud.signing``) is forwarded to the backend unchanged (method, path, query, headers, body;
+status, headers, body back). Everything else is refused with Cloud Storage's XML error:
 
+- 403 ``AccessDenied``: no signature at all (a list, read or write of any object, as an anonymous
+  caller of a private bucket gets); functions and the event bridge use the backend directly, as
+  they use Cloud Storage with their own identity;
 - 400 ``MalformedSecurityHeader``: bad algorithm, credential, date or expiry field; ``host`` not
   signed; a signed header missing from the request; an ``x-goog-*`` header sent but not signed;
 - 400 ``ExpiredToken``: ``X-Goog-Date + X-Goog-Expires`` has passed (checked before the signature,
@@ -139,6 +141,35 @@ def _mismatch(string_to_sign: str, canonical_request: str, reason: str) -> Signe
             ("CanonicalRequest", canonical_request),
         ],
         reason=reason,
+    )
+
+
+def anonymous_refusal(method: str, path: str) -> SignedUrlError:
+    """What Cloud Storage answers a request with no credentials on a private bucket: 403."""
+    segments = [part for part in path.split("/") if part]
+    if method in ("PUT", "POST"):
+        permission, what = "storage.objects.create", "object"
+    elif method == "DELETE":
+        permission, what = "storage.objects.delete", "object"
+    elif method == "PATCH":
+        permission, what = "storage.objects.update", "object"
+    elif len(segments) <= 1 or segments[-1] == "o":
+        permission, what = "storage.objects.list", "bucket"
+    else:
+        permission, what = "storage.objects.get", "object"
+    return SignedUrlError(
+        403,
+        "AccessDenied",
+        "Access denied.",
+        elements=[
+            (
+                "Details",
+                f"Anonymous caller does not have {permission} access to the Google Cloud "
+                f"Storage {what}. Permission '{permission}' denied on resource (or it may not "
+                "exist).",
+            )
+        ],
+        reason=f"unsigned {method}",
     )
 
 
@@ -420,20 +451,22 @@ class FrontHandler(BaseHTTPRequestHandler):
                 SignedUrlError(400, "InvalidArgument", "Invalid argument.", reason=str(err))
             )
             return
-        if is_v4_signed(query):
-            try:
-                verify_v4(
-                    self.command,
-                    path,
-                    query,
-                    [(name, str(value)) for name, value in self.headers.items()],
-                    len(body),
-                    self.server.key,
-                    self.server.clock(),
-                )
-            except SignedUrlError as err:
-                self._refuse(err)
-                return
+        if not is_v4_signed(query):
+            self._refuse(anonymous_refusal(self.command, path))
+            return
+        try:
+            verify_v4(
+                self.command,
+                path,
+                query,
+                [(name, str(value)) for name, value in self.headers.items()],
+                len(body),
+                self.server.key,
+                self.server.clock(),
+            )
+        except SignedUrlError as err:
+            self._refuse(err)
+            return
         self._forward(path + (f"?{query}" if query else ""), body)
 
     def _read_body(self) -> bytes:
@@ -484,8 +517,14 @@ class FrontHandler(BaseHTTPRequestHandler):
         )
         try:
             conn.putrequest(self.command, target, skip_host=True, skip_accept_encoding=True)
+            # The backend's own address: it builds an object's mediaLink from Host, and the
+            # clients that follow mediaLink are the functions, which use the backend directly.
+            conn.putheader("Host", f"{self.server.upstream_host}:{self.server.upstream_port}")
             for name, value in self.headers.items():
-                if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
+                if name.lower() not in HOP_BY_HOP and name.lower() not in (
+                    "content-length",
+                    "host",
+                ):
                     conn.putheader(name, str(value))
             if body or self.command in ("PUT", "POST", "PATCH"):
                 conn.putheader("Content-Length", str(len(body)))

@@ -10,7 +10,7 @@ drifted / repaired counts per level and exits 0 once the run is done (1 if ``--t
 first).
 
 Where: without ``GOOGLE_CLOUD_PROJECT`` in the environment, the running local cloud described by
-``.local/stack.json`` (``make up``): its emulators, queue, task secret and function URLs. With
+``.local/stack.json`` (``make up``): its emulators, queue and function URLs. With
 ``GOOGLE_CLOUD_PROJECT`` (and Application Default Credentials), that project: the task is sent to
 ``FUNCTION_URL_TASK_RECONCILE`` (default: the deploy's URL of ``task_reconcile``) with an OIDC token
 for ``TASKS_SERVICE_ACCOUNT`` (default: the deploy's ``aibc-tasks-invoker``), which needs the caller
@@ -44,7 +44,6 @@ def local_environ(stack: dict[str, Any]) -> dict[str, str]:
         "CLOUD_TASKS_EMULATOR_HOST": emu["tasks"],
         "FUNCTION_REGION": region,
         "TASKS_QUEUE": queue,
-        "TASKS_LOCAL_SECRET": stack["tasks_local_secret"],
     }
     for name, url in stack["functions"].items():
         env[f"FUNCTION_URL_{name.upper()}"] = url

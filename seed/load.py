@@ -5,13 +5,16 @@
 
 Every document is validated with the domain models before anything is written. A document is written
 only when its content differs from what is stored, so a second run changes nothing (and reports
-``0 written``). Talks to whatever Firestore the environment names (FIRESTORE_EMULATOR_HOST locally).
+``0 written``). Talks to the Firestore the environment names (``FIRESTORE_EMULATOR_HOST``); when
+nothing is named, to the running local cloud (``.local/stack.json``, written by ``make up``); a real
+project only when ``GOOGLE_CLOUD_PROJECT`` is set explicitly (with credentials).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,6 +155,28 @@ def load(catalog: Catalog, *, db: Any = None, progress: bool = True) -> int:
     return written
 
 
+class NoTarget(RuntimeError):
+    pass
+
+
+def point_at_firestore() -> str:
+    """Make sure the environment names a Firestore; say which one."""
+    if os.environ.get("FIRESTORE_EMULATOR_HOST"):
+        return f"emulator {os.environ['FIRESTORE_EMULATOR_HOST']}"
+    from localcloud.stackenv import client_environ, read_stack
+
+    stack = read_stack()
+    if stack is not None:
+        os.environ.update(client_environ(stack))
+        return f"the local cloud's emulator {os.environ['FIRESTORE_EMULATOR_HOST']}"
+    if os.environ.get("GOOGLE_CLOUD_PROJECT"):
+        return f"project {os.environ['GOOGLE_CLOUD_PROJECT']}"
+    raise NoTarget(
+        "no Firestore to seed: start the local cloud (`make up`), or set FIRESTORE_EMULATOR_HOST, "
+        "or GOOGLE_CLOUD_PROJECT (with credentials) for a real project"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Load the catalog into Firestore.")
     parser.add_argument("--synthetic", metavar="NxMxK", help="generate N pathways x M modules x K")
@@ -163,6 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         spec = json.loads(CATALOG.read_text())
     catalog = build_catalog(spec)
+    try:
+        target = point_at_firestore()
+    except NoTarget as exc:
+        print(f"seed: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(f"seed: writing to {target}", file=sys.stderr)
     written = load(catalog, progress=not args.quiet)
     total = len(catalog.documents())
     print(f"seed: {total} documents checked, {written} written", file=sys.stderr)

@@ -48,15 +48,10 @@ def stack() -> dict[str, Any]:
 
 
 def cloud_environ(stack: dict[str, Any]) -> dict[str, str]:
-    emu = stack["emulators"]
-    return {
-        "GOOGLE_CLOUD_PROJECT": stack["project_id"],
-        "FIRESTORE_EMULATOR_HOST": emu["firestore"],
-        "STORAGE_EMULATOR_HOST": "http://" + emu["storage"],
-        "FIREBASE_AUTH_EMULATOR_HOST": emu["auth"],
-        "CLOUD_TASKS_EMULATOR_HOST": emu["tasks"],
-        "SUBMISSIONS_BUCKET": stack["bucket"],
-    }
+    """As a function sees the local cloud (Storage: the backend; the front wants signed URLs)."""
+    from localcloud.stackenv import client_environ
+
+    return client_environ(stack)
 
 
 @pytest.fixture
@@ -116,12 +111,12 @@ def api(cloud: dict[str, Any]) -> Callable[[str], Api]:
 
 @pytest.fixture
 def bridge(cloud: dict[str, Any]) -> Iterator[Any]:
-    """The event bridge's control API; restores normal (single) delivery after the test."""
+    """The event bridge's control API; restores its start-up settings (no faults) after the test."""
     from localcloud.bridge_client import BridgeClient
 
     client = BridgeClient(cloud["bridge"])
     yield client
-    client.configure(duplicate=False)
+    client.reset()
 
 
 @pytest.fixture(scope="session")

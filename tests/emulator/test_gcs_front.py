@@ -1,9 +1,10 @@
-"""The Cloud Storage front (localcloud.gcs_front) before a real gcp-storage-emulator.
+"""The Cloud Storage front (localcloud.gcs_front) before the versioned storage backend.
 
-This module starts its own emulator and front on free ports (it does not need ``make up``): a
-signed PUT lands and reads back through the client library; oversize, forged, expired and
-wrong-type PUTs are refused with Cloud Storage's XML errors and store nothing; the plain client
-works through the front for every operation.
+This module starts its own backend (localcloud.storage_backend) and front on free ports (it does not
+need ``make up``): a signed PUT lands and reads back through the client library; oversize, forged,
+expired and wrong-type PUTs are refused with Cloud Storage's XML errors and store nothing; unsigned
+requests (list, read, write) are refused with 403 as a private bucket refuses them; the plain client
+works against the backend, which keeps every object generation as a versioned bucket does.
 """
 
 from __future__ import annotations
@@ -96,16 +97,13 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
         [
             sys.executable,
             "-m",
-            "gcp_storage_emulator",
-            "start",
+            "localcloud.storage_backend",
             "--host",
             "127.0.0.1",
             "--port",
             str(emu_port),
             "--default-bucket",
             BUCKET,
-            "--in-memory",
-            "--quiet",
         ],
         work / "emulator.log",
     )
@@ -147,8 +145,8 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
 
 @pytest.fixture
 def client(front: Front) -> storage.Client:
-    """The client library as the functions use it: STORAGE_EMULATOR_HOST points at the front."""
-    os.environ["STORAGE_EMULATOR_HOST"] = front.url  # restored by the autouse environ fixture
+    """The client library as the functions use it: STORAGE_EMULATOR_HOST points at the backend."""
+    os.environ["STORAGE_EMULATOR_HOST"] = front.upstream  # restored by the autouse environ fixture
     return storage.Client(project="demo-aibc", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
 
 
@@ -352,7 +350,7 @@ def test_a_signed_get_downloads(front: Front, client: storage.Client) -> None:
 # ------------------------------------------------------------------------------ plain client
 
 
-def test_the_plain_client_works_through_the_front(client: storage.Client) -> None:
+def test_the_plain_client_works_against_the_backend(client: storage.Client) -> None:
     bucket = client.bucket(BUCKET)
     prefix = f"plain/{unique('p')}/"
     bucket.blob(prefix + "a.txt").upload_from_string("alpha", content_type="text/plain")
@@ -432,6 +430,192 @@ def test_health(front: Front) -> None:
     assert requests.get(front.url + "/_health", timeout=5).status_code == 200
 
 
+# ------------------------------------------------------------------------------ unsigned requests
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "permission"),
+    [
+        ("GET", "/storage/v1/b/{bucket}/o", "storage.objects.list"),
+        ("GET", "/{bucket}", "storage.objects.list"),
+        ("GET", "/{bucket}/{name}", "storage.objects.get"),
+        ("HEAD", "/{bucket}/{name}", None),
+        ("GET", "/storage/v1/b/{bucket}/o/{qname}?alt=media", "storage.objects.get"),
+        ("GET", "/download/storage/v1/b/{bucket}/o/{qname}?alt=media", "storage.objects.get"),
+        ("PUT", "/{bucket}/{name}", "storage.objects.create"),
+        (
+            "POST",
+            "/upload/storage/v1/b/{bucket}/o?uploadType=media&name={qname}",
+            "storage.objects.create",
+        ),
+        ("DELETE", "/storage/v1/b/{bucket}/o/{qname}", "storage.objects.delete"),
+    ],
+)
+def test_an_unsigned_request_is_refused_like_a_private_bucket_refuses_it(
+    front: Front, client: storage.Client, method: str, target: str, permission: str | None
+) -> None:
+    name = _name("kept.png")
+    client.bucket(BUCKET).blob(name).upload_from_string(PNG, content_type="image/png")
+    url = front.url + target.format(bucket=BUCKET, name=quote(name), qname=quote(name, safe=""))
+    response = requests.request(
+        method, url, data=b"overwritten" if method in ("PUT", "POST") else None, timeout=10
+    )
+    assert response.status_code == 403
+    if permission is not None:  # a HEAD reply has no body
+        assert response.headers["Content-Type"].startswith("application/xml")
+        assert _error_code(response) == "AccessDenied"
+        assert permission in response.text
+    blob = client.bucket(BUCKET).get_blob(name)
+    assert blob is not None
+    assert blob.download_as_bytes() == PNG  # not overwritten, not deleted
+
+
+def test_the_plain_client_pointed_at_the_front_is_refused(
+    front: Front, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from google.api_core.exceptions import Forbidden
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", front.url)
+    anonymous = storage.Client(project="demo-aibc", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+    with pytest.raises(Forbidden):
+        list(anonymous.list_blobs(BUCKET))
+    with pytest.raises(Forbidden):
+        anonymous.bucket(BUCKET).blob(_name()).upload_from_string(b"x")
+
+
+# ------------------------------------------------------------------------------ generations
+
+
+def _signed_get(front: Front, client: storage.Client, name: str, generation: int | None) -> str:
+    url: str = (
+        client.bucket(BUCKET)
+        .blob(name)
+        .generate_signed_url(
+            version="v4",
+            method="GET",
+            generation=generation,
+            credentials=front.credentials,
+            api_access_endpoint=front.url,
+            expiration=timedelta(minutes=5),
+        )
+    )
+    return url
+
+
+def _generations(front: Front, name: str) -> dict[int, int]:
+    """generation -> size of every generation of ``name``, live and noncurrent."""
+    listing = requests.get(
+        f"{front.upstream}/storage/v1/b/{BUCKET}/o",
+        params={"prefix": name, "versions": "true"},
+        timeout=10,
+    ).json()
+    return {int(o["generation"]): int(o["size"]) for o in listing["items"] if o["name"] == name}
+
+
+def test_a_download_pinned_to_a_generation_serves_exactly_those_bytes(
+    front: Front, client: storage.Client, signed_put: Callable[..., str]
+) -> None:
+    name = _name()
+    approved, late = PNG, PNG + b"late bytes"
+    assert _put(signed_put(name), approved, "image/png", "0,1024").status_code == 200
+    [first] = _generations(front, name)
+    assert _put(signed_put(name), late, "image/png", "0,1024").status_code == 200
+    assert sorted(_generations(front, name).items()) == [
+        (first, len(approved)),
+        (max(_generations(front, name)), len(late)),
+    ]
+
+    pinned = requests.get(_signed_get(front, client, name, first), timeout=10)
+    assert (pinned.status_code, pinned.content) == (200, approved)
+    current = requests.get(_signed_get(front, client, name, None), timeout=10)
+    assert (current.status_code, current.content) == (200, late)
+
+    moved = _signed_get(front, client, name, first).replace(
+        f"generation={first}", f"generation={first + 1}"
+    )
+    assert requests.get(moved, timeout=10).status_code == 403  # the generation is signed
+    missing = requests.get(_signed_get(front, client, name, first + 1), timeout=10)
+    assert missing.status_code == 404
+
+
+def test_refusing_a_late_upload_never_destroys_the_approved_generation(
+    front: Front,
+    client: storage.Client,
+    signed_put: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the review flow relies on: ``read_head`` and ``delete`` of the storage adapter."""
+    from shared.adapters import storage as adapter
+    from shared.config import settings
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", front.upstream)
+    monkeypatch.setenv("SIGNING_KEY_FILE", str(front.key_file))
+    monkeypatch.setenv("STORAGE_PUBLIC_ENDPOINT", front.url)
+    settings.cache_clear()
+    adapter.storage_client.cache_clear()
+    try:
+        objects = adapter.GcsObjects()
+        name = _name()
+        assert _put(signed_put(name), PNG, "image/png", "0,1024").status_code == 200
+        [approved] = _generations(front, name)
+        assert _put(signed_put(name), b"MZ-late", "image/png", "0,1024").status_code == 200
+        late = max(_generations(front, name))
+        assert late > approved
+
+        assert objects.read_head(BUCKET, name, approved, 8) == PNG[:8]
+        assert objects.read_head(BUCKET, name, late, 8) == b"MZ-late"
+        objects.delete(BUCKET, name, late)  # the refusal of the late PUT
+        assert client.bucket(BUCKET).get_blob(name) is None  # no live object any more
+        assert objects.read_head(BUCKET, name, approved, len(PNG)) == PNG
+        url = objects.signed_get(
+            BUCKET, name, ttl=timedelta(minutes=5), download_name="a.png", generation=approved
+        )
+        download = requests.get(url, timeout=10)
+        assert (download.status_code, download.content) == (200, PNG)
+        objects.delete(BUCKET, name, late)  # again: already gone, no error, nothing else touched
+        assert objects.read_head(BUCKET, name, approved, len(PNG)) == PNG
+    finally:
+        adapter.storage_client.cache_clear()
+
+
+def test_a_delete_bound_to_an_old_generation_leaves_a_newer_upload_alone(
+    front: Front, client: storage.Client, signed_put: Callable[..., str]
+) -> None:
+    name = _name()
+    assert _put(signed_put(name), PNG, "image/png", "0,1024").status_code == 200
+    [old] = _generations(front, name)
+    assert _put(signed_put(name), PNG + b"new", "image/png", "0,1024").status_code == 200
+    from google.api_core.exceptions import PreconditionFailed
+
+    with pytest.raises(PreconditionFailed):
+        client.bucket(BUCKET).blob(name).delete(if_generation_match=old)
+    blob = client.bucket(BUCKET).get_blob(name)
+    assert blob is not None
+    assert blob.download_as_bytes() == PNG + b"new"
+
+
+def test_concurrent_uploads_to_one_name_each_keep_their_generation(
+    front: Front, client: storage.Client, signed_put: Callable[..., str]
+) -> None:
+    name = _name()
+    bodies = [PNG + f"upload {i}".encode() for i in range(8)]
+    urls = [signed_put(name) for _ in bodies]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(
+            pool.map(
+                lambda job: _put(job[0], job[1], "image/png", "0,1024").status_code,
+                zip(urls, bodies, strict=True),
+            )
+        )
+    assert codes == [200] * len(bodies)
+    generations = _generations(front, name)
+    assert len(generations) == len(bodies)
+    served = {
+        requests.get(_signed_get(front, client, name, g), timeout=10).content for g in generations
+    }
+    assert served == set(bodies)
+
+
 # ------------------------------------------------------------------------------ the key file
 
 
@@ -445,3 +629,43 @@ def test_the_signing_key_is_created_once_private_and_usable(tmp_path: Path) -> N
     credentials = _credentials(path)
     assert credentials.signer_email == first["client_email"]
     assert list(tmp_path.joinpath("nested").iterdir()) == [path]  # no temp file left behind
+
+
+# ------------------------------------------------------------------------------ on the local cloud
+
+
+@pytest.mark.cloud
+def test_a_late_put_after_approval_never_replaces_what_the_instructor_approved(
+    api: Any, mint: Callable[..., str], db: Any, cloud: dict[str, Any]
+) -> None:
+    """The whole flow on ``make up``: upload, approve, PUT again through the still valid URL; the
+    function refuses the late generation and removes it, and the download still serves exactly
+    the approved bytes (the backend kept that generation)."""
+    from tests.emulator.test_submissions_e2e import IMG_EXERCISE, Learner
+    from tests.emulator.test_submissions_e2e import PNG as SAMPLE
+
+    me = Learner(unique("u"), api, mint, db)
+    grant = me.upload(IMG_EXERCISE, "cat.png", "image/png", SAMPLE)
+    sid = grant["submission_id"]
+    approved = me.wait_status(sid, "uploaded", timeout=60)["gcs_generation"]
+    reply = api("review").post(
+        f"/admin/submissions/{sid}/review",
+        token=mint(unique("teacher"), instructor=True),
+        json={"decision": "approve", "grade": 90, "comments": "Good"},
+    )
+    assert reply.status_code == 200, reply.text
+
+    late = SAMPLE[:-16] + b"\x00" * 16  # same size, other bytes
+    put = requests.put(grant["upload_url"], data=late, headers=grant["headers"], timeout=30)
+    assert put.status_code == 200  # the URL is still valid: storage takes it
+    wait_for(
+        lambda: len(me.submission(sid).get("counted_generations", [])) == 2,
+        timeout=60,
+        what="the late generation to be refused",
+    )
+    sub = me.submission(sid)
+    assert (sub["status"], sub["gcs_generation"]) == ("approved", approved)
+    link = me.uploads.get(f"/users/me/submissions/{sid}/download-url", token=me.token)
+    assert link.status_code == 200, link.text
+    download = requests.get(link.json()["download_url"], timeout=30)
+    assert (download.status_code, download.content) == (200, SAMPLE)

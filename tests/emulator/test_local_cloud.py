@@ -204,3 +204,32 @@ def test_seed_is_idempotent(cloud: dict[str, Any], db: Any) -> None:
     doc = db.document("resources/prompt-engineering-m1-exercise").get().to_dict()
     assert doc["requires_upload"] is True
     assert doc["max_file_size_mb"] == 10
+
+
+def test_make_seed_as_the_readme_shows_it_finds_the_running_local_cloud(
+    cloud: dict[str, Any], db: Any
+) -> None:
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    # A fresh shell: no emulator variables, no project, no credentials.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("_EMULATOR_HOST")
+        and k not in ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GOOGLE_APPLICATION_CREDENTIALS")
+    }
+    done = subprocess.run(
+        ["make", "seed"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "14 documents checked, 0 written" in done.stderr  # already seeded by make up
+    assert db.document("pathways/prompt-engineering").get().exists

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.emulator.task_calls import task_headers
 from tests.helpers import unique, wait_for
 
 pytestmark = pytest.mark.cloud
@@ -460,7 +461,7 @@ def test_the_task_handler_takes_only_the_queues_calls_and_well_formed_batches(
     anonymous = requests.post(url, json={"run_id": "x"}, timeout=30)
     assert anonymous.status_code == 401
     assert anonymous.json()["error"]["code"] == "unauthenticated"
-    headers = {"X-Aibc-Task-Secret": cloud["tasks_local_secret"]}
+    headers = task_headers(cloud, "task_reconcile")
     bad = requests.post(url, json={"run_id": "../x"}, headers=headers, timeout=30)
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == "invalid_argument"
@@ -479,7 +480,7 @@ def test_a_scheduler_call_without_a_run_id_starts_the_days_run(
     settled(db, course, [uid])
     corrupt(db, f"users/{uid}/pathway_progress/{course.pid}", resource_percentage=99.0)
     url = cloud["functions"]["task_reconcile"]
-    headers = {"X-Aibc-Task-Secret": cloud["tasks_local_secret"]}
+    headers = task_headers(cloud, "task_reconcile")
     before = dt.datetime.now(dt.UTC)
     reply = requests.post(url, json={"pathway_id": course.pid}, headers=headers, timeout=120)
     assert reply.status_code == 200, reply.text
@@ -508,7 +509,7 @@ def test_a_batch_delivered_twice_at_once_is_counted_once_and_the_chain_still_fin
     run_id = unique("redelivered")
     first = {"run_id": run_id, "pathway_id": course.pid, "page_size": 2}
     url = cloud["functions"]["task_reconcile"]
-    headers = {"X-Aibc-Task-Secret": cloud["tasks_local_secret"]}
+    headers = task_headers(cloud, "task_reconcile")
     replies: list[requests.Response] = []
 
     def deliver() -> None:

@@ -11,7 +11,6 @@ STACK: dict[str, Any] = {
     "queue": "projects/demo-aibc/locations/us-central1/queues/aibc-default",
     "functions": {"task_reconcile": "http://127.0.0.1:13324", "progress": "http://127.0.0.1:13302"},
     "emulators": {"firestore": "127.0.0.1:13180", "tasks": "127.0.0.1:14124"},
-    "tasks_local_secret": "s3cret",
 }
 
 
