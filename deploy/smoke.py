@@ -84,7 +84,8 @@ def local_target(pathway: str, stack_file: Path = STACK) -> Target:
         emulators={
             "FIRESTORE_EMULATOR_HOST": emu["firestore"],
             "FIREBASE_AUTH_EMULATOR_HOST": emu["auth"],
-            "STORAGE_EMULATOR_HOST": f"http://{emu['storage']}",
+            # the backend, as the functions use it: the public front refuses unsigned requests
+            "STORAGE_EMULATOR_HOST": f"http://{emu.get('storage_backend', emu['storage'])}",
         },
     )
 

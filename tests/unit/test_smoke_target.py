@@ -28,7 +28,12 @@ def test_the_local_cloud_is_read_from_its_stack_description(tmp_path: Path) -> N
         "project_id": "demo-x",
         "bucket": "demo-x-submissions",
         "functions": {n: f"http://127.0.0.1:{i}" for i, n in enumerate(smoke.HTTP_FUNCTIONS)},
-        "emulators": {"firestore": "h:1", "auth": "h:2", "storage": "h:3"},
+        "emulators": {
+            "firestore": "h:1",
+            "auth": "h:2",
+            "storage": "h:3",
+            "storage_backend": "h:4",
+        },
     }
     (tmp_path / "stack.json").write_text(json.dumps(stack))
     target = smoke.local_target("p", tmp_path / "stack.json")
@@ -36,7 +41,7 @@ def test_the_local_cloud_is_read_from_its_stack_description(tmp_path: Path) -> N
     assert target.emulators == {
         "FIRESTORE_EMULATOR_HOST": "h:1",
         "FIREBASE_AUTH_EMULATOR_HOST": "h:2",
-        "STORAGE_EMULATOR_HOST": "http://h:3",
+        "STORAGE_EMULATOR_HOST": "http://h:4",  # the backend: the front refuses unsigned calls
     }
     assert target.functions["review"] == stack["functions"]["review"]
 
