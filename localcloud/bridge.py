@@ -620,6 +620,12 @@ class Bridge:
             self.schedule(item)
         with self.stats.lock:
             self.stats.enqueued += len(pending)
+        # Routes first: the emulator may push the moment the server answers, and an event for a
+        # trigger the bridge does not know yet would be refused (404) and lost.
+        saved_triggers: dict[str, dict[str, str]] = self.journal.get_meta("extra_triggers") or {}
+        for trigger_id, spec in saved_triggers.items():
+            self.routes[trigger_id] = spec["url"]
+            self.extra_triggers[trigger_id] = spec
         server = self.server(port)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         for _ in range(self.workers):
@@ -628,8 +634,8 @@ class Bridge:
         threading.Thread(target=self.heartbeat, daemon=True).start()
         for name, pattern in entrypoints.FIRESTORE_TRIGGERS.items():
             self.register_trigger(name, pattern)
-        for trigger_id, spec in (self.journal.get_meta("extra_triggers") or {}).items():
-            self.add_trigger(trigger_id, spec["document"], spec["url"])
+        for trigger_id, spec in saved_triggers.items():
+            self.register_trigger(trigger_id, spec["document"])
         threading.Thread(target=self.poll_storage, daemon=True).start()
         if self.restarted:
             down_for = round(time.time() - float(last_beat), 1)
