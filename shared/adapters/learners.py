@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from shared.adapters.firestore import client
@@ -28,8 +27,3 @@ class FirestoreLearnerIndex:
                 if user is not None and user.parent.id == "users":
                     uids.add(user.id)
         return sorted(uids)
-
-
-@functools.cache
-def index() -> FirestoreLearnerIndex:
-    return FirestoreLearnerIndex()

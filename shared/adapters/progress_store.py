@@ -1,6 +1,7 @@
 """Firestore repositories for the catalog, learner progress, progress events and the rollups.
 
-Documents are mapped to and from the pydantic models of :mod:`shared.domain.models` here only.
+Documents are mapped to and from the pydantic models of :mod:`shared.domain.models` with the one
+mapping of :mod:`shared.adapters.firestore`, and every transaction goes through its one runner.
 Catalog documents are read with their document id as the ``*_id`` field (the seed stores the id
 too; fields the model does not know are ignored, so admin tooling may add some). Learner documents
 written by the upload flow may carry only ``status``, ``submission_count`` and ``updated_at``;
@@ -11,30 +12,22 @@ run it again on contention). Writes use ``merge=True`` so fields written by othe
 Progress events get a deterministic id per attempt, ``{time}-{resource}-{action}``, created with
 ``create`` so a collision could never overwrite history.
 
-Transactions that write the same document are also serialised inside one process (a lock per
-document path). Correctness never depends on it (the transactions do); it avoids lock waits:
-Firestore's server SDK transactions lock what they read, two of them reading the same module's
-documents and both writing the module wait for each other until one is aborted and retried (the
-emulator's lock timeout is 2 s, and a plain write queued behind them, e.g. the upload flow's, fails
-with ABORTED after the same 2 s). Measured in ``bench/bench_progress.py``.
+Transactions that write the same document are also serialised inside one process (the runner's
+lock, keyed by document path). Correctness never depends on it (the transactions do); it avoids
+lock waits: Firestore's server SDK transactions lock what they read, two of them reading the same
+module's documents and both writing the module wait for each other until one is aborted and retried
+(the emulator's lock timeout is 2 s). Measured in ``bench/bench_progress.py``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
-import functools
-import os
-import random
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
-from shared import log
+from shared.adapters.firestore import ATTEMPTS, client, from_document, run_transaction, to_document
 from shared.domain.models import (
     Module,
     ModuleProgress,
@@ -45,63 +38,14 @@ from shared.domain.models import (
     ResourceStatus,
 )
 from shared.domain.progress import Outcome
-from shared.services.catalog import CachedCatalog
-from shared.services.rollups import ModuleCompute, PathwayCompute
+from shared.domain.uploads import EVENT_TIME_FORMAT
+from shared.services.ports import ModuleCompute, PathwayCompute
 
 if TYPE_CHECKING:  # pragma: no cover
     from google.cloud import firestore
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
-
-MAX_ATTEMPTS = 20
-ABORT_RETRIES = 5
-
-
-class KeyedLocks:
-    """One lock per key, forgotten when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[str, tuple[threading.Lock, list[int]]] = {}
-
-    @contextmanager
-    def hold(self, key: str) -> Iterator[None]:
-        with self._guard:
-            lock, users = self._locks.setdefault(key, (threading.Lock(), [0]))
-            users[0] += 1
-        try:
-            with lock:
-                yield
-        finally:
-            with self._guard:
-                users[0] -= 1
-                if users[0] == 0:
-                    del self._locks[key]
-
-
-WRITERS = KeyedLocks()
-
-
-def to_document(model: BaseModel, *, exclude: set[str] | None = None) -> dict[str, Any]:
-    """A model as Firestore fields: datetimes stay timestamps, enums become their values."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, enum.Enum):
-            return value.value
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [plain(v) for v in value]
-        return value
-
-    return {k: plain(v) for k, v in model.model_dump(exclude=exclude).items()}
-
-
-def from_document(model: type[M], id_field: str, doc_id: str, data: dict[str, Any]) -> M:
-    known = {k: v for k, v in data.items() if k in model.model_fields}
-    known[id_field] = doc_id
-    return model.model_validate(known)
 
 
 def _progress(doc_id: str, data: dict[str, Any]) -> ResourceProgress:
@@ -124,19 +68,23 @@ def _parse(
     return {ref.id: parse(ref.id, snaps[ref.path]) for ref in refs if ref.path in snaps}
 
 
-def _client(db: firestore.Client | None) -> firestore.Client:
-    if db is not None:
-        return db
-    from shared.adapters.firestore import client
+class _Lazy:
+    """The Firestore client, created on first use (constructing a store opens nothing)."""
 
-    return client()
+    _db: firestore.Client | None = None
+
+    @property
+    def db(self) -> firestore.Client:
+        if self._db is None:
+            self._db = client()
+        return self._db
 
 
-class FirestoreCatalog:
+class FirestoreCatalog(_Lazy):
     """Reads ``pathways``, ``modules`` and ``resources`` (one batched read per call)."""
 
     def __init__(self, db: firestore.Client | None = None) -> None:
-        self.db = _client(db)
+        self._db = db
 
     def _many(self, collection: str, ids: Sequence[str], model: type[M], key: str) -> dict[str, M]:
         if not ids:
@@ -158,15 +106,13 @@ class FirestoreCatalog:
         return self._many("resources", ids, Resource, "resource_id")
 
 
-class FirestoreProgressStore:
+class FirestoreProgressStore(_Lazy):
     """``users/{uid}/resource_progress``, ``module_progress``, ``pathway_progress`` and
     ``progress_events``: plain reads, the action transaction and the two rollup transactions."""
 
-    def __init__(
-        self, db: firestore.Client | None = None, max_attempts: int = MAX_ATTEMPTS
-    ) -> None:
-        self.db = _client(db)
-        self.max_attempts = max_attempts
+    def __init__(self, db: firestore.Client | None = None, attempts: int = ATTEMPTS) -> None:
+        self._db = db
+        self.attempts = attempts
 
     def _user(self, uid: str) -> firestore.DocumentReference:
         return self.db.collection("users").document(uid)
@@ -194,27 +140,9 @@ class FirestoreProgressStore:
         return _parse(refs, self._snapshots(refs, transaction), parse)
 
     def _transaction(self, writes: str, body: Callable[[Any], R]) -> R:
-        """Run ``body`` in a transaction, serialised in-process with others writing ``writes``.
-
-        The client retries a commit that was ABORTED; a read inside the transaction can be aborted
-        too (a lock wait that timed out), and that the client does not retry. ABORTED always means
-        nothing was committed, so the whole transaction is run again, a few times, with jittered
-        backoff. Any other error (e.g. UNKNOWN from a commit, whose outcome is unknown) propagates.
-        """
-        from google.api_core.exceptions import Aborted
-        from google.cloud import firestore
-
-        run: Callable[[Any], R] = firestore.transactional(body)
-        with WRITERS.hold(writes):
-            for attempt in range(ABORT_RETRIES):
-                try:
-                    return run(self.db.transaction(max_attempts=self.max_attempts))
-                except Aborted:
-                    if attempt == ABORT_RETRIES - 1:
-                        raise
-                    log.warning("transaction aborted; running it again", document=writes)
-                    time.sleep(random.uniform(0.01, 0.05) * 2**attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
+        """Run ``body`` in a transaction (the one runner: retries, backoff, then Unavailable),
+        serialised in-process with others writing ``writes``."""
+        return run_transaction(self.db, writes, body, attempts=self.attempts)
 
     # ---- reads ---------------------------------------------------------------------------------
 
@@ -244,7 +172,7 @@ class FirestoreProgressStore:
             outcome = decide(current)
             if outcome.changed:
                 at = outcome.after.updated_at or dt.datetime.now(dt.UTC)
-                event_id = f"{at:%Y%m%dT%H%M%S%fZ}-{resource_id}-{outcome.action.value}"
+                event_id = f"{at:{EVENT_TIME_FORMAT}}-{resource_id}-{outcome.action.value}"
                 txn.set(ref, to_document(outcome.after), merge=True)
                 txn.create(events.document(event_id), outcome.event(at))
             return outcome
@@ -286,18 +214,3 @@ class FirestoreProgressStore:
             return fresh
 
         return self._transaction(ref.path, body)
-
-
-# ---- per-process wiring for the entry points ---------------------------------------------------
-
-
-@functools.cache
-def catalog() -> CachedCatalog:
-    """The process's catalog reader, cached for ``CATALOG_CACHE_SECONDS`` (default 30; 0 = off)."""
-    ttl = float(os.environ.get("CATALOG_CACHE_SECONDS", "30"))
-    return CachedCatalog(FirestoreCatalog(), ttl=ttl)
-
-
-@functools.cache
-def store() -> FirestoreProgressStore:
-    return FirestoreProgressStore()

@@ -17,13 +17,11 @@ A learner who never started gets the same shape with zeros and the catalog's tot
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable
 
 from shared import log
 from shared.domain import progress as rules
 from shared.domain.models import (
-    ModuleProgress,
     PathwayProgress,
     Resource,
     ResourceProgress,
@@ -38,27 +36,14 @@ from shared.domain.progress import (
     ResourceProgressView,
 )
 from shared.services import catalog as cat
-from shared.services.catalog import CatalogReader
+from shared.services.ports import CatalogReader, ProgressStore
+from shared.services.ports import Decide as Decide  # re-exported: the type of an action
 
 Clock = Callable[[], dt.datetime]
-Decide = Callable[[ResourceProgress | None], Outcome]
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-class ProgressStore(Protocol):
-    def resources(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]: ...
-
-    def modules(self, uid: str, module_ids: Sequence[str]) -> dict[str, ModuleProgress]: ...
-
-    def pathway(self, uid: str, pathway_id: str) -> PathwayProgress | None: ...
-
-    def apply(self, uid: str, resource_id: str, decide: Decide) -> Outcome:
-        """In one transaction: read the resource's progress, ``decide``, and when the outcome
-        changed, write the new document and its event. Returns the outcome."""
-        ...
 
 
 def _act(

@@ -22,8 +22,7 @@ Events naming ids the catalog does not know are also acknowledged (nothing to re
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable
 
 from shared import log
 from shared.domain import progress as rules
@@ -31,32 +30,25 @@ from shared.domain.models import ModuleProgress, PathwayProgress, ResourceProgre
 from shared.errors import UnusableEvent
 from shared.events import DocumentChange
 from shared.services import catalog as cat
-from shared.services.catalog import CatalogReader
+from shared.services.ports import CatalogReader, RollupStore
 
 Clock = Callable[[], dt.datetime]
-ModuleCompute = Callable[
-    [dict[str, ResourceProgress], ModuleProgress | None], ModuleProgress | None
-]
-PathwayCompute = Callable[
-    [dict[str, ModuleProgress], PathwayProgress | None], PathwayProgress | None
-]
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class RollupStore(Protocol):
-    def recompute_module(
-        self, uid: str, module_id: str, resource_ids: Sequence[str], compute: ModuleCompute
-    ) -> ModuleProgress | None:
-        """In one transaction: read the resources' progress and the module's, ``compute``; write the
-        result when it is not ``None``. Returns what was written (``None``: nothing)."""
-        ...
+def owned_resource_progress(change: DocumentChange) -> tuple[str, str]:
+    """``(uid, resource_id)`` of a ``users/{uid}/resource_progress/{rid}`` change; else
+    :class:`UnusableEvent`. Pure: the trigger asks before any client exists."""
+    return _owned(change, "resource_progress")
 
-    def recompute_pathway(
-        self, uid: str, pathway_id: str, module_ids: Sequence[str], compute: PathwayCompute
-    ) -> PathwayProgress | None: ...
+
+def owned_module_progress(change: DocumentChange) -> tuple[str, str]:
+    """``(uid, module_id)`` of a ``users/{uid}/module_progress/{mid}`` change; else
+    :class:`UnusableEvent`."""
+    return _owned(change, "module_progress")
 
 
 def _owned(change: DocumentChange, collection: str) -> tuple[str, str]:
@@ -80,7 +72,7 @@ def _field(change: DocumentChange, name: str) -> str | None:
 def resource_progress_written(
     change: DocumentChange, catalog: CatalogReader, store: RollupStore, clock: Clock = utcnow
 ) -> ModuleProgress | None:
-    uid, resource_id = _owned(change, "resource_progress")
+    uid, resource_id = owned_resource_progress(change)
     module_id = _field(change, "module_id")
     if module_id is None:
         res = catalog.resources([resource_id]).get(resource_id)
@@ -114,7 +106,7 @@ def resource_progress_written(
 def module_progress_written(
     change: DocumentChange, catalog: CatalogReader, store: RollupStore, clock: Clock = utcnow
 ) -> PathwayProgress | None:
-    uid, module_id = _owned(change, "module_progress")
+    uid, module_id = owned_module_progress(change)
     pathway_id = _field(change, "pathway_id")
     if pathway_id is None:
         mod = catalog.modules([module_id]).get(module_id)

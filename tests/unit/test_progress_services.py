@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -12,123 +11,20 @@ from hypothesis import strategies as st
 
 from shared.domain import progress as rules
 from shared.domain.models import (
-    Module,
-    ModuleProgress,
-    Pathway,
-    PathwayProgress,
-    Resource,
     ResourceProgress,
     ResourceStatus,
-    ResourceType,
 )
-from shared.domain.progress import Outcome, ProgressUpdate
+from shared.domain.progress import ProgressUpdate
 from shared.errors import Conflict, NotFound, UnusableEvent
 from shared.events import DocumentChange, EventMeta
 from shared.services import catalog as catalog_service
 from shared.services import progress as service
 from shared.services import rollups
 from shared.services.catalog import CachedCatalog
-from shared.services.rollups import ModuleCompute, PathwayCompute
+from tests.unit.fakes import FakeCatalog, FakeProgressStore
 
 S = ResourceStatus
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-
-# ---- fakes -------------------------------------------------------------------------------------
-
-
-class FakeCatalog:
-    def __init__(self) -> None:
-        self.paths: dict[str, Pathway] = {}
-        self.mods: dict[str, Module] = {}
-        self.res: dict[str, Resource] = {}
-        self.reads = 0
-
-    def add_pathway(self, pid: str, modules: dict[str, list[tuple[str, bool, bool]]]) -> None:
-        """``modules``: module id -> [(resource id, requires_upload, optional)]."""
-        self.paths[pid] = Pathway(pathway_id=pid, title=pid.title(), module_ids=list(modules))
-        for order, (mid, items) in enumerate(modules.items()):
-            self.mods[mid] = Module(
-                module_id=mid,
-                pathway_id=pid,
-                title=mid,
-                order=order,
-                resource_ids=[i[0] for i in items],
-            )
-            for rorder, (rid, upload, optional) in enumerate(items):
-                self.res[rid] = Resource(
-                    resource_id=rid,
-                    pathway_id=pid,
-                    module_id=mid,
-                    title=rid,
-                    type=ResourceType.project if upload else ResourceType.article,
-                    order=rorder,
-                    requires_upload=upload,
-                    optional=optional,
-                    accepted_file_types=["application/pdf"] if upload else [],
-                    max_file_size_mb=10 if upload else 0,
-                )
-
-    def pathways(self, ids: Sequence[str]) -> dict[str, Pathway]:
-        self.reads += len(ids)
-        return {i: self.paths[i] for i in ids if i in self.paths}
-
-    def modules(self, ids: Sequence[str]) -> dict[str, Module]:
-        self.reads += len(ids)
-        return {i: self.mods[i] for i in ids if i in self.mods}
-
-    def resources(self, ids: Sequence[str]) -> dict[str, Resource]:
-        self.reads += len(ids)
-        return {i: self.res[i] for i in ids if i in self.res}
-
-
-class FakeStore:
-    """In-memory ``ProgressStore`` + ``RollupStore`` + ``StatusReader``. Each call is atomic, as the
-    Firestore transactions are; ``writes`` lists every document path written, in order."""
-
-    def __init__(self) -> None:
-        self.rp: dict[tuple[str, str], ResourceProgress] = {}
-        self.mp: dict[tuple[str, str], ModuleProgress] = {}
-        self.pp: dict[tuple[str, str], PathwayProgress] = {}
-        self.events: list[tuple[str, dict[str, object]]] = []
-        self.writes: list[str] = []
-
-    def resources(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]:
-        return {r: self.rp[(uid, r)] for r in resource_ids if (uid, r) in self.rp}
-
-    def statuses(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceStatus]:
-        return {r: p.status for r, p in self.resources(uid, resource_ids).items()}
-
-    def modules(self, uid: str, module_ids: Sequence[str]) -> dict[str, ModuleProgress]:
-        return {m: self.mp[(uid, m)] for m in module_ids if (uid, m) in self.mp}
-
-    def pathway(self, uid: str, pathway_id: str) -> PathwayProgress | None:
-        return self.pp.get((uid, pathway_id))
-
-    def apply(self, uid: str, resource_id: str, decide: service.Decide) -> Outcome:
-        outcome = decide(self.rp.get((uid, resource_id)))
-        if outcome.changed:
-            self.rp[(uid, resource_id)] = outcome.after
-            self.events.append((uid, outcome.event(outcome.after.updated_at or T0)))
-            self.writes += [f"users/{uid}/resource_progress/{resource_id}", "event"]
-        return outcome
-
-    def recompute_module(
-        self, uid: str, module_id: str, resource_ids: Sequence[str], compute: ModuleCompute
-    ) -> ModuleProgress | None:
-        fresh = compute(self.resources(uid, resource_ids), self.mp.get((uid, module_id)))
-        if fresh is not None:
-            self.mp[(uid, module_id)] = fresh
-            self.writes.append(f"users/{uid}/module_progress/{module_id}")
-        return fresh
-
-    def recompute_pathway(
-        self, uid: str, pathway_id: str, module_ids: Sequence[str], compute: PathwayCompute
-    ) -> PathwayProgress | None:
-        fresh = compute(self.modules(uid, module_ids), self.pp.get((uid, pathway_id)))
-        if fresh is not None:
-            self.pp[(uid, pathway_id)] = fresh
-            self.writes.append(f"users/{uid}/pathway_progress/{pathway_id}")
-        return fresh
 
 
 class Clock:
@@ -160,11 +56,11 @@ def catalog() -> FakeCatalog:
 
 
 @pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
+def store() -> FakeProgressStore:
+    return FakeProgressStore()
 
 
-def settle(catalog: FakeCatalog, store: FakeStore, uid: str) -> None:
+def settle(catalog: FakeCatalog, store: FakeProgressStore, uid: str) -> None:
     """Deliver one event per resource and per module (what the bridge does after the writes)."""
     for (u, rid), doc in list(store.rp.items()):
         if u == uid:
@@ -181,7 +77,9 @@ def settle(catalog: FakeCatalog, store: FakeStore, uid: str) -> None:
 # ---- actions -----------------------------------------------------------------------------------
 
 
-def test_actions_write_the_document_and_an_event(catalog: FakeCatalog, store: FakeStore) -> None:
+def test_actions_write_the_document_and_an_event(
+    catalog: FakeCatalog, store: FakeProgressStore
+) -> None:
     clock = Clock()
     view = service.start(catalog, store, "u1", "v", clock)
     assert view.status == S.in_progress
@@ -214,7 +112,7 @@ def test_actions_write_the_document_and_an_event(catalog: FakeCatalog, store: Fa
     assert len(store.events) == 5  # history kept through the un-complete
 
 
-def test_retried_actions_write_nothing(catalog: FakeCatalog, store: FakeStore) -> None:
+def test_retried_actions_write_nothing(catalog: FakeCatalog, store: FakeProgressStore) -> None:
     service.complete(catalog, store, "u1", "v")
     before = list(store.writes)
     service.complete(catalog, store, "u1", "v")
@@ -222,7 +120,9 @@ def test_retried_actions_write_nothing(catalog: FakeCatalog, store: FakeStore) -
     assert store.writes == before
 
 
-def test_unknown_resource_is_404_and_writes_nothing(catalog: FakeCatalog, store: FakeStore) -> None:
+def test_unknown_resource_is_404_and_writes_nothing(
+    catalog: FakeCatalog, store: FakeProgressStore
+) -> None:
     for act in (service.start, service.complete, service.uncomplete):
         with pytest.raises(NotFound):
             act(catalog, store, "u1", "nope")
@@ -231,14 +131,14 @@ def test_unknown_resource_is_404_and_writes_nothing(catalog: FakeCatalog, store:
     assert store.writes == []
 
 
-def test_complete_without_upload_is_409(catalog: FakeCatalog, store: FakeStore) -> None:
+def test_complete_without_upload_is_409(catalog: FakeCatalog, store: FakeProgressStore) -> None:
     with pytest.raises(Conflict):
         service.complete(catalog, store, "u1", "ex")
     assert store.writes == []
 
 
 def test_resource_progress_defaults_when_never_started(
-    catalog: FakeCatalog, store: FakeStore
+    catalog: FakeCatalog, store: FakeProgressStore
 ) -> None:
     view = service.resource_progress(catalog, store, "u1", "ex")
     assert view.status == S.not_started
@@ -246,7 +146,7 @@ def test_resource_progress_defaults_when_never_started(
 
 
 def test_report_of_a_new_learner_has_zeros_and_catalog_totals(
-    catalog: FakeCatalog, store: FakeStore
+    catalog: FakeCatalog, store: FakeProgressStore
 ) -> None:
     rep = service.report(catalog, store, "u1", "pe")
     assert rep.percentage == 0.0
@@ -260,7 +160,7 @@ def test_report_of_a_new_learner_has_zeros_and_catalog_totals(
 
 
 def test_completing_everything_rolls_up_and_uncomplete_rolls_back(
-    catalog: FakeCatalog, store: FakeStore
+    catalog: FakeCatalog, store: FakeProgressStore
 ) -> None:
     uid = "u1"
     for rid in ("v", "q", "a"):
@@ -285,7 +185,7 @@ def test_completing_everything_rolls_up_and_uncomplete_rolls_back(
 
 
 def test_listing_in_catalog_order_with_status_only_for_a_caller(
-    catalog: FakeCatalog, store: FakeStore
+    catalog: FakeCatalog, store: FakeProgressStore
 ) -> None:
     service.start(catalog, store, "u1", "q")
     anonymous = catalog_service.list_pathway(catalog, store, "pe", None)
@@ -317,7 +217,7 @@ def test_cached_catalog_reads_each_document_once_per_ttl(catalog: FakeCatalog) -
 
 
 def test_foreign_paths_are_unusable_and_write_nothing(
-    catalog: FakeCatalog, store: FakeStore
+    catalog: FakeCatalog, store: FakeProgressStore
 ) -> None:
     for path in (
         "gcf-test/2Vm2mI1d0wIaK2Waj5to",
@@ -338,7 +238,7 @@ def test_foreign_paths_are_unusable_and_write_nothing(
 
 
 def test_deleted_document_finds_its_module_in_the_catalog(
-    catalog: FakeCatalog, store: FakeStore
+    catalog: FakeCatalog, store: FakeProgressStore
 ) -> None:
     service.complete(catalog, store, "u1", "v")
     settle(catalog, store, "u1")
@@ -350,7 +250,7 @@ def test_deleted_document_finds_its_module_in_the_catalog(
     assert written.completed_resources == 0
 
 
-def test_rollups_write_only_on_change(catalog: FakeCatalog, store: FakeStore) -> None:
+def test_rollups_write_only_on_change(catalog: FakeCatalog, store: FakeProgressStore) -> None:
     service.complete(catalog, store, "u1", "v")
     settle(catalog, store, "u1")
     writes = list(store.writes)
@@ -386,7 +286,7 @@ def test_any_actions_and_any_delivery_order_give_the_scratch_count(
             "pe-m2": [("a", False, False), ("bonus", False, True)],
         },
     )
-    store = FakeStore()
+    store = FakeProgressStore()
     clock = Clock()
     pending: list[DocumentChange] = []
 
