@@ -250,10 +250,15 @@ def rate_limit(
     limit: int,
     window: dt.timedelta = RATE_WINDOW,
 ) -> RateDecision:
-    """A rolling window: at most ``limit`` events in any ``window``; refused ones are not counted."""
-    recent = sorted(s for s in stamps if now - window < s <= now)
+    """A rolling window: at most ``limit`` events in any ``window``; refused ones are not counted.
+
+    Stamps later than ``now`` count too: requests take their time before their transactions are
+    serialised, so a request may read the stamp of one that started after it (or ran on a server
+    whose clock is ahead) and committed first. Ignoring those would grant more than ``limit``.
+    """
+    recent = sorted(s for s in stamps if s > now - window)
     if len(recent) < limit:
-        return RateDecision(True, [*recent, now], 0)
+        return RateDecision(True, sorted([*recent, now]), 0)
     # The call becomes possible when enough of the oldest stamps have left the window.
     frees_at = recent[len(recent) - limit] + window
     wait = max(1, int((frees_at - now).total_seconds() + 0.999))

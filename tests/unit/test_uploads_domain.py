@@ -182,6 +182,16 @@ def test_ten_per_rolling_hour_then_retry_after_the_oldest_leaves() -> None:
     assert len(later.stamps) == 10  # the oldest was pruned, the new one added
 
 
+def test_stamps_of_requests_that_committed_first_with_a_later_clock_count() -> None:
+    # ten requests stamped a moment after this one's clock reading committed before it
+    later = [NOW + dt.timedelta(milliseconds=i) for i in range(1, 11)]
+    d = rules.rate_limit(later, NOW, limit=10)
+    assert not d.allowed
+    nine = rules.rate_limit(later[:9], NOW, limit=10)
+    assert nine.allowed
+    assert nine.stamps == sorted([NOW, *later[:9]])
+
+
 def test_retry_after_is_at_least_one_second() -> None:
     stamps = [NOW - dt.timedelta(minutes=59, seconds=59, milliseconds=900)] * 10
     d = rules.rate_limit(stamps, NOW, limit=10)
