@@ -25,7 +25,7 @@ from shared.services.ports import (
     CatalogReader,
     LearnerIndex,
     ObjectStore,
-    ProgressRepository,
+    ProgressStore,
     SubmissionStore,
     TaskQueue,
 )
@@ -87,10 +87,10 @@ class Deps:
         return self._get("fresh_catalog", build)
 
     @property
-    def progress(self) -> ProgressRepository:
+    def progress(self) -> ProgressStore:
         """Learner progress, its reads and the rollups."""
 
-        def build() -> ProgressRepository:
+        def build() -> ProgressStore:
             from shared.adapters.progress_store import FirestoreProgressStore
 
             return FirestoreProgressStore()

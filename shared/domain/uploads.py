@@ -43,6 +43,7 @@ from shared.domain.models import (
     SubmissionEntry,
     SubmissionStatus,
 )
+from shared.domain.progress import event_stamp
 from shared.errors import InvalidArgument, TooLarge, UnsupportedMediaType
 
 MAX_FILE_NAME_CHARS = 200
@@ -442,9 +443,6 @@ def settle_progress(
     return after.model_copy(update={"updated_at": at})
 
 
-EVENT_TIME_FORMAT = "%Y%m%dT%H%M%S%fZ"
-
-
 def progress_event(
     action: str,
     before: ResourceProgress | None,
@@ -457,7 +455,7 @@ def progress_event(
     submission caused, and its deterministic id (time first, as the learner actions' events, so
     the collection reads in order; the submission id and, for an upload, the object generation
     keep two facts apart)."""
-    stamp = f"{at.astimezone(dt.UTC):{EVENT_TIME_FORMAT}}"
+    stamp = event_stamp(at)
     suffix = f"-{generation}" if generation is not None else ""
     event_id = f"{stamp}-{after.resource_id}-{action}-{submission_id}{suffix}"
     return event_id, {

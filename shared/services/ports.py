@@ -28,12 +28,10 @@ from shared.domain.models import (
     ResourceSubmissions,
     Submission,
 )
-from shared.domain.progress import Outcome
 from shared.services.audit import AuditEntry
 
 T = TypeVar("T")
 
-Decide = Callable[[ResourceProgress | None], Outcome]
 ModuleCompute = Callable[
     [dict[str, ResourceProgress], ModuleProgress | None], ModuleProgress | None
 ]
@@ -50,6 +48,12 @@ class Tx(Protocol):
 
     def submission(self, submission_id: str) -> Submission | None: ...
     def progress(self, uid: str, resource_id: str) -> ResourceProgress | None: ...
+    def progresses(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]:
+        """Those of the resources' progress documents that exist (one batched read)."""
+        ...
+
+    def module_progress(self, uid: str, module_ids: Sequence[str]) -> dict[str, ModuleProgress]: ...
+    def pathway_progress(self, uid: str, pathway_id: str) -> PathwayProgress | None: ...
     def resource_submissions(self, uid: str, resource_id: str) -> ResourceSubmissions:
         """The learner's per-resource index (empty when there is none yet)."""
         ...
@@ -59,6 +63,8 @@ class Tx(Protocol):
 
     def put_submission(self, submission: Submission) -> None: ...
     def put_progress(self, uid: str, progress: ResourceProgress) -> None: ...
+    def put_module_progress(self, uid: str, module: ModuleProgress) -> None: ...
+    def put_pathway_progress(self, uid: str, pathway: PathwayProgress) -> None: ...
     def put_resource_submissions(self, index: ResourceSubmissions) -> None: ...
     def add_progress_event(self, uid: str, event_id: str, event: dict[str, Any]) -> None: ...
     def put_rate_stamps(self, uid: str, stamps: list[dt.datetime]) -> None: ...
@@ -66,12 +72,14 @@ class Tx(Protocol):
     def put_notification(self, uid: str, notification_id: str, data: dict[str, Any]) -> None: ...
 
 
-class SubmissionStore(Protocol):
+class UnitOfWork(Protocol):
     def transact(self, work: Callable[[Tx], T], *, lock: str) -> T:
         """Run ``work`` in one transaction (maybe more than once); ``lock`` names what it
         contends on, so the process runs those one at a time."""
         ...
 
+
+class SubmissionStore(UnitOfWork, Protocol):
     def get_submission(self, submission_id: str) -> Submission | None: ...
     def get_resource(self, resource_id: str) -> Resource | None: ...
     def list_submissions(self, uid: str, resource_id: str) -> list[Submission]: ...
@@ -80,34 +88,22 @@ class SubmissionStore(Protocol):
     ) -> list[Submission]: ...
 
 
-class ProgressStore(Protocol):
+class StatusReader(Protocol):
+    def statuses(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceStatus]: ...
+
+
+class ProgressStore(UnitOfWork, StatusReader, Protocol):
+    """The unit of work (learner actions and rollups) and the plain reads of learner progress."""
+
     def resources(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]: ...
 
     def modules(self, uid: str, module_ids: Sequence[str]) -> dict[str, ModuleProgress]: ...
 
     def pathway(self, uid: str, pathway_id: str) -> PathwayProgress | None: ...
 
-    def apply(self, uid: str, resource_id: str, decide: Decide) -> Outcome:
-        """In one transaction: read the resource's progress, ``decide``, and when the outcome
-        changed, write the new document and its event. Returns the outcome."""
-        ...
 
-
-class StatusReader(Protocol):
-    def statuses(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceStatus]: ...
-
-
-class RollupStore(Protocol):
-    def recompute_module(
-        self, uid: str, module_id: str, resource_ids: Sequence[str], compute: ModuleCompute
-    ) -> ModuleProgress | None:
-        """In one transaction: read the resources' progress and the module's, ``compute``; write the
-        result when it is not ``None``. Returns what was written (``None``: nothing)."""
-        ...
-
-    def recompute_pathway(
-        self, uid: str, pathway_id: str, module_ids: Sequence[str], compute: PathwayCompute
-    ) -> PathwayProgress | None: ...
+class RollupStore(UnitOfWork, Protocol):
+    """The rollups need only the unit of work (``shared.services.rollups``)."""
 
 
 class LearnerIndex(Protocol):
@@ -157,7 +153,3 @@ class TaskQueue(Protocol):
         *,
         at: dt.datetime | None = None,
     ) -> None: ...
-
-
-class ProgressRepository(ProgressStore, RollupStore, StatusReader, Protocol):
-    """What the progress adapter offers: the learner actions, the rollups and the statuses."""

@@ -22,7 +22,7 @@ Events naming ids the catalog does not know are also acknowledged (nothing to re
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from shared import log
 from shared.domain import progress as rules
@@ -30,13 +30,60 @@ from shared.domain.models import ModuleProgress, PathwayProgress, ResourceProgre
 from shared.errors import UnusableEvent
 from shared.events import DocumentChange
 from shared.services import catalog as cat
-from shared.services.ports import CatalogReader, RollupStore
+from shared.services.ports import (
+    CatalogReader,
+    ModuleCompute,
+    PathwayCompute,
+    RollupStore,
+    Tx,
+)
 
 Clock = Callable[[], dt.datetime]
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def recompute_module(
+    store: RollupStore,
+    uid: str,
+    module_id: str,
+    resource_ids: Sequence[str],
+    compute: ModuleCompute,
+) -> ModuleProgress | None:
+    """In one transaction: read the resources' progress and the module's (by key), ``compute``;
+    write the result when it is not ``None``. Returns what was written (``None``: nothing)."""
+
+    def work(tx: Tx) -> ModuleProgress | None:
+        progress = tx.progresses(uid, resource_ids)
+        current = tx.module_progress(uid, [module_id]).get(module_id)
+        fresh = compute(progress, current)
+        if fresh is not None:
+            tx.put_module_progress(uid, fresh)
+        return fresh
+
+    return store.transact(work, lock=f"users/{uid}/module_progress/{module_id}")
+
+
+def recompute_pathway(
+    store: RollupStore,
+    uid: str,
+    pathway_id: str,
+    module_ids: Sequence[str],
+    compute: PathwayCompute,
+) -> PathwayProgress | None:
+    """The same for a pathway from its modules' progress."""
+
+    def work(tx: Tx) -> PathwayProgress | None:
+        modules = tx.module_progress(uid, module_ids)
+        current = tx.pathway_progress(uid, pathway_id)
+        fresh = compute(modules, current)
+        if fresh is not None:
+            tx.put_pathway_progress(uid, fresh)
+        return fresh
+
+    return store.transact(work, lock=f"users/{uid}/pathway_progress/{pathway_id}")
 
 
 def owned_resource_progress(change: DocumentChange) -> tuple[str, str]:
@@ -90,7 +137,7 @@ def resource_progress_written(
         return rules.module_rollup(mod, resources, progress, current, clock())
 
     ids = [r.resource_id for r in resources]
-    written = store.recompute_module(uid, mod.module_id, ids, compute)
+    written = recompute_module(store, uid, mod.module_id, ids, compute)
     log.info(
         "module rollup",
         event=change.meta.id,
@@ -129,7 +176,7 @@ def module_progress_written(
     ) -> PathwayProgress | None:
         return rules.pathway_rollup(path.pathway_id, module_ids, modules, totals, current, clock())
 
-    written = store.recompute_pathway(uid, path.pathway_id, module_ids, compute)
+    written = recompute_pathway(store, uid, path.pathway_id, module_ids, compute)
     log.info(
         "pathway rollup",
         event=change.meta.id,

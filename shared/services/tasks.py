@@ -18,6 +18,7 @@ from shared.domain.models import Id, ModuleProgress, ResourceProgress, Submissio
 from shared.services import audit
 from shared.services import catalog as cat
 from shared.services.ports import CatalogReader, LearnerIndex, RollupStore, SubmissionStore, Tx
+from shared.services.rollups import recompute_module
 from shared.services.uploads import Clock, ResourceState, submission_lock, utcnow
 
 
@@ -150,6 +151,6 @@ def reevaluate_learners(
         return progress_rules.module_rollup(mod, resources, progress, current, now())
 
     uids = learners.learners_in_module(task.module_id)
-    changed = sum(1 for uid in uids if rollups.recompute_module(uid, mod.module_id, ids, compute))
+    changed = sum(1 for uid in uids if recompute_module(rollups, uid, mod.module_id, ids, compute))
     log.info("learners re-evaluated", module_id=mod.module_id, learners=len(uids), changed=changed)
     return ReevaluateOutcome(outcome="reevaluated", learners=len(uids), changed=changed)

@@ -1,10 +1,11 @@
 """The unit tests' fakes of the ports (``shared.services.ports``), in one place: small, in memory, no
 I/O; tests assert on their state.
 
-:class:`FakeStore` is THE fake of the Firestore unit of work (``SubmissionStore`` with its
-:class:`FakeTx`): like Firestore it refuses a read after a write inside a transaction, buffers the
-writes until the function returns, discards them when it raises, refuses to ``create`` a progress
-event that exists, and never answers a query inside a transaction (the port has none).
+:class:`FakeStore` is THE fake of the Firestore unit of work (``transact`` with its :class:`FakeTx`)
+and of the plain reads of both stores (``SubmissionStore`` and ``ProgressStore``): like Firestore it
+refuses a read after a write inside a transaction, buffers the writes until the function returns,
+discards them when it raises, refuses to ``create`` a progress event that exists, and never
+answers a query inside a transaction (the port has none).
 """
 
 from __future__ import annotations
@@ -28,10 +29,9 @@ from shared.domain.models import (
     Submission,
     SubmissionStatus,
 )
-from shared.domain.progress import Outcome
 from shared.events import EventMeta, StorageObject
 from shared.services.audit import AuditEntry
-from shared.services.ports import Decide, ModuleCompute, PathwayCompute, SignedRequest
+from shared.services.ports import SignedRequest
 
 T = TypeVar("T")
 BUCKET = "demo-aibc-submissions"
@@ -46,10 +46,13 @@ class State:
     submissions: dict[str, Submission] = field(default_factory=dict)
     index: dict[tuple[str, str], ResourceSubmissions] = field(default_factory=dict)
     progress: dict[tuple[str, str], ResourceProgress] = field(default_factory=dict)
+    modules: dict[tuple[str, str], ModuleProgress] = field(default_factory=dict)
+    pathways: dict[tuple[str, str], PathwayProgress] = field(default_factory=dict)
     events: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     rates: dict[str, list[dt.datetime]] = field(default_factory=dict)
     audit: dict[str, AuditEntry] = field(default_factory=dict)
     notes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)  # document paths, in commit order
 
 
 class FakeTx:
@@ -68,6 +71,24 @@ class FakeTx:
         self._read()
         return self.state.progress.get((uid, resource_id))
 
+    def progresses(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]:
+        self._read()
+        return {
+            r: self.state.progress[(uid, r)]
+            for r in resource_ids
+            if (uid, r) in self.state.progress
+        }
+
+    def module_progress(self, uid: str, module_ids: Sequence[str]) -> dict[str, ModuleProgress]:
+        self._read()
+        return {
+            m: self.state.modules[(uid, m)] for m in module_ids if (uid, m) in self.state.modules
+        }
+
+    def pathway_progress(self, uid: str, pathway_id: str) -> PathwayProgress | None:
+        self._read()
+        return self.state.pathways.get((uid, pathway_id))
+
     def resource_submissions(self, uid: str, resource_id: str) -> ResourceSubmissions:
         self._read()
         empty = ResourceSubmissions(resource_id=resource_id, user_id=uid)
@@ -81,41 +102,66 @@ class FakeTx:
         self._read()
         return (uid, notification_id) in self.state.notes
 
+    def _write(self, path: str, apply: Callable[[State], None]) -> None:
+        def write(s: State) -> None:
+            apply(s)
+            s.written.append(path)
+
+        self.writes.append(write)
+
     def put_submission(self, submission: Submission) -> None:
-        self.writes.append(
-            lambda s: s.submissions.__setitem__(submission.submission_id, submission)
-        )
+        sid = submission.submission_id
+        self._write(f"submissions/{sid}", lambda s: s.submissions.__setitem__(sid, submission))
 
     def put_progress(self, uid: str, progress: ResourceProgress) -> None:
-        self.writes.append(lambda s: s.progress.__setitem__((uid, progress.resource_id), progress))
+        key = (uid, progress.resource_id)
+        path = f"users/{uid}/resource_progress/{progress.resource_id}"
+        self._write(path, lambda s: s.progress.__setitem__(key, progress))
+
+    def put_module_progress(self, uid: str, module: ModuleProgress) -> None:
+        key = (uid, module.module_id)
+        path = f"users/{uid}/module_progress/{module.module_id}"
+        self._write(path, lambda s: s.modules.__setitem__(key, module))
+
+    def put_pathway_progress(self, uid: str, pathway: PathwayProgress) -> None:
+        key = (uid, pathway.pathway_id)
+        path = f"users/{uid}/pathway_progress/{pathway.pathway_id}"
+        self._write(path, lambda s: s.pathways.__setitem__(key, pathway))
 
     def put_resource_submissions(self, index: ResourceSubmissions) -> None:
         key = (index.user_id, index.resource_id)
-        self.writes.append(lambda s: s.index.__setitem__(key, index))
+        path = f"users/{index.user_id}/resource_submissions/{index.resource_id}"
+        self._write(path, lambda s: s.index.__setitem__(key, index))
 
     def add_progress_event(self, uid: str, event_id: str, event: dict[str, Any]) -> None:
         def create(s: State) -> None:
             assert (uid, event_id) not in s.events, f"progress event {event_id} exists"
             s.events[(uid, event_id)] = event
 
-        self.writes.append(create)
+        self._write(f"users/{uid}/progress_events/{event_id}", create)
 
     def put_rate_stamps(self, uid: str, stamps: list[dt.datetime]) -> None:
-        self.writes.append(lambda s: s.rates.__setitem__(uid, list(stamps)))
+        self._write(
+            f"rate_limits/{uid}_upload_url", lambda s: s.rates.__setitem__(uid, list(stamps))
+        )
 
     def put_audit(self, entry: AuditEntry) -> None:
-        self.writes.append(lambda s: s.audit.__setitem__(entry.entry_id, entry))
+        eid = entry.entry_id
+        self._write(f"audit_log/{eid}", lambda s: s.audit.__setitem__(eid, entry))
 
     def put_notification(self, uid: str, notification_id: str, data: dict[str, Any]) -> None:
-        self.writes.append(lambda s: s.notes.__setitem__((uid, notification_id), data))
+        key = (uid, notification_id)
+        path = f"users/{uid}/notifications/{notification_id}"
+        self._write(path, lambda s: s.notes.__setitem__(key, data))
 
 
 class FakeStore:
-    """The ``SubmissionStore`` port: the unit of work and the plain reads."""
+    """The unit of work and the plain reads of the ``SubmissionStore`` and ``ProgressStore``
+    ports, over one :class:`State`."""
 
-    def __init__(self, resources: list[Resource]) -> None:
+    def __init__(self, resources: Sequence[Resource] = ()) -> None:
         self.state = State()
-        self.resources = {r.resource_id: r for r in resources}
+        self.catalog_resources = {r.resource_id: r for r in resources}
         self.locks: list[str] = []
 
     def transact(self, work: Callable[[FakeTx], T], *, lock: str) -> T:
@@ -130,7 +176,7 @@ class FakeStore:
         return self.state.submissions.get(submission_id)
 
     def get_resource(self, resource_id: str) -> Resource | None:
-        return self.resources.get(resource_id)
+        return self.catalog_resources.get(resource_id)
 
     def list_submissions(self, uid: str, resource_id: str) -> list[Submission]:
         return [
@@ -154,6 +200,41 @@ class FakeStore:
         if after is not None:
             subs = [s for s in subs if (s.uploaded_at, s.submission_id) > after]
         return subs[:limit]
+
+    # the progress reads
+    def resources(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]:
+        return {r: self.rp[(uid, r)] for r in resource_ids if (uid, r) in self.rp}
+
+    def statuses(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceStatus]:
+        return {r: p.status for r, p in self.resources(uid, resource_ids).items()}
+
+    def modules(self, uid: str, module_ids: Sequence[str]) -> dict[str, ModuleProgress]:
+        return {m: self.mp[(uid, m)] for m in module_ids if (uid, m) in self.mp}
+
+    def pathway(self, uid: str, pathway_id: str) -> PathwayProgress | None:
+        return self.pp.get((uid, pathway_id))
+
+    # short names for the progress tests
+    @property
+    def rp(self) -> dict[tuple[str, str], ResourceProgress]:
+        return self.state.progress
+
+    @property
+    def mp(self) -> dict[tuple[str, str], ModuleProgress]:
+        return self.state.modules
+
+    @property
+    def pp(self) -> dict[tuple[str, str], PathwayProgress]:
+        return self.state.pathways
+
+    @property
+    def events(self) -> list[tuple[str, dict[str, Any]]]:
+        """Progress events, in the order they were appended: ``(uid, event)``."""
+        return [(uid, e) for (uid, _), e in self.state.events.items()]
+
+    @property
+    def writes(self) -> list[str]:
+        return self.state.written
 
 
 # ---- Cloud Storage and Cloud Tasks ----------------------------------------------------------
@@ -266,53 +347,3 @@ class FakeCatalog:
     def resources(self, ids: Sequence[str]) -> dict[str, Resource]:
         self.reads += len(ids)
         return {i: self.res[i] for i in ids if i in self.res}
-
-
-class FakeProgressStore:
-    """In-memory ``ProgressStore`` + ``RollupStore`` + ``StatusReader``. Each call is atomic, as the
-    Firestore transactions are; ``writes`` lists every document path written, in order."""
-
-    def __init__(self) -> None:
-        self.rp: dict[tuple[str, str], ResourceProgress] = {}
-        self.mp: dict[tuple[str, str], ModuleProgress] = {}
-        self.pp: dict[tuple[str, str], PathwayProgress] = {}
-        self.events: list[tuple[str, dict[str, object]]] = []
-        self.writes: list[str] = []
-
-    def resources(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]:
-        return {r: self.rp[(uid, r)] for r in resource_ids if (uid, r) in self.rp}
-
-    def statuses(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceStatus]:
-        return {r: p.status for r, p in self.resources(uid, resource_ids).items()}
-
-    def modules(self, uid: str, module_ids: Sequence[str]) -> dict[str, ModuleProgress]:
-        return {m: self.mp[(uid, m)] for m in module_ids if (uid, m) in self.mp}
-
-    def pathway(self, uid: str, pathway_id: str) -> PathwayProgress | None:
-        return self.pp.get((uid, pathway_id))
-
-    def apply(self, uid: str, resource_id: str, decide: Decide) -> Outcome:
-        outcome = decide(self.rp.get((uid, resource_id)))
-        if outcome.changed:
-            self.rp[(uid, resource_id)] = outcome.after
-            self.events.append((uid, outcome.event(outcome.after.updated_at or T0)))
-            self.writes += [f"users/{uid}/resource_progress/{resource_id}", "event"]
-        return outcome
-
-    def recompute_module(
-        self, uid: str, module_id: str, resource_ids: Sequence[str], compute: ModuleCompute
-    ) -> ModuleProgress | None:
-        fresh = compute(self.resources(uid, resource_ids), self.mp.get((uid, module_id)))
-        if fresh is not None:
-            self.mp[(uid, module_id)] = fresh
-            self.writes.append(f"users/{uid}/module_progress/{module_id}")
-        return fresh
-
-    def recompute_pathway(
-        self, uid: str, pathway_id: str, module_ids: Sequence[str], compute: PathwayCompute
-    ) -> PathwayProgress | None:
-        fresh = compute(self.modules(uid, module_ids), self.pp.get((uid, pathway_id)))
-        if fresh is not None:
-            self.pp[(uid, pathway_id)] = fresh
-            self.writes.append(f"users/{uid}/pathway_progress/{pathway_id}")
-        return fresh

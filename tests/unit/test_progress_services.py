@@ -21,7 +21,7 @@ from shared.services import catalog as catalog_service
 from shared.services import progress as service
 from shared.services import rollups
 from shared.services.catalog import CachedCatalog
-from tests.unit.fakes import FakeCatalog, FakeProgressStore
+from tests.unit.fakes import FakeCatalog, FakeStore
 
 S = ResourceStatus
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -56,11 +56,11 @@ def catalog() -> FakeCatalog:
 
 
 @pytest.fixture
-def store() -> FakeProgressStore:
-    return FakeProgressStore()
+def store() -> FakeStore:
+    return FakeStore()
 
 
-def settle(catalog: FakeCatalog, store: FakeProgressStore, uid: str) -> None:
+def settle(catalog: FakeCatalog, store: FakeStore, uid: str) -> None:
     """Deliver one event per resource and per module (what the bridge does after the writes)."""
     for (u, rid), doc in list(store.rp.items()):
         if u == uid:
@@ -77,9 +77,7 @@ def settle(catalog: FakeCatalog, store: FakeProgressStore, uid: str) -> None:
 # ---- actions -----------------------------------------------------------------------------------
 
 
-def test_actions_write_the_document_and_an_event(
-    catalog: FakeCatalog, store: FakeProgressStore
-) -> None:
+def test_actions_write_the_document_and_an_event(catalog: FakeCatalog, store: FakeStore) -> None:
     clock = Clock()
     view = service.start(catalog, store, "u1", "v", clock)
     assert view.status == S.in_progress
@@ -112,7 +110,7 @@ def test_actions_write_the_document_and_an_event(
     assert len(store.events) == 5  # history kept through the un-complete
 
 
-def test_retried_actions_write_nothing(catalog: FakeCatalog, store: FakeProgressStore) -> None:
+def test_retried_actions_write_nothing(catalog: FakeCatalog, store: FakeStore) -> None:
     service.complete(catalog, store, "u1", "v")
     before = list(store.writes)
     service.complete(catalog, store, "u1", "v")
@@ -120,9 +118,7 @@ def test_retried_actions_write_nothing(catalog: FakeCatalog, store: FakeProgress
     assert store.writes == before
 
 
-def test_unknown_resource_is_404_and_writes_nothing(
-    catalog: FakeCatalog, store: FakeProgressStore
-) -> None:
+def test_unknown_resource_is_404_and_writes_nothing(catalog: FakeCatalog, store: FakeStore) -> None:
     for act in (service.start, service.complete, service.uncomplete):
         with pytest.raises(NotFound):
             act(catalog, store, "u1", "nope")
@@ -131,14 +127,14 @@ def test_unknown_resource_is_404_and_writes_nothing(
     assert store.writes == []
 
 
-def test_complete_without_upload_is_409(catalog: FakeCatalog, store: FakeProgressStore) -> None:
+def test_complete_without_upload_is_409(catalog: FakeCatalog, store: FakeStore) -> None:
     with pytest.raises(Conflict):
         service.complete(catalog, store, "u1", "ex")
     assert store.writes == []
 
 
 def test_resource_progress_defaults_when_never_started(
-    catalog: FakeCatalog, store: FakeProgressStore
+    catalog: FakeCatalog, store: FakeStore
 ) -> None:
     view = service.resource_progress(catalog, store, "u1", "ex")
     assert view.status == S.not_started
@@ -146,7 +142,7 @@ def test_resource_progress_defaults_when_never_started(
 
 
 def test_report_of_a_new_learner_has_zeros_and_catalog_totals(
-    catalog: FakeCatalog, store: FakeProgressStore
+    catalog: FakeCatalog, store: FakeStore
 ) -> None:
     rep = service.report(catalog, store, "u1", "pe")
     assert rep.percentage == 0.0
@@ -160,7 +156,7 @@ def test_report_of_a_new_learner_has_zeros_and_catalog_totals(
 
 
 def test_completing_everything_rolls_up_and_uncomplete_rolls_back(
-    catalog: FakeCatalog, store: FakeProgressStore
+    catalog: FakeCatalog, store: FakeStore
 ) -> None:
     uid = "u1"
     for rid in ("v", "q", "a"):
@@ -185,7 +181,7 @@ def test_completing_everything_rolls_up_and_uncomplete_rolls_back(
 
 
 def test_listing_in_catalog_order_with_status_only_for_a_caller(
-    catalog: FakeCatalog, store: FakeProgressStore
+    catalog: FakeCatalog, store: FakeStore
 ) -> None:
     service.start(catalog, store, "u1", "q")
     anonymous = catalog_service.list_pathway(catalog, store, "pe", None)
@@ -217,7 +213,7 @@ def test_cached_catalog_reads_each_document_once_per_ttl(catalog: FakeCatalog) -
 
 
 def test_foreign_paths_are_unusable_and_write_nothing(
-    catalog: FakeCatalog, store: FakeProgressStore
+    catalog: FakeCatalog, store: FakeStore
 ) -> None:
     for path in (
         "gcf-test/2Vm2mI1d0wIaK2Waj5to",
@@ -238,7 +234,7 @@ def test_foreign_paths_are_unusable_and_write_nothing(
 
 
 def test_deleted_document_finds_its_module_in_the_catalog(
-    catalog: FakeCatalog, store: FakeProgressStore
+    catalog: FakeCatalog, store: FakeStore
 ) -> None:
     service.complete(catalog, store, "u1", "v")
     settle(catalog, store, "u1")
@@ -250,7 +246,7 @@ def test_deleted_document_finds_its_module_in_the_catalog(
     assert written.completed_resources == 0
 
 
-def test_rollups_write_only_on_change(catalog: FakeCatalog, store: FakeProgressStore) -> None:
+def test_rollups_write_only_on_change(catalog: FakeCatalog, store: FakeStore) -> None:
     service.complete(catalog, store, "u1", "v")
     settle(catalog, store, "u1")
     writes = list(store.writes)
@@ -286,7 +282,7 @@ def test_any_actions_and_any_delivery_order_give_the_scratch_count(
             "pe-m2": [("a", False, False), ("bonus", False, True)],
         },
     )
-    store = FakeProgressStore()
+    store = FakeStore()
     clock = Clock()
     pending: list[DocumentChange] = []
 

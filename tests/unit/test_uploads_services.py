@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -568,22 +568,6 @@ class FakeCatalog:
 
 
 @dataclass
-class FakeRollups:
-    progress: dict[str, dict[str, ResourceProgress]]
-    modules: dict[str, Any] = field(default_factory=dict)
-
-    def recompute_module(self, uid: str, module_id: str, resource_ids: Any, compute: Any) -> Any:
-        mine = {k: v for k, v in self.progress.get(uid, {}).items() if k in resource_ids}
-        written = compute(mine, self.modules.get(uid))
-        if written is not None:
-            self.modules[uid] = written
-        return written
-
-    def recompute_pathway(self, *a: Any) -> Any:
-        raise AssertionError("not used")
-
-
-@dataclass
 class FakeLearners:
     uids: list[str]
 
@@ -608,7 +592,8 @@ def test_reevaluate_recomputes_each_learner_once_and_is_idempotent() -> None:
         module_id=mod.module_id,
         status=ResourceStatus.completed,
     )
-    rollups = FakeRollups({"alice": {"video": done}, "bob": {}})
+    rollups = FakeStore()
+    rollups.state.progress[("alice", "video")] = done
     catalog = FakeCatalog(mod, [video, resource("ex")])
     task = task_service.ReevaluateLearners(module_id=mod.module_id)
     first = task_service.reevaluate_learners(
@@ -619,8 +604,9 @@ def test_reevaluate_recomputes_each_learner_once_and_is_idempotent() -> None:
         now=lambda: T0,
     )
     assert (first.learners, first.changed) == (2, 2)
-    assert rollups.modules["alice"].completed_resources == 1
-    assert rollups.modules["alice"].total_resources == 2
+    alice = rollups.state.modules[("alice", mod.module_id)]
+    assert (alice.completed_resources, alice.total_resources) == (1, 2)
+    assert ("bob", mod.module_id) in rollups.state.modules
     again = task_service.reevaluate_learners(
         task,
         learners=FakeLearners(["alice", "bob"]),
