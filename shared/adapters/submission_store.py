@@ -13,9 +13,10 @@ import datetime as dt
 from typing import Any
 
 from shared.adapters.firestore import from_document
-from shared.adapters.unit_of_work import SUBMISSIONS, FirestoreUnitOfWork, submission
+from shared.adapters.unit_of_work import FirestoreUnitOfWork, submission
 from shared.domain.models import Resource, Submission, SubmissionStatus
 
+SUBMISSIONS = "submissions"  # the collection the queries below run on
 RESOURCES = "resources"
 
 

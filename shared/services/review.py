@@ -5,8 +5,9 @@ all of the learner's submissions for that resource (see ``shared.domain.uploads`
 event when it changed.
 
 A review applies to the bytes the instructor saw. The queue and the submission views show the
-recorded object generation (``gcs_generation``, the one a download URL is pinned to); the review
-body names it (``generation``), and the review is refused with 409 when the submission's recorded
+recorded object generation (``gcs_generation``, the one a download URL is pinned to; a string of
+digits, as Cloud Storage's JSON API writes generations, because they exceed what a JavaScript
+number holds exactly); the review body names it (``generation``), and the review is refused with 409 when the submission's recorded
 generation is another one (the learner uploaded again through the still valid URL since the
 instructor looked): the instructor reloads and reviews what is there now. (The other choice,
 refusing every write after the first recorded generation, would take away a learner's way to fix a
@@ -32,6 +33,7 @@ from shared.services import audit
 from shared.services.ports import SubmissionStore, TaskQueue, Tx
 from shared.services.uploads import (
     Clock,
+    Generation,
     ResourceState,
     SubmissionSummary,
     SubmissionView,
@@ -60,7 +62,7 @@ class ReviewRequest(BaseModel):
 
     decision: Literal["approve", "reject"]
     # The object generation the instructor reviewed (``gcs_generation`` of the queue item).
-    generation: int = Field(ge=1)
+    generation: Generation
     grade: int | None = Field(default=None, ge=0, le=100)
     comments: Annotated[str, StringConstraints(max_length=5000)] = ""
 
@@ -114,7 +116,7 @@ def review_submission(
             raise NotFound(f"no submission {submission_id}")
         if sub.status != SubmissionStatus.uploaded:
             raise Conflict(f"submission {submission_id} is {sub.status}, not awaiting review")
-        if sub.gcs_generation != req.generation:
+        if str(sub.gcs_generation) != req.generation:
             raise Conflict(
                 f"the file of submission {submission_id} changed since generation "
                 f"{req.generation} was reviewed (now {sub.gcs_generation}): review it again"

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from shared import log
 from shared.config import Settings
@@ -118,6 +118,17 @@ def submission_lock(submission_id: str) -> str:
 # ---- request and reply models -----------------------------------------------------------------
 
 
+def _digits(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+# An object generation on the wire: a string of digits, as Cloud Storage's JSON API writes it
+# (generations exceed 2^53, which a JavaScript number cannot hold); an integer is accepted too.
+Generation = Annotated[
+    str, BeforeValidator(_digits), StringConstraints(pattern=r"^[1-9][0-9]{0,19}$")
+]
+
+
 class UploadUrlRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -149,7 +160,7 @@ class SubmissionSummary(BaseModel):
     size_bytes: int
     status: S
     # The recorded object generation: what a download serves and what a review must name.
-    gcs_generation: int | None = None
+    gcs_generation: Generation | None = None
     created_at: dt.datetime | None = None
     uploaded_at: dt.datetime | None = None
 

@@ -213,7 +213,7 @@ def test_a_review_of_a_file_that_changed_since_is_409(
         json={"decision": "approve", "generation": newer["gcs_generation"], "grade": 90},
     )
     assert fresh.status_code == 200, fresh.text
-    assert fresh.json()["gcs_generation"] == newer["gcs_generation"]
+    assert fresh.json()["gcs_generation"] == str(newer["gcs_generation"])
 
 
 def test_one_finalize_event_delivered_five_times_at_once_is_recorded_once(
