@@ -18,6 +18,14 @@ is normal: the loser's 409 is counted apart.
 Part 2, one learner's burst: 30 parallel upload-url requests of one learner (limit 10 per hour)
 must end as exactly 10 x 201 and 20 x 429 with ``Retry-After``; meanwhile 20 other learners ask
 once each, and their p95 is printed next to the same 20 requests' p95 in a quiet run.
+
+Measured on 2026-11-25 (2 cores shared with other local clouds), 200 learners: 200 of 200 recorded
+and approved, 0 lost, 0 doubled, 0 5xx; upload-url p50 1.9 s / p95 2.8 s (32 client threads on
+one function process), PUT -> recorded p50 6.6 s / p95 8.2 s, review p50 230 ms / p95 944 ms;
+burst 10 x 201 / 20 x 429, the other learners' p95 186 ms quiet, 450 ms during the burst (2.4x).
+With 50 learners: PUT -> recorded p50 1.0 s / p95 1.5 s. (Before the unit of work, on the same
+machine: 8 learners asking at once got 1 x 201 and 7 x 500 after 20 s; 12 uploads at once, 1
+recorded; the burst, 1 x 201 and 29 x 500.)
 """
 
 from __future__ import annotations
