@@ -16,10 +16,11 @@ first, then writes, and has no side effect but its writes. The runner
   waits. The server SDK's transactions lock what they read; the emulator makes a conflicting
   transaction wait for its lock timeout and then aborts one of them;
 - retries the whole transaction on ABORTED (from a commit, or from a read whose lock wait timed
-  out, which the client library does not retry) and on the transient ``UNAVAILABLE`` /
-  ``DEADLINE_EXCEEDED``, a bounded number of times with jittered exponential backoff. ABORTED
-  always means nothing was committed. Any other error (e.g. UNKNOWN from a commit, whose outcome is
-  unknown) propagates unchanged;
+  out, which the client library does not retry) and on a read's transient ``UNAVAILABLE`` /
+  ``DEADLINE_EXCEEDED``, a bounded number of times with jittered exponential backoff: in all of
+  those nothing was committed. A commit that failed with ``UNAVAILABLE`` / ``DEADLINE_EXCEEDED``
+  may have landed, so it is not run again: it becomes :class:`~shared.errors.Unavailable` at once.
+  Any other error propagates unchanged;
 - when the attempts are exhausted raises :class:`~shared.errors.Unavailable` (HTTP: 503 with
   ``Retry-After``; a trigger lets it propagate and the event is delivered again).
 """
@@ -120,14 +121,28 @@ class KeyedLocks:
 WRITERS = KeyedLocks()
 
 
-def _retryable(exc: BaseException) -> bool:
+class _ReadFailed(Exception):
+    """A transient error raised inside the body (by a read): nothing was committed."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _transient() -> tuple[type[Exception], ...]:
     from google.api_core import exceptions
 
-    transient = (exceptions.Aborted, exceptions.ServiceUnavailable, exceptions.DeadlineExceeded)
-    if isinstance(exc, transient):
-        return True
-    # The client library wraps its last ABORTED commit in a ValueError once it stops retrying.
-    return isinstance(exc, ValueError) and isinstance(exc.__cause__, exceptions.Aborted)
+    return (exceptions.Aborted, exceptions.ServiceUnavailable, exceptions.DeadlineExceeded)
+
+
+def _commit_aborted(exc: BaseException) -> bool:
+    """The client library wraps its last ABORTED commit in a ValueError once it stops retrying;
+    ABORTED means nothing was committed."""
+    from google.api_core import exceptions
+
+    return isinstance(exc, exceptions.Aborted) or (
+        isinstance(exc, ValueError) and isinstance(exc.__cause__, exceptions.Aborted)
+    )
 
 
 def backoff(attempt: int) -> float:
@@ -146,14 +161,31 @@ def run_transaction(
     """Run ``body(transaction)`` in a Firestore transaction; see the module docstring."""
     from google.cloud import firestore
 
-    run: Callable[[Any], R] = firestore.transactional(body)
+    transient = _transient()
+
+    def guarded(txn: Any) -> R:
+        try:
+            return body(txn)
+        except transient as exc:
+            raise _ReadFailed(exc) from exc
+
+    run: Callable[[Any], R] = firestore.transactional(guarded)
     last: BaseException | None = None
     for attempt in range(attempts):
         with WRITERS.hold(lock):
             try:
                 return run(db.transaction(max_attempts=CLIENT_ATTEMPTS))
+            except _ReadFailed as exc:
+                last = exc.cause
             except Exception as exc:
-                if not _retryable(exc):
+                if isinstance(exc, transient) and not _commit_aborted(exc):
+                    # A commit that timed out or lost its connection may have landed: running the
+                    # transaction again could decide against its own write. Say so; do not retry.
+                    raise Unavailable(
+                        "the service is busy and the outcome is unknown; check before retrying",
+                        retry_after_seconds=1,
+                    ) from exc
+                if not _commit_aborted(exc):
                     raise
                 last = exc
         log.warning(

@@ -93,6 +93,24 @@ def test_contention_that_outlasts_the_attempts_is_unavailable_with_backoff_betwe
     assert caught.value.headers["Retry-After"] == "1"
 
 
+def test_a_read_that_timed_out_is_retried_but_a_commit_that_timed_out_is_not() -> None:
+    runs: list[int] = []
+
+    def body(txn: Any) -> str:
+        runs.append(1)
+        if len(runs) == 1:
+            raise exceptions.DeadlineExceeded("read timed out")
+        return "done"
+
+    assert fs.run_transaction(FakeDb(), "k", body, sleep=no_sleep) == "done"  # type: ignore[arg-type]
+    # the commit's outcome is unknown: running the body again could decide against its own write
+    db = FakeDb(commit_failures=[exceptions.DeadlineExceeded("commit timed out")])
+    runs.clear()
+    with pytest.raises(Unavailable, match="outcome is unknown"):
+        fs.run_transaction(db, "k", lambda txn: runs.append(1), sleep=no_sleep)  # type: ignore[arg-type]
+    assert (len(runs), db.commits) == (1, 1)
+
+
 def test_other_errors_propagate_at_once() -> None:
     runs: list[int] = []
 
