@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from shared.config import Settings, settings
 from shared.services.catalog import CachedCatalog
@@ -29,6 +29,9 @@ from shared.services.ports import (
     SubmissionStore,
     TaskQueue,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from shared.services.reconcile import Reconciler, RunLog
 
 T = TypeVar("T")
 
@@ -132,6 +135,34 @@ class Deps:
             return FirestoreLearnerIndex()
 
         return self._get("learners", build)
+
+    @property
+    def runs(self) -> RunLog:
+        """The reconcile run log (``reconcile_runs``)."""
+
+        def build() -> RunLog:
+            from shared.adapters.learners import FirestoreRunLog
+
+            return FirestoreRunLog()
+
+        return self._get("runs", build)
+
+    @property
+    def reconcile_page_size(self) -> int:
+        """``RECONCILE_PAGE_SIZE``: learners per reconcile batch (default 100, at most 500)."""
+        from shared.services.reconcile import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+        def build() -> int:
+            size = int(os.environ.get("RECONCILE_PAGE_SIZE", str(DEFAULT_PAGE_SIZE)))
+            return max(1, min(MAX_PAGE_SIZE, size))
+
+        return self._get("reconcile_page_size", build)
+
+    def reconciler(self) -> Reconciler:
+        """A fresh reconciler for one batch or run (its catalog is read once per run)."""
+        from shared.services.reconcile import Reconciler
+
+        return Reconciler.for_run(self.learners, self.fresh_catalog, self.progress)
 
 
 NAMES = frozenset(

@@ -423,7 +423,21 @@ def settle_progress(
         pathway_id=written.pathway_id,
         module_id=written.module_id,
     )
-    status = resource_status(before.status, every.values())
+    return settle(before, every.values(), at, recorded_upload=recorded_upload)
+
+
+def settle(
+    before: ResourceProgress,
+    submissions: Iterable[SubmissionStatus],
+    at: dt.datetime,
+    *,
+    recorded_upload: bool = False,
+) -> ResourceProgress | None:
+    """``before`` with the status every one of the learner's submissions for the resource implies
+    (:func:`resource_status`), ``started_at`` / ``completed_at`` following it; ``None`` when nothing
+    changes. The rule of :func:`settle_progress`, and of the drift repair, which recounts a status
+    from the per-resource index alone (``before``: the stored progress, or a fresh one)."""
+    status = resource_status(before.status, submissions)
     started_at, completed_at = before.started_at, before.completed_at
     if status in UPLOAD_STATUSES:
         started_at = started_at or at
@@ -448,17 +462,22 @@ def progress_event(
     before: ResourceProgress | None,
     after: ResourceProgress,
     at: dt.datetime,
-    submission_id: str,
+    submission_id: str | None,
     generation: int | None = None,
+    *,
+    run_id: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The ``users/{uid}/progress_events`` entry for a change of a resource's progress that a
     submission caused, and its deterministic id (time first, as the learner actions' events, so
     the collection reads in order; the submission id and, for an upload, the object generation
-    keep two facts apart)."""
+    keep two facts apart). A drift repair (``submission_id`` ``None``) names its ``run_id``."""
     stamp = event_stamp(at)
     suffix = f"-{generation}" if generation is not None else ""
-    event_id = f"{stamp}-{after.resource_id}-{action}-{submission_id}{suffix}"
+    cause = submission_id if submission_id is not None else run_id
+    event_id = f"{stamp}-{after.resource_id}-{action}-{cause}{suffix}"
+    extra = {"run_id": run_id} if run_id is not None else {}
     return event_id, {
+        **extra,
         "action": action,
         "resource_id": after.resource_id,
         "module_id": after.module_id,

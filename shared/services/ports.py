@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from shared.domain.models import (
@@ -106,8 +106,29 @@ class RollupStore(UnitOfWork, Protocol):
     """The rollups need only the unit of work (``shared.services.rollups``)."""
 
 
+@dataclass
+class LearnerState:
+    """Every progress document of one learner, and the per-resource submission indexes, as stored
+    (keyed by document id)."""
+
+    uid: str
+    resources: dict[str, ResourceProgress] = field(default_factory=dict)
+    modules: dict[str, ModuleProgress] = field(default_factory=dict)
+    pathways: dict[str, PathwayProgress] = field(default_factory=dict)
+    submissions: dict[str, ResourceSubmissions] = field(default_factory=dict)
+
+
 class LearnerIndex(Protocol):
+    """Learner-wide reads for the tasks, outside any transaction (plain queries)."""
+
     def learners_in_module(self, module_id: str) -> list[str]: ...
+
+    def learner_page(self, after: str | None, limit: int, pathway_id: str | None) -> list[str]:
+        """Up to ``limit`` uids, ascending, all greater than ``after``, of learners with any
+        progress document (in ``pathway_id`` only, when given). Fewer than ``limit``: the end."""
+        ...
+
+    def learner_state(self, uid: str) -> LearnerState: ...
 
 
 class CatalogReader(Protocol):
