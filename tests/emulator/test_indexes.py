@@ -121,12 +121,6 @@ QUERIES: tuple[QuerySpec, ...] = (
         for group in ("resource_progress", "module_progress", "pathway_progress")
         for where, equals in (("", ()), (" in one pathway", ("pathway_id",)))
     ),
-    QuerySpec(
-        "a learner's submissions (reconcile: the statuses that follow from them)",
-        used_by=f"{LEARNERS}:FirestoreStatusRepair.submissions_of",
-        collection="submissions",
-        equals=("user_id",),
-    ),
     # The web page reads Firestore directly (Firebase JS SDK, under firestore.rules).
     QuerySpec(
         "web: live pending queue (instructor)",
