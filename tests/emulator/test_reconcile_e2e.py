@@ -555,3 +555,78 @@ def test_a_batch_delivered_twice_at_once_is_counted_once_and_the_chain_still_fin
     assert report.tally.modules.written <= 1
     for uid in uids:
         assert rollups_match_recount(db, course, uid), uid
+
+
+def test_status_repairs_racing_uploads_and_reviews_end_consistent_with_the_submissions(
+    db: Any, api: Callable[[str], Any], mint: Callable[..., str], cloud: Any, bridge: Any
+) -> None:
+    """The status repair's transaction (progress and per-resource index by key) against the
+    submission transactions: learners upload through signed URLs and get approved while reconcile
+    repairs the same learners over and over, starting from a planted wrong status. Whatever the
+    interleaving, each status ends as its submissions imply, each upload counted once. (The narrow
+    race, an upload between the check and the repair, is pinned in tests/unit/test_reconcile.py.)"""
+    import dataclasses
+
+    from shared.bootstrap import deps
+    from tests.emulator.test_submissions_e2e import IMG_EXERCISE, PNG, Learner
+
+    learners = [Learner(unique("rcu"), api, mint, db) for _ in range(6)]
+    approved = {me.uid for i, me in enumerate(learners) if i % 2 == 0}
+    for me in learners:  # drift to repair: "submitted" with no submission behind it
+        corrupt(
+            db,
+            f"users/{me.uid}/resource_progress/{IMG_EXERCISE}",
+            resource_id=IMG_EXERCISE,
+            module_id="image-generation-m1",
+            pathway_id="image-generation",
+            status="submitted",
+            started_at=dt.datetime.now(dt.UTC),
+            completed_at=dt.datetime.now(dt.UTC),
+        )
+    teacher = mint(unique("teacher"), instructor=True)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    rounds = [0]
+
+    def reconciling() -> None:
+        try:
+            while not stop.is_set():
+                reconciler = deps().reconciler()
+                for me in learners:
+                    reconciler.learner(me.uid)
+                rounds[0] += 1
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    def journey(me: Learner) -> None:
+        try:
+            grant = me.upload(IMG_EXERCISE, "cat.png", "image/png", PNG)
+            seen = me.wait_status(grant["submission_id"], "uploaded", timeout=SETTLE)
+            if me.uid in approved:
+                reply = api("review").post(
+                    f"/admin/submissions/{grant['submission_id']}/review",
+                    token=teacher,
+                    json={"decision": "approve", "generation": seen["gcs_generation"], "grade": 90},
+                )
+                assert reply.status_code == 200, reply.text
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    repairer = threading.Thread(target=reconciling)
+    threads = [threading.Thread(target=journey, args=(me,)) for me in learners]
+    repairer.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    bridge.wait_idle(timeout=SETTLE)
+    stop.set()
+    repairer.join(timeout=120)
+    assert errors == []
+    assert rounds[0] >= 1
+    for me in learners:
+        progress = me.progress(IMG_EXERCISE)
+        assert progress["status"] == ("reviewed" if me.uid in approved else "submitted"), me.uid
+        assert progress["submission_count"] == 1, me.uid
+    dry = dataclasses.replace(deps().reconciler(), dry_run=True)
+    assert sum(dry.learner(me.uid).drifted for me in learners) == 0

@@ -652,6 +652,26 @@ def test_a_submitted_status_without_any_submission_is_taken_back() -> None:
     assert report.tally.pathways.drifted == 1  # it had no document although a module had one
 
 
+def test_a_status_repair_decides_on_what_its_transaction_reads_not_on_the_check() -> None:
+    """An upload recorded between the check (a plain read) and the repair's transaction: the
+    repair reads the per-resource index again, by key, and leaves the now right status alone."""
+    catalog, store = one_pathway(), FakeLearners()
+    planted = done("hal", "m2-x", "m2", S.submitted).model_copy(update={"started_at": T0})
+    store.resources["hal", "m2-x"] = planted  # "submitted" with nothing behind it
+    stale = store.learner_state("hal")
+    store.submissions.append(submission("hal", catalog.res["m2-x"], 0, SubmissionStatus.uploaded))
+    store.learner_state = lambda uid: stale  # type: ignore[method-assign]
+    report = inline(catalog, store)
+    assert report.tally.statuses.model_dump() == {
+        "checked": 1,
+        "drifted": 1,
+        "repaired": 1,
+        "written": 0,
+    }
+    assert store.resources["hal", "m2-x"].status == S.submitted
+    assert store.events == []
+
+
 def test_untouched_levels_are_not_drift() -> None:
     """A learner who only started a resource: no module or pathway document is needed."""
     catalog, store = one_pathway(), FakeLearners()
