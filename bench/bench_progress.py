@@ -528,6 +528,12 @@ def _kill(name: str) -> Path:
     return held
 
 
+def restarts() -> dict[str, int]:
+    path = LOCAL / "restarts.json"
+    data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    return {name: int(entry.get("count", 0)) for name, entry in data.items()}
+
+
 def rollups_off(db: Any, uids: list[str]) -> int:
     """Module and pathway rollups of ``uids`` that differ from the recount (all 5 / 5 done)."""
     off = 0
@@ -596,6 +602,7 @@ def part_faults(stack: dict[str, Any], learners: int, workers: int, timeout: flo
         with lock:
             statuses.append(r.status_code)
 
+    restarted_before = restarts()
     t0 = time.monotonic()
     trigger = _kill("on_module_progress_written")
     try:
@@ -617,6 +624,18 @@ def part_faults(stack: dict[str, Any], learners: int, workers: int, timeout: flo
     t_settled = time.monotonic() - t0
     non_200 = sum(1 for s in statuses if s != 200)
     print(f"   {len(statuses)} completes in {t_http:.1f}s; non-200: {non_200}")
+    after_restarts = restarts()
+    came_back = {
+        n: after_restarts.get(n, 0) - restarted_before.get(n, 0)
+        for n in ("on_module_progress_written", "bridge")
+    }
+    stats = bridge.stats()
+    catchups = [c for c in bridge.catchups() if c.get("kind") == "firestore"]
+    print(
+        f"   restarted by the supervisor: {came_back}; bridge redeliveries after errors:"
+        f" {stats['retried']} (since its restart);"
+        f" firestore catch-ups (a reconcile run by the restarted bridge): {len(catchups)}"
+    )
     before = rollups_off(db, uids)
     print(f"   bridge idle {t_settled:.1f}s after the start; rollups differing from a recount:")
     print(f"     before reconcile: {before} of {2 * learners}")
