@@ -301,8 +301,12 @@ class Reconciler:
             pc = self.pathway_catalog(pid)
             if pc is not None:
                 self._pathway(uid, pc, state, tally)
-        if tally.drifted:
-            log.info("learner reconciled", uid=uid, **tally.model_dump(exclude={"learners"}))
+        if tally.drifted:  # a WARNING: the deploy's aibc_reconcile_drift metric counts these
+            log.warning(
+                "learner drifted" if self.dry_run else "learner reconciled",
+                uid=uid,
+                **tally.model_dump(exclude={"learners"}),
+            )
         return tally
 
     def _statuses(
