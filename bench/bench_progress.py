@@ -4,6 +4,7 @@
     python -m bench.bench_progress --learners 50 --workers 32
     python -m bench.bench_progress --part cost      # only the reads/writes count
     python -m bench.bench_progress --part load      # only the load run
+    python -m bench.bench_progress --part faults --learners 50   # only the run with faults
 
 Part 1, cost: Firestore reads and writes of one ``complete``, counted by wrapping the Firestore client
 in-process (its GAPIC calls: documents returned by BatchGetDocuments, writes in Commit), calling the
@@ -21,6 +22,14 @@ learner counts as reflected when that learner's pathway first shows 2 + k comple
 because a count cannot say which resource it includes). Lost or doubled updates are counted from the
 final documents (status, minutes, module and pathway counts, ``completed_at`` values the poller saw on
 the module, ``complete`` events in progress_events); they must all be 0.
+
+Part 3, faults: N learners complete the video, article and quiz over HTTP while the pathway trigger
+(``on_module_progress_written``) is killed for 45 s and, a few seconds into the run, the event bridge
+is killed for 10 s (the supervisor restarts dead processes; a file in ``.local/hold/`` keeps one
+down). Once both are back and the bridge is idle it prints how many of those learners' module and
+pathway rollups differ from a from-scratch recount (every learner did everything: 5 / 5, complete),
+runs ``python -m ops reconcile --pathway prompt-engineering`` (through the task queue), prints its
+report, and counts again: 0 must differ, and reconcile's dry run must then find 0 drifted.
 
 Reading part 2: on the local cloud the reply -> pathway time is dominated by the event transport
 and by two cores shared by every emulator, function and client, not by the triggers (part 1 prints
@@ -84,6 +93,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 def record_uploads(db: Any, uid: str) -> None:
+    """The exercise and project submitted, with the per-resource submission index that implies it
+    (so a reconcile leaves the status alone)."""
     now = dt.datetime.now(dt.UTC)
     batch = db.batch()
     for rid in (EXERCISE, PROJECT):
@@ -91,6 +102,17 @@ def record_uploads(db: Any, uid: str) -> None:
             db.document(f"users/{uid}/resource_progress/{rid}"),
             {"status": "submitted", "submission_count": 1, "updated_at": now},
             merge=True,
+        )
+        sid = uuid.uuid4().hex
+        batch.set(
+            db.document(f"users/{uid}/resource_submissions/{rid}"),
+            {
+                "resource_id": rid,
+                "user_id": uid,
+                "attempts": 1,
+                "submissions": {sid: {"attempt": 1, "status": "uploaded"}},
+                "updated_at": now,
+            },
         )
     batch.commit()
 
@@ -489,19 +511,174 @@ def part_load(stack: dict[str, Any], learners: int, workers: int, timeout: float
         watch.stop.set()
 
 
+# ---- part 3: a load run with a rollup function and the bridge killed -----------------------------
+
+LOCAL = ROOT / ".local"
+
+
+def _kill(name: str) -> Path:
+    """Hold back ``name``'s restart, then kill its process group as a crash would."""
+    import signal
+
+    held = LOCAL / "hold" / name
+    held.parent.mkdir(exist_ok=True)
+    held.touch()
+    pid = json.loads((LOCAL / "pids.json").read_text())[name]
+    os.killpg(pid, signal.SIGKILL)
+    return held
+
+
+def restarts() -> dict[str, int]:
+    path = LOCAL / "restarts.json"
+    data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    return {name: int(entry.get("count", 0)) for name, entry in data.items()}
+
+
+def rollups_off(db: Any, uids: list[str]) -> int:
+    """Module and pathway rollups of ``uids`` that differ from the recount (all 5 / 5 done)."""
+    off = 0
+    for u in uids:
+        m = db.document(f"users/{u}/module_progress/{MID}").get().to_dict() or {}
+        p = db.document(f"users/{u}/pathway_progress/{PID}").get().to_dict() or {}
+        off += (m.get("completed_resources"), m.get("total_resources"), m.get("percentage")) != (
+            5,
+            5,
+            100.0,
+        ) or not m.get("completed_at")
+        off += (
+            p.get("completed_resources"),
+            p.get("completed_modules"),
+            p.get("percentage"),
+        ) != (5, 1, 100.0) or not p.get("completed_at")
+    return off
+
+
+def ops_reconcile(*args: str) -> dict[str, Any]:
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "GOOGLE_CLOUD_PROJECT"}
+    done = subprocess.run(
+        [sys.executable, "-m", "ops", "reconcile", "--json", "--pathway", PID, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=True,
+    )
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def part_faults(stack: dict[str, Any], learners: int, workers: int, timeout: float) -> None:
+    from google.cloud import firestore
+
+    from localcloud.bridge_client import BridgeClient
+    from localcloud.tokens import mint
+
+    print(
+        f"== part 3: {learners} learners x 3 completes; on_module_progress_written killed 45 s,"
+        " the bridge killed 10 s"
+    )
+    db = firestore.Client(project=stack["project_id"])
+    bridge = BridgeClient(stack["bridge"])
+    uids = [f"bench-faults-{uuid.uuid4().hex[:6]}-{i:04d}" for i in range(learners)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda u: record_uploads(db, u), uids))
+    base = stack["functions"]["progress"]
+    tokens = {u: mint(u) for u in uids}
+    jobs = [(u, rid) for u in uids for rid in BY_HAND]
+    random.shuffle(jobs)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def run(job: tuple[str, str]) -> None:
+        u, rid = job
+        r = requests.post(
+            f"{base}/users/me/resources/{rid}/complete",
+            headers={"Authorization": f"Bearer {tokens[u]}"},
+            timeout=120,
+        )
+        with lock:
+            statuses.append(r.status_code)
+
+    restarted_before = restarts()
+    t0 = time.monotonic()
+    trigger = _kill("on_module_progress_written")
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(run, job) for job in jobs]
+            time.sleep(3.0)
+            held = _kill("bridge")
+            time.sleep(10.0)
+            held.unlink()
+            for f in futures:
+                f.result()
+        t_http = time.monotonic() - t0
+        time.sleep(max(0.0, 45.0 - (time.monotonic() - t0)))
+    finally:
+        trigger.unlink(missing_ok=True)
+        (LOCAL / "hold" / "bridge").unlink(missing_ok=True)
+    wait_until(lambda: _answers(stack["functions"]["on_module_progress_written"]), 120, "restart")
+    bridge.wait_idle(quiet=3.0, timeout=timeout)
+    t_settled = time.monotonic() - t0
+    non_200 = sum(1 for s in statuses if s != 200)
+    print(f"   {len(statuses)} completes in {t_http:.1f}s; non-200: {non_200}")
+    after_restarts = restarts()
+    came_back = {
+        n: after_restarts.get(n, 0) - restarted_before.get(n, 0)
+        for n in ("on_module_progress_written", "bridge")
+    }
+    stats = bridge.stats()
+    catchups = [c for c in bridge.catchups() if c.get("kind") == "firestore"]
+    print(
+        f"   restarted by the supervisor: {came_back}; bridge redeliveries after errors:"
+        f" {stats['retried']} (since its restart);"
+        f" firestore catch-ups (a reconcile run by the restarted bridge): {len(catchups)}"
+    )
+    before = rollups_off(db, uids)
+    print(f"   bridge idle {t_settled:.1f}s after the start; rollups differing from a recount:")
+    print(f"     before reconcile: {before} of {2 * learners}")
+    started = time.monotonic()
+    report = ops_reconcile()
+    tally = report["tally"]
+    print(
+        f"   ops reconcile --pathway {PID}: {tally['learners']} learners in"
+        f" {time.monotonic() - started:.1f}s; drifted / repaired:"
+        f" statuses {tally['statuses']['drifted']} / {tally['statuses']['repaired']},"
+        f" modules {tally['modules']['drifted']} / {tally['modules']['repaired']},"
+        f" pathways {tally['pathways']['drifted']} / {tally['pathways']['repaired']}"
+    )
+    bridge.wait_idle(quiet=2.0, timeout=timeout)
+    after = rollups_off(db, uids)
+    dry = ops_reconcile("--dry-run", "--inline")["tally"]
+    drifted = sum(dry[level]["drifted"] for level in ("statuses", "modules", "pathways"))
+    print(f"     after reconcile:  {after} of {2 * learners}  (must be 0)")
+    print(f"   reconcile dry run afterwards: {drifted} drifted levels (must be 0)")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code < 500
+    except requests.RequestException:
+        return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--learners", type=int, default=200)
     parser.add_argument("--workers", type=int, default=64, help="client threads for part 2")
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--stack", type=Path, default=ROOT / ".local" / "stack.json")
-    parser.add_argument("--part", choices=["cost", "load", "all"], default="all")
+    parser.add_argument("--part", choices=["cost", "load", "faults", "all"], default="all")
     args = parser.parse_args()
     stack = load_stack(args.stack)
     if args.part in ("cost", "all"):
         part_cost(stack)
     if args.part in ("load", "all"):
         part_load(stack, args.learners, args.workers, args.timeout)
+    if args.part in ("faults", "all"):
+        part_faults(stack, args.learners, args.workers, args.timeout)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import functions_framework
 
-from shared.adapters import progress_store as adapters
+from shared.bootstrap import deps
 from shared.domain.progress import ProgressReport, ProgressUpdate, ResourceProgressView
 from shared.http import Call, Router
 from shared.services import progress as service
@@ -24,40 +24,38 @@ router = Router("progress")
 
 @router.get("/users/me/progress/{pathway_id}")
 def report(call: Call) -> ProgressReport:
-    return service.report(
-        adapters.catalog(), adapters.store(), call.me.uid, call.params["pathway_id"]
-    )
+    return service.report(deps().catalog, deps().progress, call.me.uid, call.params["pathway_id"])
 
 
 @router.get("/users/me/resources/{resource_id}/progress")
 def one(call: Call) -> ResourceProgressView:
     rid = call.params["resource_id"]
-    return service.resource_progress(adapters.catalog(), adapters.store(), call.me.uid, rid)
+    return service.resource_progress(deps().catalog, deps().progress, call.me.uid, rid)
 
 
 @router.post("/users/me/resources/{resource_id}/start")
 def start(call: Call) -> ResourceProgressView:
     rid = call.params["resource_id"]
-    return service.start(adapters.catalog(), adapters.store(), call.me.uid, rid)
+    return service.start(deps().catalog, deps().progress, call.me.uid, rid)
 
 
 @router.put("/users/me/resources/{resource_id}/progress")
 def update(call: Call) -> ResourceProgressView:
     body = call.body(ProgressUpdate)
     rid = call.params["resource_id"]
-    return service.update(adapters.catalog(), adapters.store(), call.me.uid, rid, body)
+    return service.update(deps().catalog, deps().progress, call.me.uid, rid, body)
 
 
 @router.post("/users/me/resources/{resource_id}/complete")
 def complete(call: Call) -> ResourceProgressView:
     rid = call.params["resource_id"]
-    return service.complete(adapters.catalog(), adapters.store(), call.me.uid, rid)
+    return service.complete(deps().catalog, deps().progress, call.me.uid, rid)
 
 
 @router.post("/users/me/resources/{resource_id}/uncomplete")
 def uncomplete(call: Call) -> ResourceProgressView:
     rid = call.params["resource_id"]
-    return service.uncomplete(adapters.catalog(), adapters.store(), call.me.uid, rid)
+    return service.uncomplete(deps().catalog, deps().progress, call.me.uid, rid)
 
 
 @functions_framework.http

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from shared.bootstrap import deps
 from shared.http import Call, Router
 from shared.services import reconcile as service
 
@@ -22,8 +23,7 @@ router = Router(service.TASK_ENTRY_POINT)
 
 @router.post("/", auth="none")
 def reconcile(call: Call) -> service.BatchResult:
-    from shared.adapters import learners
-    from shared.adapters.tasks import queue, verify_task_call
+    from shared.adapters.tasks import verify_task_call
 
     verify_task_call(call.request.headers, service.TASK_ENTRY_POINT)
     data = call.request.get_json(silent=True)
@@ -31,12 +31,13 @@ def reconcile(call: Call) -> service.BatchResult:
         task = call.body(service.ScheduledRun).first_batch(service.utcnow())
     else:
         task = call.body(service.ReconcileBatch)
+    d = deps()
     return service.reconcile_batch(
         task,
-        reconciler=learners.reconciler(),
-        runs=learners.run_log(),
-        queue=queue(),
-        page_size=learners.page_size(),
+        reconciler=d.reconciler(),
+        runs=d.runs,
+        queue=d.tasks,
+        page_size=d.reconcile_page_size,
     )
 
 

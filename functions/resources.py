@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import functions_framework
 
-from shared.adapters import progress_store as adapters
+from shared.bootstrap import deps
 from shared.http import Call, Router
 from shared.services import catalog as service
 
@@ -27,7 +27,7 @@ def _uid(call: Call) -> str | None:
 @router.get("/pathways/{pathway_id}/resources", auth="optional")
 def pathway_resources(call: Call) -> dict[str, Any]:
     listing = service.list_pathway(
-        adapters.catalog(), adapters.store(), call.params["pathway_id"], _uid(call)
+        deps().catalog, deps().progress, call.params["pathway_id"], _uid(call)
     )
     return listing.model_dump(mode="json", exclude_none=True)
 
@@ -35,7 +35,7 @@ def pathway_resources(call: Call) -> dict[str, Any]:
 @router.get("/modules/{module_id}/resources", auth="optional")
 def module_resources(call: Call) -> dict[str, Any]:
     listing = service.list_module(
-        adapters.catalog(), adapters.store(), call.params["module_id"], _uid(call)
+        deps().catalog, deps().progress, call.params["module_id"], _uid(call)
     )
     return listing.model_dump(mode="json", exclude_none=True)
 

@@ -1,7 +1,10 @@
 """``on_upload_finalized``: Storage ``object.v1.finalized`` on the submissions bucket records uploads.
 
-Events it cannot use (another bucket, a name outside the layout, no matching submission, an
-undecodable payload) are acknowledged and dropped; a transient failure raises, so Eventarc retries.
+Relevance is decided from the event alone, before any dependency is built: an undecodable payload,
+another bucket or a name outside the submission layout is acknowledged and dropped without creating
+a Firestore or Storage client (no credentials needed). Events naming no matching submission are
+acknowledged too; a transient failure (including :class:`~shared.errors.Unavailable` after the
+transaction's retries) raises, so Eventarc delivers the event again.
 """
 
 from __future__ import annotations
@@ -10,12 +13,11 @@ from typing import Any
 
 import functions_framework
 
-from functions.uploads import _objects, _store
 from shared import log
-from shared.config import settings
+from shared.bootstrap import deps
 from shared.errors import UnusableEvent
 from shared.events import decode_storage_event
-from shared.services.uploads import record_upload
+from shared.services.uploads import record_upload, relevant_upload
 
 
 @functions_framework.cloud_event
@@ -25,4 +27,7 @@ def on_upload_finalized(cloud_event: Any) -> None:
     except UnusableEvent as exc:
         log.warning("storage event dropped", reason=exc.message)
         return
-    record_upload(obj, store=_store(), objects=_objects(), cfg=settings())
+    d = deps()
+    if relevant_upload(obj, d.settings) is None:
+        return
+    record_upload(obj, store=d.submissions, objects=d.objects, cfg=d.settings)

@@ -1,13 +1,14 @@
 """Task handlers, called by Cloud Tasks only (the router does no user auth; the queue's is checked).
 
-``task_reevaluate_learners`` recomputes module rollups with the progress helpers' rollup store.
+``task_reevaluate_learners`` recomputes module rollups with the progress store (and the uncached
+catalog: it runs because the catalog just changed).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from functions.uploads import _store
+from shared.bootstrap import deps
 from shared.http import Call, Router
 from shared.services import tasks as service
 
@@ -27,13 +28,13 @@ def _queue_auth(call: Call, entry_point: str) -> None:
 @expire_router.post("/", auth="none")
 def expire(call: Call) -> service.TaskOutcome:
     _queue_auth(call, "task_expire_upload")
-    return service.expire_upload(call.body(service.ExpireUpload), store=_store())
+    return service.expire_upload(call.body(service.ExpireUpload), store=deps().submissions)
 
 
 @notify_router.post("/", auth="none")
 def notify(call: Call) -> service.TaskOutcome:
     _queue_auth(call, "task_notify_learner")
-    return service.notify_learner(call.body(service.NotifyLearner), store=_store())
+    return service.notify_learner(call.body(service.NotifyLearner), store=deps().submissions)
 
 
 def task_expire_upload(request: flask.Request) -> flask.Response:
@@ -50,14 +51,12 @@ reevaluate_router = Router("task_reevaluate_learners")
 @reevaluate_router.post("/", auth="none")
 def reevaluate(call: Call) -> service.ReevaluateOutcome:
     _queue_auth(call, "task_reevaluate_learners")
-    from shared.adapters import learners, progress_store
-
+    d = deps()
     return service.reevaluate_learners(
         call.body(service.ReevaluateLearners),
-        learners=learners.index(),
-        # Uncached: this task runs because the catalog just changed.
-        catalog=progress_store.FirestoreCatalog(),
-        rollups=progress_store.store(),
+        learners=d.learners,
+        catalog=d.fresh_catalog,
+        rollups=d.progress,
     )
 
 

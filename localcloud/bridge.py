@@ -620,12 +620,11 @@ class Bridge:
             self.schedule(item)
         with self.stats.lock:
             self.stats.enqueued += len(pending)
-        # Routes first: the emulator may push the moment the server answers, and an event for a
-        # trigger the bridge does not know yet would be refused (404) and lost.
-        saved_triggers: dict[str, dict[str, str]] = self.journal.get_meta("extra_triggers") or {}
-        for trigger_id, spec in saved_triggers.items():
+        # Routes first: the emulator keeps its registrations across our restart, so it may push an
+        # event for a journaled route before the loop below has registered it again.
+        extra = self.journal.get_meta("extra_triggers") or {}
+        for trigger_id, spec in extra.items():
             self.routes[trigger_id] = spec["url"]
-            self.extra_triggers[trigger_id] = spec
         server = self.server(port)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         for _ in range(self.workers):
@@ -634,8 +633,8 @@ class Bridge:
         threading.Thread(target=self.heartbeat, daemon=True).start()
         for name, pattern in entrypoints.FIRESTORE_TRIGGERS.items():
             self.register_trigger(name, pattern)
-        for trigger_id, spec in saved_triggers.items():
-            self.register_trigger(trigger_id, spec["document"])
+        for trigger_id, spec in extra.items():
+            self.add_trigger(trigger_id, spec["document"], spec["url"])
         threading.Thread(target=self.poll_storage, daemon=True).start()
         if self.restarted:
             down_for = round(time.time() - float(last_beat), 1)

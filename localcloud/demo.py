@@ -118,7 +118,12 @@ class Journey:
                 "POST",
                 f"/admin/submissions/{s['submission_id']}/review",
                 token=self.instructor,
-                json={"decision": "approve", "grade": 92, "comments": "Nice"},
+                json={
+                    "decision": "approve",
+                    "generation": s["gcs_generation"],
+                    "grade": 92,
+                    "comments": "Nice",
+                },
             )
         print(f"Instructor approved {len(mine)} submission(s)")
         report = self.report()

@@ -101,8 +101,7 @@ def render(report: Any) -> str:
 
 def reconcile(args: argparse.Namespace) -> int:
     where = configure(args.stack)
-    from shared.adapters import learners
-    from shared.adapters.tasks import queue
+    from shared.bootstrap import deps
     from shared.services import reconcile as service
 
     task = service.ReconcileBatch(
@@ -111,15 +110,16 @@ def reconcile(args: argparse.Namespace) -> int:
         page_size=args.page_size,
         dry_run=args.dry_run,
     )
-    runs = learners.run_log()
+    d = deps()
+    runs = d.runs
     print(f"reconcile {task.run_id} on {where}", file=sys.stderr, flush=True)
     started = time.monotonic()
     if args.inline:
         report = service.run_inline(
-            task, reconciler=learners.reconciler(), runs=runs, page_size=learners.page_size()
+            task, reconciler=d.reconciler(), runs=runs, page_size=d.reconcile_page_size
         )
     else:
-        service.start_run(task, runs=runs, queue=queue())
+        service.start_run(task, runs=runs, queue=d.tasks)
         deadline = time.monotonic() + args.timeout
         while True:
             found = runs.report(task.run_id)

@@ -75,3 +75,18 @@ class UnusableEvent(AppError):
 
     code = "unusable_event"
     status = 200
+
+
+class Unavailable(AppError):
+    """Contention (or a backend outage) outlasted the bounded retries: try again later.
+
+    HTTP functions answer 503 with ``Retry-After``; a trigger lets it propagate, so the event is
+    delivered again.
+    """
+
+    code = "unavailable"
+    status = 503
+
+    def __init__(self, message: str, *, retry_after_seconds: int = 1) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after_seconds))})
+        self.retry_after_seconds = retry_after_seconds

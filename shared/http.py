@@ -341,13 +341,19 @@ def install_error_pages() -> None:
     """Make every error the framework or the server writes a JSON error (call from ``main.py``).
 
     functions-framework's ``errorhandler`` is the app being created while ``main.py`` runs (a no-op
-    outside it); gunicorn writes its own 4xx for requests it cannot parse (a header field over 8190
+    before any app exists; skipped for an earlier app that has served requests already); gunicorn writes its own 4xx for requests it cannot parse (a header field over 8190
     bytes, over 100 fields, a malformed request line), before any application code runs, so its
     writer is replaced in the process that forks the workers. Both are idempotent.
     """
     import functions_framework
 
-    functions_framework.errorhandler(HTTPException)(framework_error)
+    register = functions_framework.errorhandler
+    app = getattr(register, "__self__", None)
+    # Outside ``create_app`` this is the last app the framework created (in a test process, one
+    # that may have served requests already: Flask then refuses new handlers). Only the app being
+    # created gets them.
+    if not getattr(app, "_got_first_request", False):
+        register(HTTPException)(framework_error)
     try:
         from gunicorn import util
     except ImportError:  # pragma: no cover - the framework then serves with werkzeug (debug)

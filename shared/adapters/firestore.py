@@ -1,14 +1,57 @@
-"""The Firestore client: created lazily, once per process (honours FIRESTORE_EMULATOR_HOST)."""
+"""The one way into Firestore: the client, the mapping between models and documents, and the
+transaction runner every store uses.
+
+The client is created lazily, once per process (it honours ``FIRESTORE_EMULATOR_HOST``).
+
+Mapping: :func:`to_document` and :func:`from_document` are the only code that turns a pydantic model
+into Firestore fields and back (datetimes stay timestamps, enums become their values; fields a
+model does not know are ignored, so other flows may add some; the document id fills the model's id
+field).
+
+Transactions (:func:`run_transaction`): Firestore may run a transaction body again, so a body reads
+first, then writes, and has no side effect but its writes. The runner
+
+- serialises, inside one process, the transactions that name the same ``lock`` key (a
+  :class:`KeyedLocks`): correctness never depends on it (the transactions do), it avoids lock
+  waits. The server SDK's transactions lock what they read; the emulator makes a conflicting
+  transaction wait for its lock timeout and then aborts one of them;
+- retries the whole transaction on ABORTED (from a commit, or from a read whose lock wait timed
+  out, which the client library does not retry) and on a read's transient ``UNAVAILABLE`` /
+  ``DEADLINE_EXCEEDED``, a bounded number of times with jittered exponential backoff: in all of
+  those nothing was committed. A commit that failed with ``UNAVAILABLE`` / ``DEADLINE_EXCEEDED``
+  may have landed, so it is not run again: it becomes :class:`~shared.errors.Unavailable` at once.
+  Any other error propagates unchanged;
+- when the attempts are exhausted raises :class:`~shared.errors.Unavailable` (HTTP: 503 with
+  ``Retry-After``; a trigger lets it propagate and the event is delivered again).
+"""
 
 from __future__ import annotations
 
+import enum
 import functools
-from typing import TYPE_CHECKING
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import BaseModel
+
+from shared import log
 from shared.config import settings
+from shared.errors import Unavailable
 
 if TYPE_CHECKING:  # pragma: no cover
     from google.cloud import firestore
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
+
+ATTEMPTS = 8  # whole-transaction runs before Unavailable
+CLIENT_ATTEMPTS = 3  # commits the client library retries itself (keeping its place in line)
+BACKOFF_BASE = 0.05  # seconds; doubled per attempt, capped, with full jitter
+BACKOFF_CAP = 2.0
 
 
 @functools.cache
@@ -16,3 +59,143 @@ def client() -> firestore.Client:
     from google.cloud import firestore
 
     return firestore.Client(project=settings().project_id)
+
+
+# ---- mapping ---------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_document(model: BaseModel, *, exclude: set[str] | None = None) -> dict[str, Any]:
+    """A model as Firestore fields: datetimes stay timestamps, enums become their values."""
+    return {k: _plain(v) for k, v in model.model_dump(exclude=exclude).items()}
+
+
+def from_document(
+    model: type[M],
+    id_field: str | None,
+    doc_id: str,
+    data: dict[str, Any],
+    defaults: dict[str, Any] | None = None,
+) -> M:
+    """The model a document holds: unknown fields ignored, ``id_field`` filled from the id."""
+    known = {**(defaults or {}), **{k: v for k, v in data.items() if k in model.model_fields}}
+    if id_field is not None:
+        known[id_field] = doc_id
+    return model.model_validate(known)
+
+
+# ---- the transaction runner ------------------------------------------------------------------
+
+
+class KeyedLocks:
+    """One lock per key, forgotten when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, list[int]]] = {}
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.setdefault(key, (threading.Lock(), [0]))
+            users[0] += 1
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                users[0] -= 1
+                if users[0] == 0:
+                    del self._locks[key]
+
+
+WRITERS = KeyedLocks()
+
+
+class _ReadFailed(Exception):
+    """A transient error raised inside the body (by a read): nothing was committed."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _transient() -> tuple[type[Exception], ...]:
+    from google.api_core import exceptions
+
+    return (exceptions.Aborted, exceptions.ServiceUnavailable, exceptions.DeadlineExceeded)
+
+
+def _commit_aborted(exc: BaseException) -> bool:
+    """The client library wraps its last ABORTED commit in a ValueError once it stops retrying;
+    ABORTED means nothing was committed."""
+    from google.api_core import exceptions
+
+    return isinstance(exc, exceptions.Aborted) or (
+        isinstance(exc, ValueError) and isinstance(exc.__cause__, exceptions.Aborted)
+    )
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before run ``attempt + 1``: full jitter over a capped exponential."""
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+
+
+def run_transaction(
+    db: firestore.Client,
+    lock: str,
+    body: Callable[[Any], R],
+    *,
+    attempts: int = ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> R:
+    """Run ``body(transaction)`` in a Firestore transaction; see the module docstring."""
+    from google.cloud import firestore
+
+    transient = _transient()
+
+    def guarded(txn: Any) -> R:
+        try:
+            return body(txn)
+        except transient as exc:
+            raise _ReadFailed(exc) from exc
+
+    run: Callable[[Any], R] = firestore.transactional(guarded)
+    last: BaseException | None = None
+    for attempt in range(attempts):
+        with WRITERS.hold(lock):
+            try:
+                return run(db.transaction(max_attempts=CLIENT_ATTEMPTS))
+            except _ReadFailed as exc:
+                last = exc.cause
+            except Exception as exc:
+                if isinstance(exc, transient) and not _commit_aborted(exc):
+                    # A commit that timed out or lost its connection may have landed: running the
+                    # transaction again could decide against its own write. Say so; do not retry.
+                    raise Unavailable(
+                        "the service is busy and the outcome is unknown; check before retrying",
+                        retry_after_seconds=1,
+                    ) from exc
+                if not _commit_aborted(exc):
+                    raise
+                last = exc
+        log.warning(
+            "transaction contended; running it again",
+            lock=lock,
+            attempt=attempt + 1,
+            error=type(last).__name__,
+        )
+        if attempt < attempts - 1:
+            sleep(backoff(attempt))
+    raise Unavailable(
+        "too much contention on this data right now; try again shortly", retry_after_seconds=1
+    ) from last

@@ -1,5 +1,5 @@
-"""Firestore behind the learner-wide tasks: which learners have progress, a learner's documents, the
-upload-derived status repair, and the reconcile run log.
+"""Firestore behind the learner-wide tasks: which learners have progress, a learner's documents (the
+``LearnerIndex`` port: plain queries, never inside a transaction), and the reconcile run log.
 
 Which learners
     ``learners_in_module``: collection-group queries on ``resource_progress`` and
@@ -18,27 +18,16 @@ result, replaced by a redelivery of the same batch), ``done`` once the last batc
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import os
 from typing import Any
 
-from shared.adapters.firestore import client
-from shared.domain.models import ModuleProgress, PathwayProgress, ResourceProgress, Submission
-from shared.services.reconcile import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    BatchResult,
-    LearnerState,
-    ReconcileBatch,
-    Reconciler,
-    RunReport,
-    StatusDecision,
-    summarize,
-)
+from shared.adapters import unit_of_work as docs
+from shared.adapters.firestore import client, from_document
+from shared.domain.models import ResourceSubmissions
+from shared.services.ports import LearnerState
+from shared.services.reconcile import BatchResult, ReconcileBatch, RunReport, summarize
 
 PROGRESS_GROUPS = ("resource_progress", "module_progress", "pathway_progress")
 RUNS = "reconcile_runs"
-SUBMISSIONS = "submissions"
 PAST_EVERY_ID = "\uf8ff"  # sorts after every document id of this product ([A-Za-z0-9_-])
 
 
@@ -116,55 +105,19 @@ class FirestoreLearnerIndex:
         return uids, False
 
     def learner_state(self, uid: str) -> LearnerState:
-        from shared.adapters.progress_store import from_document
-
         user = self.db.collection("users").document(uid)
         state = LearnerState(uid=uid)
         for snap in user.collection("resource_progress").stream():
-            data = {"pathway_id": "", "module_id": "", **(snap.to_dict() or {})}
-            state.resources[snap.id] = from_document(ResourceProgress, "resource_id", snap.id, data)
+            state.resources[snap.id] = docs.resource_progress(snap.id, snap.to_dict() or {})
         for snap in user.collection("module_progress").stream():
-            data = {"pathway_id": "", **(snap.to_dict() or {})}
-            state.modules[snap.id] = from_document(ModuleProgress, "module_id", snap.id, data)
+            state.modules[snap.id] = docs.module_progress(snap.id, snap.to_dict() or {})
         for snap in user.collection("pathway_progress").stream():
-            data = snap.to_dict() or {}
-            state.pathways[snap.id] = from_document(PathwayProgress, "pathway_id", snap.id, data)
+            state.pathways[snap.id] = docs.pathway_progress(snap.id, snap.to_dict() or {})
+        for snap in user.collection("resource_submissions").stream():
+            state.submissions[snap.id] = from_document(
+                ResourceSubmissions, "resource_id", snap.id, snap.to_dict() or {}, {"user_id": uid}
+            )
         return state
-
-
-class FirestoreStatusRepair:
-    """The resource status that follows from a learner's submissions, through the submission
-    store's transaction (the one every submission change uses)."""
-
-    def __init__(self, db: Any = None) -> None:
-        self._db = db
-
-    @property
-    def db(self) -> Any:
-        return self._db if self._db is not None else client()
-
-    def submissions_of(self, uid: str) -> dict[str, list[Submission]]:
-        from google.cloud.firestore_v1.base_query import FieldFilter
-
-        query = self.db.collection(SUBMISSIONS).where(filter=FieldFilter("user_id", "==", uid))
-        out: dict[str, list[Submission]] = {}
-        for snap in query.stream():
-            sub = Submission.model_validate({**(snap.to_dict() or {}), "submission_id": snap.id})
-            out.setdefault(sub.resource_id, []).append(sub)
-        return out
-
-    def repair_status(
-        self, uid: str, resource_id: str, decide: StatusDecision
-    ) -> ResourceProgress | None:
-        from shared.adapters.submission_store import FirestoreSubmissionStore, FirestoreTx
-
-        def work(tx: FirestoreTx) -> ResourceProgress | None:
-            fresh = decide(tx.progress(uid, resource_id), tx.submissions_for(uid, resource_id))
-            if fresh is not None:
-                tx.put_progress(uid, fresh)
-            return fresh
-
-        return FirestoreSubmissionStore(self._db).transact(work)
 
 
 class FirestoreRunLog:
@@ -199,35 +152,3 @@ class FirestoreRunLog:
         data: dict[str, Any] = snap.to_dict() or {}
         batches = [BatchResult.model_validate(b) for b in (data.get("batches") or {}).values()]
         return summarize(run_id, data, batches)
-
-
-# ---- per-process wiring ------------------------------------------------------------------------
-
-
-@functools.cache
-def index() -> FirestoreLearnerIndex:
-    return FirestoreLearnerIndex()
-
-
-def page_size() -> int:
-    """``RECONCILE_PAGE_SIZE``: learners per reconcile batch (default 100, at most 500)."""
-    size = int(os.environ.get("RECONCILE_PAGE_SIZE", str(DEFAULT_PAGE_SIZE)))
-    return max(1, min(MAX_PAGE_SIZE, size))
-
-
-def reconciler(db: Any = None) -> Reconciler:
-    """A reconciler for one batch or run: the catalog is read once per run (uncached elsewhere,
-    so a catalog edit is seen by the next run)."""
-    from shared.adapters.progress_store import FirestoreCatalog, FirestoreProgressStore
-    from shared.services.catalog import CachedCatalog
-
-    return Reconciler(
-        learners=FirestoreLearnerIndex(db),
-        catalog=CachedCatalog(FirestoreCatalog(db), ttl=3600.0),
-        rollups=FirestoreProgressStore(db),
-        statuses=FirestoreStatusRepair(db),
-    )
-
-
-def run_log(db: Any = None) -> FirestoreRunLog:
-    return FirestoreRunLog(db)

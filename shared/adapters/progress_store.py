@@ -1,40 +1,32 @@
-"""Firestore repositories for the catalog, learner progress, progress events and the rollups.
+"""Firestore repositories for the catalog and learner progress.
 
-Documents are mapped to and from the pydantic models of :mod:`shared.domain.models` here only.
-Catalog documents are read with their document id as the ``*_id`` field (the seed stores the id
-too; fields the model does not know are ignored, so admin tooling may add some). Learner documents
-written by the upload flow may carry only ``status``, ``submission_count`` and ``updated_at``;
-missing ``pathway_id`` / ``module_id`` are filled from the catalog by the domain rules.
+Documents are mapped to and from the pydantic models of :mod:`shared.domain.models` with the one
+mapping of :mod:`shared.adapters.firestore`. Catalog documents are read with their document id as
+the ``*_id`` field (the seed stores the id too; fields the model does not know are ignored, so
+admin tooling may add some). Learner documents written by the upload flow may carry only
+``status``, ``submission_count`` and ``updated_at``; missing ``pathway_id`` / ``module_id`` are
+filled from the catalog by the domain rules.
 
-Every transaction reads first, then writes, and has no side effect but its writes (the client may
-run it again on contention). Writes use ``merge=True`` so fields written by other flows survive.
-Progress events get a deterministic id per attempt, ``{time}-{resource}-{action}``, created with
-``create`` so a collision could never overwrite history.
-
-Transactions that write the same document are also serialised inside one process (a lock per
-document path). Correctness never depends on it (the transactions do); it avoids lock waits:
-Firestore's server SDK transactions lock what they read, two of them reading the same module's
-documents and both writing the module wait for each other until one is aborted and retried (the
-emulator's lock timeout is 2 s, and a plain write queued behind them, e.g. the upload flow's, fails
-with ABORTED after the same 2 s). Measured in ``bench/bench_progress.py``.
+The learner actions and the rollups run their transactions through the one unit of work
+(:class:`~shared.adapters.unit_of_work.FirestoreUnitOfWork`, the runner of
+:mod:`shared.adapters.firestore`); see :mod:`shared.services.progress` and
+:mod:`shared.services.rollups`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
-import functools
-import os
-import random
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
 
-from shared import log
+from shared.adapters.firestore import client, from_document
+from shared.adapters.unit_of_work import (
+    FirestoreUnitOfWork,
+    module_progress,
+    pathway_progress,
+    resource_progress,
+)
 from shared.domain.models import (
     Module,
     ModuleProgress,
@@ -44,99 +36,25 @@ from shared.domain.models import (
     ResourceProgress,
     ResourceStatus,
 )
-from shared.domain.progress import Outcome
-from shared.services.catalog import CachedCatalog
-from shared.services.rollups import ModuleCompute, PathwayCompute
 
 if TYPE_CHECKING:  # pragma: no cover
     from google.cloud import firestore
 
 M = TypeVar("M", bound=BaseModel)
-R = TypeVar("R")
-
-MAX_ATTEMPTS = 20
-ABORT_RETRIES = 5
-
-
-class KeyedLocks:
-    """One lock per key, forgotten when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[str, tuple[threading.Lock, list[int]]] = {}
-
-    @contextmanager
-    def hold(self, key: str) -> Iterator[None]:
-        with self._guard:
-            lock, users = self._locks.setdefault(key, (threading.Lock(), [0]))
-            users[0] += 1
-        try:
-            with lock:
-                yield
-        finally:
-            with self._guard:
-                users[0] -= 1
-                if users[0] == 0:
-                    del self._locks[key]
-
-
-WRITERS = KeyedLocks()
-
-
-def to_document(model: BaseModel, *, exclude: set[str] | None = None) -> dict[str, Any]:
-    """A model as Firestore fields: datetimes stay timestamps, enums become their values."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, enum.Enum):
-            return value.value
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [plain(v) for v in value]
-        return value
-
-    return {k: plain(v) for k, v in model.model_dump(exclude=exclude).items()}
-
-
-def from_document(model: type[M], id_field: str, doc_id: str, data: dict[str, Any]) -> M:
-    known = {k: v for k, v in data.items() if k in model.model_fields}
-    known[id_field] = doc_id
-    return model.model_validate(known)
-
-
-def _progress(doc_id: str, data: dict[str, Any]) -> ResourceProgress:
-    return from_document(
-        ResourceProgress, "resource_id", doc_id, {"pathway_id": "", "module_id": "", **data}
-    )
-
-
-def _module_progress(doc_id: str, data: dict[str, Any]) -> ModuleProgress:
-    return from_document(ModuleProgress, "module_id", doc_id, {"pathway_id": "", **data})
-
-
-def _pathway_progress(doc_id: str, data: dict[str, Any]) -> PathwayProgress:
-    return from_document(PathwayProgress, "pathway_id", doc_id, data)
-
-
-def _parse(
-    refs: list[Any], snaps: dict[str, dict[str, Any]], parse: Callable[[str, dict[str, Any]], M]
-) -> dict[str, M]:
-    return {ref.id: parse(ref.id, snaps[ref.path]) for ref in refs if ref.path in snaps}
-
-
-def _client(db: firestore.Client | None) -> firestore.Client:
-    if db is not None:
-        return db
-    from shared.adapters.firestore import client
-
-    return client()
 
 
 class FirestoreCatalog:
-    """Reads ``pathways``, ``modules`` and ``resources`` (one batched read per call)."""
+    """Reads ``pathways``, ``modules`` and ``resources`` (one batched read per call); the client
+    is created on first use."""
 
     def __init__(self, db: firestore.Client | None = None) -> None:
-        self.db = _client(db)
+        self._db = db
+
+    @property
+    def db(self) -> firestore.Client:
+        if self._db is None:
+            self._db = client()
+        return self._db
 
     def _many(self, collection: str, ids: Sequence[str], model: type[M], key: str) -> dict[str, M]:
         if not ids:
@@ -158,146 +76,23 @@ class FirestoreCatalog:
         return self._many("resources", ids, Resource, "resource_id")
 
 
-class FirestoreProgressStore:
-    """``users/{uid}/resource_progress``, ``module_progress``, ``pathway_progress`` and
-    ``progress_events``: plain reads, the action transaction and the two rollup transactions."""
-
-    def __init__(
-        self, db: firestore.Client | None = None, max_attempts: int = MAX_ATTEMPTS
-    ) -> None:
-        self.db = _client(db)
-        self.max_attempts = max_attempts
-
-    def _user(self, uid: str) -> firestore.DocumentReference:
-        return self.db.collection("users").document(uid)
-
-    def _refs(self, uid: str, collection: str, ids: Sequence[str]) -> list[Any]:
-        user = self._user(uid)
-        return [user.collection(collection).document(i) for i in dict.fromkeys(ids)]
-
-    def _snapshots(self, refs: list[Any], transaction: Any = None) -> dict[str, dict[str, Any]]:
-        """``{document path: fields}`` of the documents that exist, in one batched read."""
-        if not refs:
-            return {}
-        return {
-            snap.reference.path: snap.to_dict() or {}
-            for snap in self.db.get_all(refs, transaction=transaction)
-            if snap.exists
-        }
-
-    def _read(
-        self,
-        refs: list[Any],
-        parse: Callable[[str, dict[str, Any]], M],
-        transaction: Any = None,
-    ) -> dict[str, M]:
-        return _parse(refs, self._snapshots(refs, transaction), parse)
-
-    def _transaction(self, writes: str, body: Callable[[Any], R]) -> R:
-        """Run ``body`` in a transaction, serialised in-process with others writing ``writes``.
-
-        The client retries a commit that was ABORTED; a read inside the transaction can be aborted
-        too (a lock wait that timed out), and that the client does not retry. ABORTED always means
-        nothing was committed, so the whole transaction is run again, a few times, with jittered
-        backoff. Any other error (e.g. UNKNOWN from a commit, whose outcome is unknown) propagates.
-        """
-        from google.api_core.exceptions import Aborted
-        from google.cloud import firestore
-
-        run: Callable[[Any], R] = firestore.transactional(body)
-        with WRITERS.hold(writes):
-            for attempt in range(ABORT_RETRIES):
-                try:
-                    return run(self.db.transaction(max_attempts=self.max_attempts))
-                except Aborted:
-                    if attempt == ABORT_RETRIES - 1:
-                        raise
-                    log.warning("transaction aborted; running it again", document=writes)
-                    time.sleep(random.uniform(0.01, 0.05) * 2**attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    # ---- reads ---------------------------------------------------------------------------------
+class FirestoreProgressStore(FirestoreUnitOfWork):
+    """The ``ProgressStore`` port: the unit of work (the learner actions and the rollups run their
+    transactions through it) and the plain reads of ``resource_progress``, ``module_progress`` and
+    ``pathway_progress``."""
 
     def resources(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]:
-        return self._read(self._refs(uid, "resource_progress", resource_ids), _progress)
+        refs = self.refs.learner(uid, "resource_progress", resource_ids)
+        return self.refs.get_many(refs, resource_progress)
 
     def statuses(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceStatus]:
         return {rid: p.status for rid, p in self.resources(uid, resource_ids).items()}
 
     def modules(self, uid: str, module_ids: Sequence[str]) -> dict[str, ModuleProgress]:
-        return self._read(self._refs(uid, "module_progress", module_ids), _module_progress)
+        return self.refs.get_many(
+            self.refs.learner(uid, "module_progress", module_ids), module_progress
+        )
 
     def pathway(self, uid: str, pathway_id: str) -> PathwayProgress | None:
-        refs = self._refs(uid, "pathway_progress", [pathway_id])
-        return self._read(refs, _pathway_progress).get(pathway_id)
-
-    # ---- the action transaction ----------------------------------------------------------------
-
-    def apply(
-        self, uid: str, resource_id: str, decide: Callable[[ResourceProgress | None], Outcome]
-    ) -> Outcome:
-        ref = self._refs(uid, "resource_progress", [resource_id])[0]
-        events = self._user(uid).collection("progress_events")
-
-        def body(txn: Any) -> Outcome:
-            current = self._read([ref], _progress, txn).get(resource_id)
-            outcome = decide(current)
-            if outcome.changed:
-                at = outcome.after.updated_at or dt.datetime.now(dt.UTC)
-                event_id = f"{at:%Y%m%dT%H%M%S%fZ}-{resource_id}-{outcome.action.value}"
-                txn.set(ref, to_document(outcome.after), merge=True)
-                txn.create(events.document(event_id), outcome.event(at))
-            return outcome
-
-        return self._transaction(ref.path, body)
-
-    # ---- the rollup transactions ---------------------------------------------------------------
-
-    def recompute_module(
-        self, uid: str, module_id: str, resource_ids: Sequence[str], compute: ModuleCompute
-    ) -> ModuleProgress | None:
-        refs = self._refs(uid, "resource_progress", resource_ids)
-        ref = self._refs(uid, "module_progress", [module_id])[0]
-
-        def body(txn: Any) -> ModuleProgress | None:
-            snaps = self._snapshots([*refs, ref], txn)  # one round trip for every read
-            progress = _parse(refs, snaps, _progress)
-            current = _parse([ref], snaps, _module_progress).get(module_id)
-            fresh = compute(progress, current)
-            if fresh is not None:
-                txn.set(ref, to_document(fresh), merge=True)
-            return fresh
-
-        return self._transaction(ref.path, body)
-
-    def recompute_pathway(
-        self, uid: str, pathway_id: str, module_ids: Sequence[str], compute: PathwayCompute
-    ) -> PathwayProgress | None:
-        refs = self._refs(uid, "module_progress", module_ids)
-        ref = self._refs(uid, "pathway_progress", [pathway_id])[0]
-
-        def body(txn: Any) -> PathwayProgress | None:
-            snaps = self._snapshots([*refs, ref], txn)
-            modules = _parse(refs, snaps, _module_progress)
-            current = _parse([ref], snaps, _pathway_progress).get(pathway_id)
-            fresh = compute(modules, current)
-            if fresh is not None:
-                txn.set(ref, to_document(fresh), merge=True)
-            return fresh
-
-        return self._transaction(ref.path, body)
-
-
-# ---- per-process wiring for the entry points ---------------------------------------------------
-
-
-@functools.cache
-def catalog() -> CachedCatalog:
-    """The process's catalog reader, cached for ``CATALOG_CACHE_SECONDS`` (default 30; 0 = off)."""
-    ttl = float(os.environ.get("CATALOG_CACHE_SECONDS", "30"))
-    return CachedCatalog(FirestoreCatalog(), ttl=ttl)
-
-
-@functools.cache
-def store() -> FirestoreProgressStore:
-    return FirestoreProgressStore()
+        refs = self.refs.learner(uid, "pathway_progress", [pathway_id])
+        return self.refs.get_many(refs, pathway_progress).get(pathway_id)

@@ -9,6 +9,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from shared.errors import NotFound
+
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 _ID = re.compile(ID_PATTERN)
@@ -17,6 +19,14 @@ _ID = re.compile(ID_PATTERN)
 def valid_id(value: str) -> bool:
     """Ids of this product: ``[A-Za-z0-9_-]{1,128}``, and never Firestore's reserved ``__x__``."""
     return bool(_ID.match(value)) and not (value.startswith("__") and value.endswith("__"))
+
+
+def known_id(value: str, what: str) -> str:
+    """``value`` when it can be an id of this product; else 404 (no such ``what``): an id from a
+    URL path that breaks the rule names nothing that exists."""
+    if not valid_id(value):
+        raise NotFound(f"no such {what}")
+    return value
 
 
 class ResourceType(StrEnum):
@@ -135,7 +145,11 @@ class Submission(_Doc):
     attempt: int
     file_name: str
     content_type: str
+    # The size of the recorded object (until one is recorded: the declared size).
     size_bytes: int
+    # The size declared when the URL was issued, never changed: every object generation written
+    # through that URL is judged against it (older documents lack it: then ``size_bytes``).
+    declared_size_bytes: int | None = None
     gcs_bucket: str
     gcs_path: str
     gcs_generation: int | None = None
@@ -151,3 +165,27 @@ class Submission(_Doc):
     # Object generations already recorded (valid or invalid): a redelivered event is a no-op.
     counted_generations: list[int] = Field(default_factory=list)
     deleted_at: dt.datetime | None = None
+
+
+class SubmissionEntry(_Doc):
+    """One submission as its learner's per-resource index holds it."""
+
+    attempt: int
+    status: SubmissionStatus
+
+
+class ResourceSubmissions(_Doc):
+    """``users/{uid}/resource_submissions/{resource_id}``: a learner's submissions for one resource.
+
+    Every transaction that changes a submission reads this document BY KEY (never a query: in a
+    transaction a query locks the whole result range, so it conflicts with every insert into the
+    collection) and writes it with the submission: ``attempts`` counts the upload URLs issued (the
+    next attempt number), ``submissions`` maps each submission id to its attempt and status (what
+    the resource status is derived from).
+    """
+
+    resource_id: str
+    user_id: str
+    attempts: int = 0
+    submissions: dict[str, SubmissionEntry] = Field(default_factory=dict)
+    updated_at: dt.datetime | None = None

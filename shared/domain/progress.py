@@ -191,6 +191,14 @@ def blank(resource: Resource) -> ResourceProgress:
     )
 
 
+EVENT_TIME_FORMAT = "%Y%m%dT%H%M%S%fZ"
+
+
+def event_stamp(at: dt.datetime) -> str:
+    """The time part of a progress event id: sorts as the time does."""
+    return f"{at.astimezone(dt.UTC):{EVENT_TIME_FORMAT}}"
+
+
 @dataclass(frozen=True)
 class Outcome:
     """The result of an action: the new document, and the event to append when it changed."""
@@ -199,6 +207,11 @@ class Outcome:
     before: ResourceProgress
     after: ResourceProgress
     changed: bool
+
+    def event_id(self, at: dt.datetime) -> str:
+        """The event's deterministic id: ``{time}-{resource}-{action}`` (time first, so the
+        collection reads in order)."""
+        return f"{event_stamp(at)}-{self.after.resource_id}-{self.action.value}"
 
     def event(self, at: dt.datetime) -> dict[str, Any]:
         return {

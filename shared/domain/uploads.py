@@ -7,7 +7,10 @@ learner's submissions for a resource).
 
 The resource status and the submissions
     The learner's submissions for a resource are the source of truth for the upload-related part of
-    ``users/{uid}/resource_progress/{rid}.status``. Every change of a submission's state (upload
+    ``users/{uid}/resource_progress/{rid}.status``; their statuses are kept, by submission id, in
+    the per-resource index ``users/{uid}/resource_submissions/{rid}``
+    (:class:`~shared.domain.models.ResourceSubmissions`), which every submission transaction reads
+    by key and writes with the submission. Every change of a submission's state (upload
     recorded, invalid, approved, rejected, deleted, expired) recomputes it, in the same transaction,
     with :func:`resource_status`: ``reviewed`` if any submission is ``approved``; else ``submitted``
     if any is ``uploaded`` (awaiting review); else ``in_progress`` when the resource WAS
@@ -28,10 +31,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from shared.domain.models import ResourceProgress, ResourceStatus, Submission, SubmissionStatus
+from shared.domain.models import (
+    ResourceProgress,
+    ResourceStatus,
+    ResourceSubmissions,
+    Submission,
+    SubmissionEntry,
+    SubmissionStatus,
+)
+from shared.domain.progress import event_stamp
 from shared.errors import InvalidArgument, TooLarge, UnsupportedMediaType
 
 MAX_FILE_NAME_CHARS = 200
@@ -239,10 +251,15 @@ def rate_limit(
     limit: int,
     window: dt.timedelta = RATE_WINDOW,
 ) -> RateDecision:
-    """A rolling window: at most ``limit`` events in any ``window``; refused ones are not counted."""
-    recent = sorted(s for s in stamps if now - window < s <= now)
+    """A rolling window: at most ``limit`` events in any ``window``; refused ones are not counted.
+
+    Stamps later than ``now`` count too: requests take their time before their transactions are
+    serialised, so a request may read the stamp of one that started after it (or ran on a server
+    whose clock is ahead) and committed first. Ignoring those would grant more than ``limit``.
+    """
+    recent = sorted(s for s in stamps if s > now - window)
     if len(recent) < limit:
-        return RateDecision(True, [*recent, now], 0)
+        return RateDecision(True, sorted([*recent, now]), 0)
     # The call becomes possible when enough of the oldest stamps have left the window.
     frees_at = recent[len(recent) - limit] + window
     wait = max(1, int((frees_at - now).total_seconds() + 0.999))
@@ -368,16 +385,25 @@ def resource_status(
     return current
 
 
-def with_written(submissions: Iterable[Submission], written: Submission) -> list[Submission]:
-    """The learner's submissions for a resource once ``written`` is stored (it replaces its old
-    version, which a query read before the write still returns)."""
-    others = [s for s in submissions if s.submission_id != written.submission_id]
-    return [*others, written]
+def with_submission(index: ResourceSubmissions, written: Submission) -> ResourceSubmissions:
+    """The per-resource index once ``written`` is stored: its entry replaced, and the attempt
+    counter at least its attempt."""
+    entries = {
+        **index.submissions,
+        written.submission_id: SubmissionEntry(attempt=written.attempt, status=written.status),
+    }
+    return index.model_copy(
+        update={"submissions": entries, "attempts": max(index.attempts, written.attempt)}
+    )
+
+
+def statuses(index: ResourceSubmissions) -> dict[str, SubmissionStatus]:
+    return {sid: entry.status for sid, entry in index.submissions.items()}
 
 
 def settle_progress(
     current: ResourceProgress | None,
-    submissions: Iterable[Submission],
+    submissions: Mapping[str, SubmissionStatus],
     written: Submission,
     at: dt.datetime,
     *,
@@ -386,24 +412,32 @@ def settle_progress(
     """The resource progress after ``written`` (one submission's new state) is stored; ``None`` when
     nothing changes (write nothing, so no progress event fires).
 
-    ``submissions`` are the learner's submissions for ``written``'s resource as read in the same
-    transaction (with or without ``written``'s old version). ``recorded_upload``: ``written``
-    records a new valid object generation, so ``submission_count`` goes up by one.
+    ``submissions`` maps each of the learner's submissions for ``written``'s resource to its status,
+    as read in the same transaction (with or without ``written``'s old status, which ``written``
+    replaces). ``recorded_upload``: ``written`` records a new valid object generation, so
+    ``submission_count`` goes up by one.
     """
-    every = with_written(
-        (
-            s
-            for s in submissions
-            if (s.user_id, s.resource_id) == (written.user_id, written.resource_id)
-        ),
-        written,
-    )
+    every = {**submissions, written.submission_id: written.status}
     before = current or ResourceProgress(
         resource_id=written.resource_id,
         pathway_id=written.pathway_id,
         module_id=written.module_id,
     )
-    status = resource_status(before.status, (s.status for s in every))
+    return settle(before, every.values(), at, recorded_upload=recorded_upload)
+
+
+def settle(
+    before: ResourceProgress,
+    submissions: Iterable[SubmissionStatus],
+    at: dt.datetime,
+    *,
+    recorded_upload: bool = False,
+) -> ResourceProgress | None:
+    """``before`` with the status every one of the learner's submissions for the resource implies
+    (:func:`resource_status`), ``started_at`` / ``completed_at`` following it; ``None`` when nothing
+    changes. The rule of :func:`settle_progress`, and of the drift repair, which recounts a status
+    from the per-resource index alone (``before``: the stored progress, or a fresh one)."""
+    status = resource_status(before.status, submissions)
     started_at, completed_at = before.started_at, before.completed_at
     if status in UPLOAD_STATUSES:
         started_at = started_at or at
@@ -421,3 +455,39 @@ def settle_progress(
     if after == before:
         return None
     return after.model_copy(update={"updated_at": at})
+
+
+def progress_event(
+    action: str,
+    before: ResourceProgress | None,
+    after: ResourceProgress,
+    at: dt.datetime,
+    submission_id: str | None,
+    generation: int | None = None,
+    *,
+    run_id: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The ``users/{uid}/progress_events`` entry for a change of a resource's progress that a
+    submission caused, and its deterministic id (time first, as the learner actions' events, so
+    the collection reads in order; the submission id and, for an upload, the object generation
+    keep two facts apart). A drift repair (``submission_id`` ``None``) names its ``run_id``."""
+    stamp = event_stamp(at)
+    suffix = f"-{generation}" if generation is not None else ""
+    cause = submission_id if submission_id is not None else run_id
+    event_id = f"{stamp}-{after.resource_id}-{action}-{cause}{suffix}"
+    extra = {"run_id": run_id} if run_id is not None else {}
+    return event_id, {
+        **extra,
+        "action": action,
+        "resource_id": after.resource_id,
+        "module_id": after.module_id,
+        "pathway_id": after.pathway_id,
+        "from_status": (before.status if before else ResourceStatus.not_started).value,
+        "to_status": after.status.value,
+        "progress_percentage": after.progress_percentage,
+        "time_spent_minutes": after.time_spent_minutes,
+        "submission_count": after.submission_count,
+        "submission_id": submission_id,
+        "generation": generation,
+        "at": at,
+    }

@@ -16,25 +16,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from shared.domain.models import Module, Pathway, Resource, ResourceStatus, valid_id
 from shared.domain.progress import ListedModule, ListedResource, PathwayListing
 from shared.errors import NotFound
+from shared.services.ports import CatalogReader, StatusReader
 
 T = TypeVar("T")
-
-
-class CatalogReader(Protocol):
-    def pathways(self, ids: Sequence[str]) -> dict[str, Pathway]: ...
-
-    def modules(self, ids: Sequence[str]) -> dict[str, Module]: ...
-
-    def resources(self, ids: Sequence[str]) -> dict[str, Resource]: ...
-
-
-class StatusReader(Protocol):
-    def statuses(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceStatus]: ...
 
 
 class CachedCatalog:

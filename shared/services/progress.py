@@ -1,9 +1,10 @@
 """Learner progress use cases: the report, one resource's progress, and the four actions.
 
-Every action runs in ONE Firestore transaction (the store's :meth:`ProgressStore.apply`): read
-``users/{uid}/resource_progress/{rid}``, decide with the pure rules of
-:mod:`shared.domain.progress`, and, only if something changed, write the document and append an
-event to ``users/{uid}/progress_events`` (so un-complete and reset never lose history). A no-op (a
+Every action runs in ONE Firestore transaction (the unit of work's ``transact``, see
+``shared.services.ports``): read ``users/{uid}/resource_progress/{rid}`` by key, decide with the pure
+rules of :mod:`shared.domain.progress`, and, only if something changed, write the document and
+append an event to ``users/{uid}/progress_events`` (so un-complete and reset never lose history;
+the event id is deterministic, ``{time}-{resource}-{action}``, and created, never overwritten). A no-op (a
 retried ``start`` or ``complete``) writes nothing and replies with the current state.
 
 Unknown resources are 404 before any transaction. The caller is always the token's uid: there is no
@@ -17,13 +18,11 @@ A learner who never started gets the same shape with zeros and the catalog's tot
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable
 
 from shared import log
 from shared.domain import progress as rules
 from shared.domain.models import (
-    ModuleProgress,
     PathwayProgress,
     Resource,
     ResourceProgress,
@@ -38,27 +37,18 @@ from shared.domain.progress import (
     ResourceProgressView,
 )
 from shared.services import catalog as cat
-from shared.services.catalog import CatalogReader
+from shared.services.ports import CatalogReader, ProgressStore, Tx
 
 Clock = Callable[[], dt.datetime]
-Decide = Callable[[ResourceProgress | None], Outcome]
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class ProgressStore(Protocol):
-    def resources(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]: ...
-
-    def modules(self, uid: str, module_ids: Sequence[str]) -> dict[str, ModuleProgress]: ...
-
-    def pathway(self, uid: str, pathway_id: str) -> PathwayProgress | None: ...
-
-    def apply(self, uid: str, resource_id: str, decide: Decide) -> Outcome:
-        """In one transaction: read the resource's progress, ``decide``, and when the outcome
-        changed, write the new document and its event. Returns the outcome."""
-        ...
+def progress_lock(uid: str, resource_id: str) -> str:
+    """The in-process lock of the transactions writing one resource's progress."""
+    return f"users/{uid}/resource_progress/{resource_id}"
 
 
 def _act(
@@ -71,7 +61,16 @@ def _act(
     clock: Clock,
 ) -> ResourceProgressView:
     res = cat.resource(catalog, resource_id)
-    outcome = store.apply(uid, res.resource_id, lambda current: decide(res, current, clock()))
+
+    def work(tx: Tx) -> Outcome:
+        outcome = decide(res, tx.progress(uid, res.resource_id), clock())
+        if outcome.changed:
+            at = outcome.after.updated_at or clock()
+            tx.put_progress(uid, outcome.after)
+            tx.add_progress_event(uid, outcome.event_id(at), outcome.event(at))
+        return outcome
+
+    outcome = store.transact(work, lock=progress_lock(uid, res.resource_id))
     log.info(
         "progress action",
         action=action.value,

@@ -5,16 +5,22 @@ down past Eventarc's retries, a hand-edited document, a bug), the drift stays un
 happens to touch that module again. Reconcile repairs it, in three steps per learner:
 
 1. **Resource statuses** that follow from the learner's submissions: for every resource with a
-   submission, or whose status is ``submitted`` / ``reviewed``, the status
-   :func:`shared.domain.uploads.settle_progress` derives from the submissions (:func:`settled`).
+   submission, or whose status is ``submitted`` / ``reviewed``, the status the per-resource index
+   ``users/{uid}/resource_submissions/{rid}`` implies, by the rule every submission change uses
+   (:func:`shared.domain.uploads.settle`; :func:`settled`). A repair reads the progress and the
+   index BY KEY inside one transaction of the unit of work (no query), writes the progress and
+   appends a ``progress_events`` entry (action ``reconcile``, naming the run), as every
+   submission-driven change does.
 2. **Modules**: ``module_progress`` recounted from ``resource_progress`` with
    :func:`shared.domain.progress.module_rollup`, the rule the module trigger uses.
 3. **Pathways**: ``pathway_progress`` recounted from the (repaired) module rollups with
    :func:`shared.domain.progress.pathway_rollup`, the rule the pathway trigger uses.
 
-Checking reads the learner's documents once, outside any transaction. Only a level that differs
-from its recount is repaired, through the same transactional recompute the triggers run
-(:class:`~shared.services.rollups.RollupStore`), which reads the source of truth again and writes
+Checking reads the learner's documents once, outside any transaction (plain queries of the
+:class:`~shared.services.ports.LearnerIndex`). Only a level that differs from its recount is
+repaired, through the same transactional recompute the triggers run
+(:func:`shared.services.rollups.recompute_module` / ``recompute_pathway`` on the unit of work),
+which reads the source of truth again and writes
 only on change: a learner acting meanwhile, or a trigger firing on reconcile's own write, ends on
 the same numbers. ``completed_at`` follows the rollup rule: kept where the stored level was and is
 complete, set to now where it becomes complete, cleared where it is not.
@@ -43,7 +49,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
@@ -60,12 +66,15 @@ from shared.domain.models import (
     PathwayProgress,
     Resource,
     ResourceProgress,
-    ResourceStatus,
-    Submission,
+    ResourceSubmissions,
 )
 from shared.services import catalog as cat
-from shared.services.catalog import CatalogReader
-from shared.services.rollups import RollupStore
+from shared.services import rollups
+from shared.services.catalog import CachedCatalog
+from shared.services.ports import CatalogReader, LearnerIndex, LearnerState, Tx, UnitOfWork
+from shared.services.uploads import learner_lock
+
+__all__ = ["LearnerState"]  # re-exported: the state a LearnerIndex reads
 
 Clock = Callable[[], dt.datetime]
 DEFAULT_PAGE_SIZE = 100
@@ -116,74 +125,41 @@ class Tally(BaseModel):
         return self.statuses.drifted + self.modules.drifted + self.pathways.drifted
 
 
-# ---- ports -------------------------------------------------------------------------------------
-
-
-@dataclass
-class LearnerState:
-    """Every progress document of one learner, as stored (keyed by document id)."""
-
-    uid: str
-    resources: dict[str, ResourceProgress] = field(default_factory=dict)
-    modules: dict[str, ModuleProgress] = field(default_factory=dict)
-    pathways: dict[str, PathwayProgress] = field(default_factory=dict)
-
-
-class LearnerPages(Protocol):
-    def learner_page(self, after: str | None, limit: int, pathway_id: str | None) -> list[str]:
-        """Up to ``limit`` uids, ascending, all greater than ``after``, of learners with any
-        progress document (in ``pathway_id`` only, when given). Fewer than ``limit``: the end."""
-        ...
-
-    def learner_state(self, uid: str) -> LearnerState: ...
-
-
-StatusDecision = Callable[[ResourceProgress | None, list[Submission]], ResourceProgress | None]
-
-
-class ResourceStatusRepair(Protocol):
-    """The upload-derived part of ``resource_progress``: the learner's submissions, and a
-    transaction that reads a resource's progress and submissions, decides, and writes."""
-
-    def submissions_of(self, uid: str) -> dict[str, list[Submission]]:
-        """The learner's submissions by resource id (a plain read, outside any transaction)."""
-        ...
-
-    def repair_status(
-        self, uid: str, resource_id: str, decide: StatusDecision
-    ) -> ResourceProgress | None:
-        """In one transaction: read, ``decide``, write the result when it is not ``None``;
-        returns what was written."""
-        ...
-
-
 # ---- the pure decisions ------------------------------------------------------------------------
 
 
 def settled(
-    current: ResourceProgress | None, submissions: Sequence[Submission], at: dt.datetime
+    current: ResourceProgress | None,
+    index: ResourceSubmissions | None,
+    resource: Resource | None,
+    at: dt.datetime,
 ) -> ResourceProgress | None:
-    """The resource progress its submissions imply (the rule of
-    :func:`shared.domain.uploads.settle_progress`, recording nothing new); ``None``: no change."""
-    if submissions:
-        return uploads.settle_progress(current, submissions, submissions[0], at)
-    if current is None or current.status not in uploads.UPLOAD_STATUSES:
-        return None
-    # No submission left at all: the upload-related state is taken back, as settle_progress does.
-    return current.model_copy(
-        update={"status": ResourceStatus.in_progress, "completed_at": None, "updated_at": at}
-    )
+    """The resource progress the learner's per-resource index implies (the rule of
+    :func:`shared.domain.uploads.settle_progress`, recording nothing new); ``None``: no change (or
+    no progress and a resource the catalog does not know)."""
+    statuses = uploads.statuses(index).values() if index is not None else ()
+    before = current
+    if before is None:
+        if resource is None:
+            return None
+        before = ResourceProgress(
+            resource_id=resource.resource_id,
+            pathway_id=resource.pathway_id,
+            module_id=resource.module_id,
+        )
+    return uploads.settle(before, statuses, at)
 
 
 def status_candidates(
     resources: Mapping[str, ResourceProgress],
-    submissions: Mapping[str, Sequence[Submission]],
+    indexes: Mapping[str, ResourceSubmissions],
+    catalog: Mapping[str, Resource],
     pathway_id: str | None = None,
 ) -> list[str]:
     """Resources whose status may owe something to submissions (any other status stands), in
-    ``pathway_id`` only when given."""
+    ``pathway_id`` only when given (``catalog``: the catalog's resources among them)."""
     uploaded = {rid for rid, p in resources.items() if p.status in uploads.UPLOAD_STATUSES}
-    found = sorted(uploaded | {rid for rid, subs in submissions.items() if subs})
+    found = sorted(uploaded | {rid for rid, index in indexes.items() if index.submissions})
     if pathway_id is None:
         return found
 
@@ -191,7 +167,8 @@ def status_candidates(
         progress = resources.get(rid)
         if progress is not None and progress.pathway_id == pathway_id:
             return True
-        return any(s.pathway_id == pathway_id for s in submissions.get(rid, ()))
+        res = catalog.get(rid)
+        return res is not None and res.pathway_id == pathway_id
 
     return [rid for rid in found if inside(rid)]
 
@@ -289,13 +266,21 @@ def pathways_of(state: LearnerState, catalog: CatalogReader) -> list[str]:
 class Reconciler:
     """Checks and repairs learners; holds the ports and the per-run catalog."""
 
-    learners: LearnerPages
+    learners: LearnerIndex
     catalog: CatalogReader
-    rollups: RollupStore
-    statuses: ResourceStatusRepair
+    store: UnitOfWork
     now: Clock = utcnow
     dry_run: bool = False
+    run_id: str = "reconcile"  # named by the progress events of status repairs
     _pathways: dict[str, PathwayCatalog | None] = field(default_factory=dict)
+
+    @classmethod
+    def for_run(
+        cls, learners: LearnerIndex, catalog: CatalogReader, store: UnitOfWork
+    ) -> Reconciler:
+        """A reconciler for one batch or run: ``catalog`` (uncached) is read once per run, so a
+        catalog edit is seen by the next run."""
+        return cls(learners=learners, catalog=CachedCatalog(catalog, ttl=3600.0), store=store)
 
     def pathway_catalog(self, pathway_id: str) -> PathwayCatalog | None:
         if pathway_id not in self._pathways:
@@ -316,35 +301,56 @@ class Reconciler:
             pc = self.pathway_catalog(pid)
             if pc is not None:
                 self._pathway(uid, pc, state, tally)
-        if tally.drifted:
-            log.info("learner reconciled", uid=uid, **tally.model_dump(exclude={"learners"}))
+        if tally.drifted:  # a WARNING: the deploy's aibc_reconcile_drift metric counts these
+            log.warning(
+                "learner drifted" if self.dry_run else "learner reconciled",
+                uid=uid,
+                **tally.model_dump(exclude={"learners"}),
+            )
         return tally
 
     def _statuses(
         self, uid: str, state: LearnerState, pathway_id: str | None, counts: Counts
     ) -> dict[str, ResourceProgress]:
         """Check (and repair) the upload-derived statuses; returns the drifted ones' recounts."""
-        submissions = self.statuses.submissions_of(uid)
+        indexes = state.submissions
+        ids = sorted({*state.resources, *indexes})
+        found = self.catalog.resources(ids)
         drifted: dict[str, ResourceProgress] = {}
-        for rid in status_candidates(state.resources, submissions, pathway_id):
+        for rid in status_candidates(state.resources, indexes, found, pathway_id):
             counts.checked += 1
-            fresh = settled(state.resources.get(rid), submissions.get(rid, []), self.now())
+            fresh = settled(state.resources.get(rid), indexes.get(rid), found.get(rid), self.now())
             if fresh is None:
                 continue
             counts.drifted += 1
             drifted[rid] = fresh
             if self.dry_run:
                 continue
-
-            def decide(
-                current: ResourceProgress | None, subs: list[Submission]
-            ) -> ResourceProgress | None:
-                return settled(current, subs, self.now())
-
-            written = self.statuses.repair_status(uid, rid, decide)
+            written = self._repair_status(uid, rid, found.get(rid))
             counts.repaired += 1
             counts.written += written is not None
         return drifted
+
+    def _repair_status(
+        self, uid: str, resource_id: str, resource: Resource | None
+    ) -> ResourceProgress | None:
+        """In one transaction: the progress and the index by key, the recount, and (on change)
+        the progress and its event."""
+
+        def work(tx: Tx) -> ResourceProgress | None:
+            current = tx.progress(uid, resource_id)
+            index = tx.resource_submissions(uid, resource_id)
+            at = self.now()
+            fresh = settled(current, index, resource, at)
+            if fresh is not None:
+                tx.put_progress(uid, fresh)
+                event_id, event = uploads.progress_event(
+                    "reconcile", current, fresh, at, None, run_id=self.run_id
+                )
+                tx.add_progress_event(uid, event_id, event)
+            return fresh
+
+        return self.store.transact(work, lock=learner_lock(uid))
 
     def _pathway(self, uid: str, pc: PathwayCatalog, state: LearnerState, tally: Tally) -> None:
         check = check_pathway(pc, state, self.now())
@@ -370,7 +376,7 @@ class Reconciler:
             return rules.module_rollup(mod, resources, progress, current, self.now())
 
         ids = [r.resource_id for r in resources]
-        return self.rollups.recompute_module(uid, module_id, ids, compute)
+        return rollups.recompute_module(self.store, uid, module_id, ids, compute)
 
     def _repair_pathway(self, uid: str, pc: PathwayCatalog) -> PathwayProgress | None:
         module_ids = list(pc.pathway.module_ids)
@@ -382,7 +388,9 @@ class Reconciler:
                 pc.pathway.pathway_id, module_ids, modules, pc.totals, current, self.now()
             )
 
-        return self.rollups.recompute_pathway(uid, pc.pathway.pathway_id, module_ids, compute)
+        return rollups.recompute_pathway(
+            self.store, uid, pc.pathway.pathway_id, module_ids, compute
+        )
 
 
 # ---- batches and runs --------------------------------------------------------------------------
@@ -491,7 +499,7 @@ def reconcile_batch(
     """Reconcile one page of learners, record the result, then enqueue the next batch (``queue``
     ``None``: the caller runs the next batch itself, see :func:`run_inline`)."""
     size = task.page_size or page_size
-    reconciler = dataclasses.replace(reconciler, dry_run=task.dry_run)
+    reconciler = dataclasses.replace(reconciler, dry_run=task.dry_run, run_id=task.run_id)
     uids = reconciler.learners.learner_page(task.cursor, size, task.pathway_id)
     tally = Tally()
     for uid in uids:

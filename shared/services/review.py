@@ -1,7 +1,18 @@
 """Instructor review: the pending queue (oldest upload first, by cursor) and approve / reject.
 
 A review changes the submission and, in the same transaction, the resource status that follows from
-all of the learner's submissions for that resource (see ``shared.domain.uploads``).
+all of the learner's submissions for that resource (see ``shared.domain.uploads``), with a progress
+event when it changed.
+
+A review applies to the bytes the instructor saw. The queue and the submission views show the
+recorded object generation (``gcs_generation``, the one a download URL is pinned to; a string of
+digits, as Cloud Storage's JSON API writes generations, because they exceed what a JavaScript
+number holds exactly); the review body names it (``generation``), and the review is refused with 409 when the submission's recorded
+generation is another one (the learner uploaded again through the still valid URL since the
+instructor looked): the instructor reloads and reviews what is there now. (The other choice,
+refusing every write after the first recorded generation, would take away a learner's way to fix a
+mistaken upload before anyone looked.) Of several instructors deciding at once, exactly one
+wins; the others get 409.
 """
 
 from __future__ import annotations
@@ -19,14 +30,14 @@ from shared.domain.identity import Caller
 from shared.domain.models import Id, SubmissionStatus
 from shared.errors import Conflict, InvalidArgument, NotFound
 from shared.services import audit
+from shared.services.ports import SubmissionStore, TaskQueue, Tx
 from shared.services.uploads import (
     Clock,
+    Generation,
     ResourceState,
-    SubmissionStore,
     SubmissionSummary,
-    SubmissionTx,
     SubmissionView,
-    TaskQueue,
+    submission_lock,
     utcnow,
 )
 
@@ -50,6 +61,8 @@ class ReviewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Literal["approve", "reject"]
+    # The object generation the instructor reviewed (``gcs_generation`` of the queue item).
+    generation: Generation
     grade: int | None = Field(default=None, ge=0, le=100)
     comments: Annotated[str, StringConstraints(max_length=5000)] = ""
 
@@ -97,12 +110,17 @@ def review_submission(
     at = now()
     approved = req.decision == "approve"
 
-    def work(tx: SubmissionTx) -> SubmissionView:
+    def work(tx: Tx) -> SubmissionView:
         sub = tx.submission(submission_id)
         if sub is None or sub.status == SubmissionStatus.deleted:
             raise NotFound(f"no submission {submission_id}")
         if sub.status != SubmissionStatus.uploaded:
             raise Conflict(f"submission {submission_id} is {sub.status}, not awaiting review")
+        if str(sub.gcs_generation) != req.generation:
+            raise Conflict(
+                f"the file of submission {submission_id} changed since generation "
+                f"{req.generation} was reviewed (now {sub.gcs_generation}): review it again"
+            )
         state = ResourceState.read(tx, sub.user_id, sub.resource_id)
         reviewed = sub.model_copy(
             update={
@@ -115,7 +133,7 @@ def review_submission(
         )
         # The resource follows all of the learner's submissions: rejecting an older attempt while a
         # newer one awaits review leaves it ``submitted``; an approval anywhere keeps it ``reviewed``.
-        resource_status = state.write(tx, reviewed, at)
+        resource_status = state.write(tx, reviewed, at, action="submission_reviewed")
         tx.put_audit(
             audit.entry(
                 actor=me.uid,
@@ -124,12 +142,13 @@ def review_submission(
                 submission=sub,
                 at=at,
                 grade=req.grade,
+                reviewed_generation=req.generation,
                 resource_status=str(resource_status),
             )
         )
         return SubmissionView.of(reviewed)
 
-    view = store.transact(work)
+    view = store.transact(work, lock=submission_lock(submission_id))
     try:
         tasks.enqueue(
             NOTIFY_TASK,

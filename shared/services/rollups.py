@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from shared import log
 from shared.domain import progress as rules
@@ -31,32 +30,72 @@ from shared.domain.models import ModuleProgress, PathwayProgress, ResourceProgre
 from shared.errors import UnusableEvent
 from shared.events import DocumentChange
 from shared.services import catalog as cat
-from shared.services.catalog import CatalogReader
+from shared.services.ports import (
+    CatalogReader,
+    ModuleCompute,
+    PathwayCompute,
+    RollupStore,
+    Tx,
+)
 
 Clock = Callable[[], dt.datetime]
-ModuleCompute = Callable[
-    [dict[str, ResourceProgress], ModuleProgress | None], ModuleProgress | None
-]
-PathwayCompute = Callable[
-    [dict[str, ModuleProgress], PathwayProgress | None], PathwayProgress | None
-]
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class RollupStore(Protocol):
-    def recompute_module(
-        self, uid: str, module_id: str, resource_ids: Sequence[str], compute: ModuleCompute
-    ) -> ModuleProgress | None:
-        """In one transaction: read the resources' progress and the module's, ``compute``; write the
-        result when it is not ``None``. Returns what was written (``None``: nothing)."""
-        ...
+def recompute_module(
+    store: RollupStore,
+    uid: str,
+    module_id: str,
+    resource_ids: Sequence[str],
+    compute: ModuleCompute,
+) -> ModuleProgress | None:
+    """In one transaction: read the resources' progress and the module's (by key), ``compute``;
+    write the result when it is not ``None``. Returns what was written (``None``: nothing)."""
 
-    def recompute_pathway(
-        self, uid: str, pathway_id: str, module_ids: Sequence[str], compute: PathwayCompute
-    ) -> PathwayProgress | None: ...
+    def work(tx: Tx) -> ModuleProgress | None:
+        progress = tx.progresses(uid, resource_ids)
+        current = tx.module_progress(uid, [module_id]).get(module_id)
+        fresh = compute(progress, current)
+        if fresh is not None:
+            tx.put_module_progress(uid, fresh)
+        return fresh
+
+    return store.transact(work, lock=f"users/{uid}/module_progress/{module_id}")
+
+
+def recompute_pathway(
+    store: RollupStore,
+    uid: str,
+    pathway_id: str,
+    module_ids: Sequence[str],
+    compute: PathwayCompute,
+) -> PathwayProgress | None:
+    """The same for a pathway from its modules' progress."""
+
+    def work(tx: Tx) -> PathwayProgress | None:
+        modules = tx.module_progress(uid, module_ids)
+        current = tx.pathway_progress(uid, pathway_id)
+        fresh = compute(modules, current)
+        if fresh is not None:
+            tx.put_pathway_progress(uid, fresh)
+        return fresh
+
+    return store.transact(work, lock=f"users/{uid}/pathway_progress/{pathway_id}")
+
+
+def owned_resource_progress(change: DocumentChange) -> tuple[str, str]:
+    """``(uid, resource_id)`` of a ``users/{uid}/resource_progress/{rid}`` change; else
+    :class:`UnusableEvent`. Pure: the trigger asks before any client exists."""
+    return _owned(change, "resource_progress")
+
+
+def owned_module_progress(change: DocumentChange) -> tuple[str, str]:
+    """``(uid, module_id)`` of a ``users/{uid}/module_progress/{mid}`` change; else
+    :class:`UnusableEvent`."""
+    return _owned(change, "module_progress")
 
 
 def _owned(change: DocumentChange, collection: str) -> tuple[str, str]:
@@ -80,7 +119,7 @@ def _field(change: DocumentChange, name: str) -> str | None:
 def resource_progress_written(
     change: DocumentChange, catalog: CatalogReader, store: RollupStore, clock: Clock = utcnow
 ) -> ModuleProgress | None:
-    uid, resource_id = _owned(change, "resource_progress")
+    uid, resource_id = owned_resource_progress(change)
     module_id = _field(change, "module_id")
     if module_id is None:
         res = catalog.resources([resource_id]).get(resource_id)
@@ -98,7 +137,7 @@ def resource_progress_written(
         return rules.module_rollup(mod, resources, progress, current, clock())
 
     ids = [r.resource_id for r in resources]
-    written = store.recompute_module(uid, mod.module_id, ids, compute)
+    written = recompute_module(store, uid, mod.module_id, ids, compute)
     log.info(
         "module rollup",
         event=change.meta.id,
@@ -114,7 +153,7 @@ def resource_progress_written(
 def module_progress_written(
     change: DocumentChange, catalog: CatalogReader, store: RollupStore, clock: Clock = utcnow
 ) -> PathwayProgress | None:
-    uid, module_id = _owned(change, "module_progress")
+    uid, module_id = owned_module_progress(change)
     pathway_id = _field(change, "pathway_id")
     if pathway_id is None:
         mod = catalog.modules([module_id]).get(module_id)
@@ -137,7 +176,7 @@ def module_progress_written(
     ) -> PathwayProgress | None:
         return rules.pathway_rollup(path.pathway_id, module_ids, modules, totals, current, clock())
 
-    written = store.recompute_pathway(uid, path.pathway_id, module_ids, compute)
+    written = recompute_pathway(store, uid, path.pathway_id, module_ids, compute)
     log.info(
         "pathway rollup",
         event=change.meta.id,

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -17,9 +17,9 @@ from shared.domain import progress as progress_rules
 from shared.domain.models import Id, ModuleProgress, ResourceProgress, SubmissionStatus
 from shared.services import audit
 from shared.services import catalog as cat
-from shared.services.catalog import CatalogReader
-from shared.services.rollups import RollupStore
-from shared.services.uploads import Clock, ResourceState, SubmissionStore, SubmissionTx, utcnow
+from shared.services.ports import CatalogReader, LearnerIndex, RollupStore, SubmissionStore, Tx
+from shared.services.rollups import recompute_module
+from shared.services.uploads import Clock, ResourceState, submission_lock, utcnow
 
 
 class ExpireUpload(BaseModel):
@@ -44,7 +44,7 @@ def expire_upload(
 ) -> TaskOutcome:
     at = now()
 
-    def work(tx: SubmissionTx) -> str:
+    def work(tx: Tx) -> str:
         sub = tx.submission(task.submission_id)
         if sub is None:
             return "unknown submission"
@@ -53,7 +53,8 @@ def expire_upload(
         state = ResourceState.read(tx, sub.user_id, sub.resource_id)
         # A pending submission never made the resource submitted, so this normally writes only the
         # submission; settling anyway keeps every submission change on the one rule.
-        state.write(tx, sub.model_copy(update={"status": SubmissionStatus.expired}), at)
+        expired = sub.model_copy(update={"status": SubmissionStatus.expired})
+        state.write(tx, expired, at, action="upload_expired")
         tx.put_audit(
             audit.entry(
                 actor=audit.SYSTEM,
@@ -65,7 +66,7 @@ def expire_upload(
         )
         return "expired"
 
-    outcome = store.transact(work)
+    outcome = store.transact(work, lock=submission_lock(task.submission_id))
     log.info("expire task handled", submission_id=task.submission_id, outcome=outcome)
     return TaskOutcome(outcome=outcome)
 
@@ -80,7 +81,7 @@ def notify_learner(
     at = now()
     note_id = notification_id(task.submission_id, task.decision)
 
-    def work(tx: SubmissionTx) -> str:
+    def work(tx: Tx) -> str:
         sub = tx.submission(task.submission_id)
         if sub is None:
             return "unknown submission"
@@ -107,7 +108,7 @@ def notify_learner(
         )
         return "notified"
 
-    outcome = store.transact(work)
+    outcome = store.transact(work, lock=submission_lock(task.submission_id))
     log.info("notify task handled", submission_id=task.submission_id, outcome=outcome)
     return TaskOutcome(outcome=outcome)
 
@@ -123,10 +124,6 @@ class ReevaluateLearners(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     module_id: Id
-
-
-class LearnerIndex(Protocol):
-    def learners_in_module(self, module_id: str) -> list[str]: ...
 
 
 class ReevaluateOutcome(TaskOutcome):
@@ -154,6 +151,6 @@ def reevaluate_learners(
         return progress_rules.module_rollup(mod, resources, progress, current, now())
 
     uids = learners.learners_in_module(task.module_id)
-    changed = sum(1 for uid in uids if rollups.recompute_module(uid, mod.module_id, ids, compute))
+    changed = sum(1 for uid in uids if recompute_module(rollups, uid, mod.module_id, ids, compute))
     log.info("learners re-evaluated", module_id=mod.module_id, learners=len(uids), changed=changed)
     return ReevaluateOutcome(outcome="reevaluated", learners=len(uids), changed=changed)

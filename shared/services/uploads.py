@@ -1,12 +1,22 @@
 """Submission use cases: issue an upload URL, record what arrived, list, download, delete.
 
-Every use case takes its ports as arguments (a :class:`SubmissionStore`, an :class:`ObjectStore`, a
-:class:`TaskQueue`, the settings and a clock), so unit tests run them against small in-memory fakes
-and the functions run them against Firestore, Cloud Storage and Cloud Tasks.
+Every use case takes its ports (``shared.services.ports``) as arguments (a
+:class:`~shared.services.ports.SubmissionStore`, an :class:`~shared.services.ports.ObjectStore`, a
+:class:`~shared.services.ports.TaskQueue`, the settings and a clock), so unit tests run them against
+small in-memory fakes and the functions run them against Firestore, Cloud Storage and Cloud Tasks.
 
-Every change of a submission's state goes through :class:`ResourceState`, which recomputes the
-resource status from all of the learner's submissions for that resource in the same transaction
-(the rule, and what ``submission_count`` counts, are in ``shared.domain.uploads``).
+Every change of a submission's state goes through :class:`ResourceState`, which reads the learner's
+per-resource index ``users/{uid}/resource_submissions/{rid}`` and the resource progress BY KEY,
+and recomputes the resource status from the statuses the index holds, in the same transaction (the
+rule, and what ``submission_count`` counts, are in ``shared.domain.uploads``). When the progress
+changes, the transaction also appends the change to ``users/{uid}/progress_events``. No use case
+runs a query inside a transaction: in Firestore (and, much worse, in its emulator) a query in a
+transaction locks the queried range and conflicts with every insert into the collection.
+
+Sizes: ``declared_size_bytes`` is the size the learner declared when the URL was issued (the signed
+URL's ``x-goog-content-length-range`` allows at most that much); EVERY object generation written
+through that URL is judged against it, never against an earlier generation's size.
+``size_bytes`` is the size of the recorded object (the declared size until one is recorded).
 """
 
 from __future__ import annotations
@@ -15,22 +25,22 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Protocol, Self, TypeVar
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from shared import log
 from shared.config import Settings
 from shared.domain import uploads as rules
 from shared.domain.identity import Caller
-from shared.domain.models import Resource, ResourceProgress, ResourceStatus, Submission
+from shared.domain.models import ResourceProgress, ResourceStatus, ResourceSubmissions, Submission
 from shared.domain.models import SubmissionStatus as S
 from shared.errors import Conflict, InvalidArgument, NotFound, RateLimited
 from shared.events import StorageObject
 from shared.services import audit
-from shared.services.audit import AuditEntry
+from shared.services.ports import ObjectStore, SubmissionStore, TaskQueue, Tx
+from shared.services.ports import SignedRequest as SignedRequest  # re-exported for the adapters
 
-T = TypeVar("T")
 Clock = Callable[[], dt.datetime]
 Detector = Callable[[bytes], list[rules.Detected]]
 
@@ -43,108 +53,80 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-# ---- ports -----------------------------------------------------------------------------------
-
-
-class SubmissionTx(Protocol):
-    """One Firestore transaction: every read before the first write."""
-
-    def submission(self, submission_id: str) -> Submission | None: ...
-    def progress(self, uid: str, resource_id: str) -> ResourceProgress | None: ...
-    def rate_stamps(self, uid: str) -> list[dt.datetime]: ...
-    def submissions_for(self, uid: str, resource_id: str) -> list[Submission]: ...
-    def notification_exists(self, uid: str, notification_id: str) -> bool: ...
-
-    def put_submission(self, submission: Submission) -> None: ...
-    def put_progress(self, uid: str, progress: ResourceProgress) -> None: ...
-    def put_rate_stamps(self, uid: str, stamps: list[dt.datetime]) -> None: ...
-    def put_audit(self, entry: AuditEntry) -> None: ...
-    def put_notification(self, uid: str, notification_id: str, data: dict[str, Any]) -> None: ...
-
-
-class SubmissionStore(Protocol):
-    def transact(self, work: Callable[[SubmissionTx], T]) -> T: ...
-    def get_submission(self, submission_id: str) -> Submission | None: ...
-    def get_resource(self, resource_id: str) -> Resource | None: ...
-    def list_submissions(self, uid: str, resource_id: str) -> list[Submission]: ...
-    def pending(
-        self, pathway_id: str | None, limit: int, after: tuple[dt.datetime, str] | None
-    ) -> list[Submission]: ...
-
-
-@dataclass(frozen=True)
-class SignedRequest:
-    url: str
-    headers: dict[str, str]
-
-
-class ObjectStore(Protocol):
-    def signed_put(
-        self, bucket: str, path: str, *, content_type: str, max_bytes: int, ttl: dt.timedelta
-    ) -> SignedRequest: ...
-    def signed_get(
-        self,
-        bucket: str,
-        path: str,
-        *,
-        ttl: dt.timedelta,
-        download_name: str,
-        generation: int | None = None,
-    ) -> str: ...
-    def read_head(self, bucket: str, path: str, generation: int, size: int) -> bytes | None: ...
-    def delete(self, bucket: str, path: str, generation: int | None) -> None: ...
-
-
-class TaskQueue(Protocol):
-    def enqueue(
-        self,
-        entry_point: str,
-        task_id: str,
-        payload: dict[str, Any],
-        *,
-        at: dt.datetime | None = None,
-    ) -> None: ...
-
-
 # ---- the resource progress that follows the submissions --------------------------------------
 
 
 @dataclass(frozen=True)
 class ResourceState:
-    """A learner's resource as one transaction read it: its progress and every submission for it.
+    """A learner's resource as one transaction read it (by key): its progress and its index of
+    submissions.
 
     Every use case that changes a submission's state reads this (before any write) and stores the
-    new submission through :meth:`write`, which also stores the progress the submissions now imply
-    (``rules.settle_progress``), so the resource status never disagrees with the submissions.
+    new submission through :meth:`write`, which also stores the index and the progress the
+    submissions now imply (``rules.settle_progress``), with a progress event when it changed, so the
+    resource status never disagrees with the submissions and no change goes unrecorded.
     """
 
     progress: ResourceProgress | None
-    submissions: list[Submission]
+    index: ResourceSubmissions
 
     @classmethod
-    def read(cls, tx: SubmissionTx, uid: str, resource_id: str) -> ResourceState:
-        return cls(tx.progress(uid, resource_id), tx.submissions_for(uid, resource_id))
+    def read(cls, tx: Tx, uid: str, resource_id: str) -> ResourceState:
+        return cls(tx.progress(uid, resource_id), tx.resource_submissions(uid, resource_id))
 
     def write(
         self,
-        tx: SubmissionTx,
+        tx: Tx,
         written: Submission,
         at: dt.datetime,
         *,
+        action: str,
         recorded_upload: bool = False,
+        generation: int | None = None,
     ) -> ResourceStatus:
-        """Store ``written`` and, when it changed, the progress; returns the resource status."""
+        """Store ``written``, the index and, when it changed, the progress and its event; returns
+        the resource status."""
         progress = rules.settle_progress(
-            self.progress, self.submissions, written, at, recorded_upload=recorded_upload
+            self.progress,
+            rules.statuses(self.index),
+            written,
+            at,
+            recorded_upload=recorded_upload,
         )
         tx.put_submission(written)
+        index = rules.with_submission(self.index, written)
+        tx.put_resource_submissions(index.model_copy(update={"updated_at": at}))
         if progress is not None:
             tx.put_progress(written.user_id, progress)
+            event_id, event = rules.progress_event(
+                action, self.progress, progress, at, written.submission_id, generation
+            )
+            tx.add_progress_event(written.user_id, event_id, event)
             return progress.status
         return self.progress.status if self.progress else ResourceStatus.not_started
 
 
+def learner_lock(uid: str) -> str:
+    """The in-process lock of a learner's submission transactions (see ``SubmissionStore``)."""
+    return f"users/{uid}/submissions"
+
+
+def submission_lock(submission_id: str) -> str:
+    return f"submissions/{submission_id}"
+
+
 # ---- request and reply models -----------------------------------------------------------------
+
+
+def _digits(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+# An object generation on the wire: a string of digits, as Cloud Storage's JSON API writes it
+# (generations exceed 2^53, which a JavaScript number cannot hold); an integer is accepted too.
+Generation = Annotated[
+    str, BeforeValidator(_digits), StringConstraints(pattern=r"^[1-9][0-9]{0,19}$")
+]
 
 
 class UploadUrlRequest(BaseModel):
@@ -177,6 +159,8 @@ class SubmissionSummary(BaseModel):
     content_type: str
     size_bytes: int
     status: S
+    # The recorded object generation: what a download serves and what a review must name.
+    gcs_generation: Generation | None = None
     created_at: dt.datetime | None = None
     uploaded_at: dt.datetime | None = None
 
@@ -250,13 +234,11 @@ def issue_upload_url(
         file_name=file_name,
     )
 
-    def work(tx: SubmissionTx) -> Submission:
+    def work(tx: Tx) -> Submission:
         decision = rules.rate_limit(
             tx.rate_stamps(me.uid), at, limit=cfg.upload_rate_limit_per_hour
         )
-        attempts = max(
-            (s.attempt for s in tx.submissions_for(me.uid, resource.resource_id)), default=0
-        )
+        index = tx.resource_submissions(me.uid, resource.resource_id)
         if not decision.allowed:
             # Refused: nothing is written (the window is only pruned on the next allowed call).
             raise RateLimited(
@@ -269,10 +251,11 @@ def issue_upload_url(
             resource_id=resource.resource_id,
             module_id=resource.module_id,
             pathway_id=resource.pathway_id,
-            attempt=attempts + 1,
+            attempt=index.attempts + 1,
             file_name=file_name,
             content_type=content_type,
             size_bytes=req.size_bytes,
+            declared_size_bytes=req.size_bytes,
             gcs_bucket=cfg.bucket,
             gcs_path=key.path,
             status=S.pending_upload,
@@ -281,6 +264,9 @@ def issue_upload_url(
         )
         tx.put_rate_stamps(me.uid, decision.stamps)
         tx.put_submission(sub)
+        tx.put_resource_submissions(
+            rules.with_submission(index, sub).model_copy(update={"updated_at": at})
+        )
         tx.put_audit(
             audit.entry(
                 actor=me.uid,
@@ -295,7 +281,7 @@ def issue_upload_url(
         )
         return sub
 
-    sub = store.transact(work)
+    sub = store.transact(work, lock=learner_lock(me.uid))
     signed = objects.signed_put(
         cfg.bucket, key.path, content_type=content_type, max_bytes=req.size_bytes, ttl=ttl
     )
@@ -380,7 +366,7 @@ def delete_submission(
 ) -> DeleteReply:
     at = now()
 
-    def work(tx: SubmissionTx) -> Submission | None:
+    def work(tx: Tx) -> Submission | None:
         sub = tx.submission(submission_id)
         if sub is None or sub.user_id != me.uid:
             raise NotFound(f"no submission {submission_id}")
@@ -388,7 +374,7 @@ def delete_submission(
             return None  # already deleted: the same reply, nothing written
         state = ResourceState.read(tx, sub.user_id, sub.resource_id)
         deleted = sub.model_copy(update={"status": S.deleted, "deleted_at": at})
-        resource_status = state.write(tx, deleted, at)
+        resource_status = state.write(tx, deleted, at, action="submission_deleted")
         tx.put_audit(
             audit.entry(
                 actor=me.uid,
@@ -403,7 +389,7 @@ def delete_submission(
         )
         return deleted
 
-    deleted = store.transact(work)
+    deleted = store.transact(work, lock=learner_lock(me.uid))
     if deleted is not None and cfg.delete_removes_object:
         objects.delete(deleted.gcs_bucket, deleted.gcs_path, None)
     log.info("submission deleted", user_id=me.uid, submission_id=submission_id)
@@ -428,6 +414,19 @@ def detect_types(head: bytes) -> list[rules.Detected]:
     return [rules.Detected(m.mime_type or "", m.extension or "") for m in matches]
 
 
+def relevant_upload(obj: StorageObject, cfg: Settings) -> rules.ObjectKey | None:
+    """The submission object an event names, or None when the event is not this function's (another
+    bucket, a name outside the layout). Pure: a trigger asks this before any client exists."""
+    ids = {"bucket": obj.bucket, "object": obj.name, "generation": obj.generation}
+    if obj.bucket != cfg.bucket:
+        _ignored("foreign bucket", **ids)
+        return None
+    key = rules.parse_object_path(obj.name)
+    if key is None:
+        _ignored("object outside the submission layout", **ids)
+    return key
+
+
 def record_upload(
     obj: StorageObject,
     *,
@@ -439,11 +438,9 @@ def record_upload(
 ) -> str:
     """Record a finished upload once per object generation; returns what happened (for logs)."""
     ids = {"bucket": obj.bucket, "object": obj.name, "generation": obj.generation}
-    if obj.bucket != cfg.bucket:
-        return _ignored("foreign bucket", **ids)
-    key = rules.parse_object_path(obj.name)
+    key = relevant_upload(obj, cfg)
     if key is None:
-        return _ignored("object outside the submission layout", **ids)
+        return "ignored:not a submission object"
     sub = store.get_submission(key.submission_id)
     if sub is None or sub.gcs_path != obj.name or sub.user_id != key.user_id:
         return _ignored("no submission for this object", **ids)
@@ -462,7 +459,8 @@ def record_upload(
         return _ignored("this generation no longer exists", submission_id=sub.submission_id, **ids)
     reason = rules.upload_verdict(
         declared_type=sub.content_type,
-        declared_size=sub.size_bytes,
+        # Every generation against what was declared for the URL, not an earlier object's size.
+        declared_size=sub.declared_size_bytes or sub.size_bytes,
         object_content_type=obj.content_type,
         object_size=obj.size,
         accepted_types=resource.accepted_file_types,
@@ -472,7 +470,7 @@ def record_upload(
     )
     at = now()
 
-    def work(tx: SubmissionTx) -> str:
+    def work(tx: Tx) -> str:
         current = tx.submission(sub.submission_id)
         if current is None or obj.generation in current.counted_generations:
             return "duplicate"
@@ -491,7 +489,9 @@ def record_upload(
                     "counted_generations": generations,
                 }
             )
-            resource_status = state.write(tx, invalid, at)
+            resource_status = state.write(
+                tx, invalid, at, action="upload_invalid", generation=obj.generation
+            )
             tx.put_audit(
                 audit.entry(
                     actor=audit.SYSTEM,
@@ -516,7 +516,14 @@ def record_upload(
                 "counted_generations": generations,
             }
         )
-        resource_status = state.write(tx, uploaded, at, recorded_upload=True)
+        resource_status = state.write(
+            tx,
+            uploaded,
+            at,
+            action="upload_recorded",
+            recorded_upload=True,
+            generation=obj.generation,
+        )
         tx.put_audit(
             audit.entry(
                 actor=current.user_id,
@@ -532,7 +539,7 @@ def record_upload(
         )
         return "recorded"
 
-    outcome = store.transact(work)
+    outcome = store.transact(work, lock=learner_lock(sub.user_id))
     if outcome == "invalid":
         objects.delete(obj.bucket, obj.name, obj.generation)
     log.info(
@@ -561,7 +568,7 @@ def _refuse_late_upload(
     them, so the generation is removed and the refusal audited, once per generation."""
     at = now()
 
-    def work(tx: SubmissionTx) -> str:
+    def work(tx: Tx) -> str:
         current = tx.submission(sub.submission_id)
         if current is None or obj.generation in current.counted_generations:
             return "duplicate"
@@ -585,7 +592,7 @@ def _refuse_late_upload(
         )
         return "refused"
 
-    outcome = store.transact(work)
+    outcome = store.transact(work, lock=learner_lock(sub.user_id))
     if outcome == "retry":
         raise RuntimeError("submission state changed while refusing a late upload; redeliver")
     if outcome in ("refused", "duplicate"):

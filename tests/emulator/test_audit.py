@@ -63,7 +63,12 @@ def test_audit_log_records_uploads_failures_reviews_and_deletions(
     review = api("review").post(
         f"/admin/submissions/{good}/review",
         token=instructor,
-        json={"decision": "approve", "grade": 88, "comments": "Clear and complete."},
+        json={
+            "decision": "approve",
+            "generation": db.document(f"submissions/{good}").get().to_dict()["gcs_generation"],
+            "grade": 88,
+            "comments": "Clear and complete.",
+        },
     )
     assert review.status_code == 200, review.text
     deleted = api("uploads").delete(f"/users/me/submissions/{kept}", token=token)
@@ -125,7 +130,12 @@ def test_a_put_after_approval_is_removed_and_audited(
     approve = api("review").post(
         f"/admin/submissions/{sid}/review",
         token=mint(unique("teacher"), instructor=True),
-        json={"decision": "approve", "grade": 95, "comments": ""},
+        json={
+            "decision": "approve",
+            "generation": submission()["gcs_generation"],
+            "grade": 95,
+            "comments": "",
+        },
     )
     assert approve.status_code == 200, approve.text
     # The URL is still valid for an hour: a second PUT lands in the bucket as a new generation.

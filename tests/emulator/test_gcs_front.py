@@ -651,7 +651,7 @@ def test_a_late_put_after_approval_never_replaces_what_the_instructor_approved(
     reply = api("review").post(
         f"/admin/submissions/{sid}/review",
         token=mint(unique("teacher"), instructor=True),
-        json={"decision": "approve", "grade": 90, "comments": "Good"},
+        json={"decision": "approve", "generation": approved, "grade": 90, "comments": "Good"},
     )
     assert reply.status_code == 200, reply.text
 

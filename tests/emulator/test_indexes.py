@@ -97,12 +97,6 @@ QUERIES: tuple[QuerySpec, ...] = (
         equals=("user_id", "resource_id"),
     ),
     QuerySpec(
-        "a learner's submissions for one resource, read in a transaction (attempts, status)",
-        used_by=f"{SUBMISSION_STORE}:FirestoreTx.submissions_for",
-        collection="submissions",
-        equals=("user_id", "resource_id"),
-    ),
-    QuerySpec(
         "learners with resource progress in a module (re-evaluation task)",
         used_by=f"{LEARNERS}:FirestoreLearnerIndex.learners_in_module",
         collection="resource_progress",
@@ -126,12 +120,6 @@ QUERIES: tuple[QuerySpec, ...] = (
         )
         for group in ("resource_progress", "module_progress", "pathway_progress")
         for where, equals in (("", ()), (" in one pathway", ("pathway_id",)))
-    ),
-    QuerySpec(
-        "a learner's submissions (reconcile: the statuses that follow from them)",
-        used_by=f"{LEARNERS}:FirestoreStatusRepair.submissions_of",
-        collection="submissions",
-        equals=("user_id",),
     ),
     # The web page reads Firestore directly (Firebase JS SDK, under firestore.rules).
     QuerySpec(

@@ -184,7 +184,8 @@ def complete(progress: Any, token: str, *rids: str) -> None:
 
 
 def approved_upload(db: Any, c: Course, uid: str, *, status: str | None) -> None:
-    """An approved submission for the exercise; ``status``: what resource_progress then says
+    """An approved submission for the exercise (and its entry in the per-resource index, which is
+    what the status is recounted from); ``status``: what resource_progress then says
     (``reviewed`` as the review flow writes it, or a drifted one; None: leave it)."""
     rid = c.r(c.m2, "exercise")
     sid = unique("sub").replace("-", "")[:32].ljust(32, "0")
@@ -204,6 +205,15 @@ def approved_upload(db: Any, c: Course, uid: str, *, status: str | None) -> None
             "gcs_generation": 1,
             "status": "approved",
             "counted_generations": [1],
+        }
+    )
+    # the learner's per-resource index, as the submission use cases keep it with the submission
+    db.document(f"users/{uid}/resource_submissions/{rid}").set(
+        {
+            "resource_id": rid,
+            "user_id": uid,
+            "attempts": 1,
+            "submissions": {sid: {"attempt": 1, "status": "approved"}},
         }
     )
     if status is not None:
@@ -338,6 +348,15 @@ def assert_repaired(db: Any, c: Course, scenario: Drifted, report: dict[str, Any
     assert exercise is not None
     assert exercise["status"] == "reviewed"
     assert exercise["completed_at"] is not None
+    # the repair is recorded as every submission-driven change is: one event, naming the run
+    events = [
+        e.to_dict()
+        for e in db.collection(f"users/{scenario.uids['c']}/progress_events").stream()
+        if (e.to_dict() or {}).get("action") == "reconcile"
+    ]
+    assert [(e["from_status"], e["to_status"], e["run_id"]) for e in events] == [
+        ("in_progress", "reviewed", report["run_id"])
+    ]
     c_path = doc(db, f"users/{scenario.uids['c']}/pathway_progress/{c.pid}")
     assert c_path is not None
     assert (c_path["completed_modules"], c_path["completed_resources"]) == (1, 2)
@@ -386,7 +405,7 @@ def test_reconcile_inline_repairs_exactly_the_drift_and_then_finds_none(
 def test_learners_acting_while_reconcile_runs_end_with_no_drift(
     db: Any, course: Course, api: Callable[[str], Any], mint: Callable[..., str], cloud: Any
 ) -> None:
-    from shared.adapters import learners
+    from shared.bootstrap import deps
     from shared.services import reconcile as service
 
     progress = api("progress")
@@ -426,7 +445,7 @@ def test_learners_acting_while_reconcile_runs_end_with_no_drift(
                     run_id=f"{run}-run{n}", pathway_id=course.pid, page_size=2
                 )
                 service.run_inline(
-                    task, reconciler=learners.reconciler(), runs=learners.run_log(), page_size=2
+                    task, reconciler=deps().reconciler(), runs=deps().runs, page_size=2
                 )
                 n += 1
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
@@ -497,7 +516,7 @@ def test_a_batch_delivered_twice_at_once_is_counted_once_and_the_chain_still_fin
 ) -> None:
     """What Cloud Tasks does after a crash or a lost reply: the same batch again, here twice in
     parallel straight to the handler; the successor is enqueued once (deterministic task name)."""
-    from shared.adapters import learners
+    from shared.bootstrap import deps
 
     progress = api("progress")
     run = unique("rcd")
@@ -524,7 +543,7 @@ def test_a_batch_delivered_twice_at_once_is_counted_once_and_the_chain_still_fin
     assert {r.json()["next_cursor"] for r in replies} == {uids[1]}
 
     def finished() -> Any:
-        report = learners.run_log().report(run_id)
+        report = deps().runs.report(run_id)
         return report if report is not None and report.done else None
 
     report = wait_for(finished, timeout=SETTLE, interval=0.3, what="the chained batch")
@@ -536,3 +555,78 @@ def test_a_batch_delivered_twice_at_once_is_counted_once_and_the_chain_still_fin
     assert report.tally.modules.written <= 1
     for uid in uids:
         assert rollups_match_recount(db, course, uid), uid
+
+
+def test_status_repairs_racing_uploads_and_reviews_end_consistent_with_the_submissions(
+    db: Any, api: Callable[[str], Any], mint: Callable[..., str], cloud: Any, bridge: Any
+) -> None:
+    """The status repair's transaction (progress and per-resource index by key) against the
+    submission transactions: learners upload through signed URLs and get approved while reconcile
+    repairs the same learners over and over, starting from a planted wrong status. Whatever the
+    interleaving, each status ends as its submissions imply, each upload counted once. (The narrow
+    race, an upload between the check and the repair, is pinned in tests/unit/test_reconcile.py.)"""
+    import dataclasses
+
+    from shared.bootstrap import deps
+    from tests.emulator.test_submissions_e2e import IMG_EXERCISE, PNG, Learner
+
+    learners = [Learner(unique("rcu"), api, mint, db) for _ in range(6)]
+    approved = {me.uid for i, me in enumerate(learners) if i % 2 == 0}
+    for me in learners:  # drift to repair: "submitted" with no submission behind it
+        corrupt(
+            db,
+            f"users/{me.uid}/resource_progress/{IMG_EXERCISE}",
+            resource_id=IMG_EXERCISE,
+            module_id="image-generation-m1",
+            pathway_id="image-generation",
+            status="submitted",
+            started_at=dt.datetime.now(dt.UTC),
+            completed_at=dt.datetime.now(dt.UTC),
+        )
+    teacher = mint(unique("teacher"), instructor=True)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    rounds = [0]
+
+    def reconciling() -> None:
+        try:
+            while not stop.is_set():
+                reconciler = deps().reconciler()
+                for me in learners:
+                    reconciler.learner(me.uid)
+                rounds[0] += 1
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    def journey(me: Learner) -> None:
+        try:
+            grant = me.upload(IMG_EXERCISE, "cat.png", "image/png", PNG)
+            seen = me.wait_status(grant["submission_id"], "uploaded", timeout=SETTLE)
+            if me.uid in approved:
+                reply = api("review").post(
+                    f"/admin/submissions/{grant['submission_id']}/review",
+                    token=teacher,
+                    json={"decision": "approve", "generation": seen["gcs_generation"], "grade": 90},
+                )
+                assert reply.status_code == 200, reply.text
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    repairer = threading.Thread(target=reconciling)
+    threads = [threading.Thread(target=journey, args=(me,)) for me in learners]
+    repairer.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    bridge.wait_idle(timeout=SETTLE)
+    stop.set()
+    repairer.join(timeout=120)
+    assert errors == []
+    assert rounds[0] >= 1
+    for me in learners:
+        progress = me.progress(IMG_EXERCISE)
+        assert progress["status"] == ("reviewed" if me.uid in approved else "submitted"), me.uid
+        assert progress["submission_count"] == 1, me.uid
+    dry = dataclasses.replace(deps().reconciler(), dry_run=True)
+    assert sum(dry.learner(me.uid).drifted for me in learners) == 0

@@ -345,7 +345,12 @@ def test_rejecting_an_older_attempt_keeps_the_newer_upload_submitted(
         reply = review.post(
             f"/admin/submissions/{submission_id}/review",
             token=teacher,
-            json={"decision": "reject", "grade": None, "comments": comments},
+            json={
+                "decision": "reject",
+                "generation": me.submission(submission_id)["gcs_generation"],
+                "grade": None,
+                "comments": comments,
+            },
         )
         assert reply.status_code == 200, reply.text
         assert reply.json()["status"] == "rejected"
@@ -581,10 +586,16 @@ def test_reject_then_resubmit_as_attempt_two_then_approve(
     assert first["submission_id"] in queued("image-generation")
     assert first["submission_id"] not in queued("prompt-engineering")
 
+    generation = me.submission(first["submission_id"])["gcs_generation"]
     rejected = review.post(
         f"/admin/submissions/{first['submission_id']}/review",
         token=teacher,
-        json={"decision": "reject", "grade": None, "comments": "Add the prompt you used."},
+        json={
+            "decision": "reject",
+            "generation": generation,
+            "grade": None,
+            "comments": "Add the prompt you used.",
+        },
     )
     assert rejected.status_code == 200, rejected.text
     assert rejected.json()["status"] == "rejected"
@@ -592,7 +603,7 @@ def test_reject_then_resubmit_as_attempt_two_then_approve(
     twice = review.post(
         f"/admin/submissions/{first['submission_id']}/review",
         token=teacher,
-        json={"decision": "approve", "grade": 90, "comments": ""},
+        json={"decision": "approve", "generation": generation, "grade": 90, "comments": ""},
     )
     assert twice.status_code == 409
 
@@ -602,7 +613,12 @@ def test_reject_then_resubmit_as_attempt_two_then_approve(
     approved = review.post(
         f"/admin/submissions/{second['submission_id']}/review",
         token=teacher,
-        json={"decision": "approve", "grade": 92, "comments": "Well done."},
+        json={
+            "decision": "approve",
+            "generation": me.submission(second["submission_id"])["gcs_generation"],
+            "grade": 92,
+            "comments": "Well done.",
+        },
     )
     assert approved.status_code == 200, approved.text
     assert me.submission(second["submission_id"])["grade"] == 92

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from functions_framework import create_app
 
 from localcloud.tokens import mint
-from shared.adapters import progress_store, submission_store
+from shared import bootstrap
 from shared.http import MAX_JSON_DEPTH, write_gunicorn_error
 
 SOURCE = str(Path(__file__).resolve().parents[2] / "main.py")
@@ -32,13 +33,13 @@ class Tripwire:
 
 
 @pytest.fixture(autouse=True)
-def _edge(monkeypatch: pytest.MonkeyPatch) -> None:
+def _edge(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:1")  # unsigned tokens, no I/O
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "demo-aibc")
     monkeypatch.setenv("CORS_ORIGINS", ORIGIN)
-    monkeypatch.setattr(progress_store, "store", lambda: Tripwire())
-    monkeypatch.setattr(progress_store, "catalog", lambda: Tripwire())
-    monkeypatch.setattr(submission_store, "store", lambda: Tripwire())
+    adapters = bootstrap.NAMES - {"settings", "reconcile_page_size"}
+    with bootstrap.override(**{name: Tripwire() for name in adapters}):
+        yield
 
 
 def client(target: str) -> Any:

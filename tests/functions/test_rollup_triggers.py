@@ -1,7 +1,7 @@
 """The rollup triggers driven through functions-framework's own test client.
 
-Real CloudEvent payloads (tests/fixtures) on foreign paths are acknowledged without touching any
-repository; this project's paths, as protobuf and JSON, in binary and structured mode, recompute the
+Real CloudEvent payloads (tests/fixtures) on foreign paths, and undecodable ones, are acknowledged
+with no emulator or credentials in the environment and without building any dependency or client; this project's paths, as protobuf and JSON, in binary and structured mode, recompute the
 rollups in the local cloud's Firestore (those tests are marked ``cloud``).
 """
 
@@ -10,47 +10,18 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from functions_framework import create_app
 
-from shared.adapters import progress_store
 from shared.events import FIRESTORE_WRITTEN, encode_document_event
 from tests.helpers import unique
 
 SOURCE = str(Path(__file__).resolve().parents[2] / "functions" / "rollups.py")
 DATABASE = "projects/demo-aibc/databases/(default)"
 TRIGGERS = ["on_resource_progress_written", "on_module_progress_written"]
-
-
-class Tripwire:
-    """Stands in for the catalog and the store: any use of a repository fails the test."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(f"a foreign or unusable event reached the repositories ({name})")
-
-
-@pytest.fixture
-def tripwire(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(progress_store, "catalog", lambda: Tripwire())
-    monkeypatch.setattr(progress_store, "store", lambda: Tripwire())
-
-
-@pytest.fixture
-def fresh_adapters() -> Iterator[None]:
-    """Clients created against this test's environment, forgotten afterwards."""
-    progress_store.catalog.cache_clear()
-    progress_store.store.cache_clear()
-    from shared.adapters import firestore
-
-    firestore.client.cache_clear()
-    yield
-    progress_store.catalog.cache_clear()
-    progress_store.store.cache_clear()
-    firestore.client.cache_clear()
 
 
 def client(target: str) -> Any:
@@ -103,7 +74,7 @@ def protobuf_from_json_fixture(data: dict[str, Any]) -> bytes:
 # ---- foreign and unusable events: 2xx, no repository touched -----------------------------------
 
 
-@pytest.mark.usefixtures("tripwire")
+@pytest.mark.usefixtures("no_clients")
 @pytest.mark.parametrize("target", TRIGGERS)
 def test_real_structured_fixture_on_a_foreign_path_is_acknowledged(
     target: str, real_fixture: Any
@@ -112,7 +83,7 @@ def test_real_structured_fixture_on_a_foreign_path_is_acknowledged(
     assert reply.status_code in (200, 204)
 
 
-@pytest.mark.usefixtures("tripwire")
+@pytest.mark.usefixtures("no_clients")
 @pytest.mark.parametrize("target", TRIGGERS)
 def test_real_data_fixture_as_json_and_protobuf_on_a_foreign_path(
     target: str, real_fixture: Any
@@ -129,7 +100,7 @@ def test_real_data_fixture_as_json_and_protobuf_on_a_foreign_path(
     assert structured_protobuf(c, pb, subject).status_code in (200, 204)
 
 
-@pytest.mark.usefixtures("tripwire")
+@pytest.mark.usefixtures("no_clients")
 @pytest.mark.parametrize("target", TRIGGERS)
 def test_other_users_collections_and_deep_paths_are_acknowledged(target: str) -> None:
     c = client(target)
@@ -143,7 +114,7 @@ def test_other_users_collections_and_deep_paths_are_acknowledged(target: str) ->
         assert binary(c, pb, "application/protobuf", f"documents/{path}").status_code in (200, 204)
 
 
-@pytest.mark.usefixtures("tripwire")
+@pytest.mark.usefixtures("no_clients")
 @pytest.mark.parametrize("target", TRIGGERS)
 @pytest.mark.parametrize(
     ("data", "content_type"),

@@ -2,8 +2,9 @@
 
 Real Storage CloudEvents (tests/fixtures, from functions-framework-conformance and
 google-cloudevents) name a foreign bucket and a path outside the submission layout: the trigger must
-acknowledge them (2xx) without touching Firestore or Storage. The same holds for a payload of this
-project's bucket whose name is outside the layout, and for undecodable payloads.
+acknowledge them (2xx) with no emulator or credentials in the environment, building no dependency
+and no Firestore or Storage client. The same holds for a payload of this project's bucket whose
+name is outside the layout, and for undecodable payloads.
 """
 
 from __future__ import annotations
@@ -15,24 +16,13 @@ from typing import Any
 import pytest
 from functions_framework import create_app
 
-from shared.adapters import storage, submission_store
 from shared.events import STORAGE_FINALIZED
 
 SOURCE = str(Path(__file__).resolve().parents[2] / "functions" / "storage_trigger.py")
 
 
-class Tripwire:
-    """Stands in for Firestore and Storage: any use fails the test."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(f"an unusable storage event reached an adapter ({name})")
-
-
 @pytest.fixture
-def trigger(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("SUBMISSIONS_BUCKET", "demo-aibc-submissions")
-    monkeypatch.setattr(submission_store, "store", lambda: Tripwire())
-    monkeypatch.setattr(storage, "objects", lambda: Tripwire())
+def trigger(no_clients: Any) -> Any:
     app = create_app("on_upload_finalized", SOURCE, "cloudevent")  # type: ignore[no-untyped-call]
     return app.test_client()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -12,123 +11,20 @@ from hypothesis import strategies as st
 
 from shared.domain import progress as rules
 from shared.domain.models import (
-    Module,
-    ModuleProgress,
-    Pathway,
-    PathwayProgress,
-    Resource,
     ResourceProgress,
     ResourceStatus,
-    ResourceType,
 )
-from shared.domain.progress import Outcome, ProgressUpdate
+from shared.domain.progress import ProgressUpdate
 from shared.errors import Conflict, NotFound, UnusableEvent
 from shared.events import DocumentChange, EventMeta
 from shared.services import catalog as catalog_service
 from shared.services import progress as service
 from shared.services import rollups
 from shared.services.catalog import CachedCatalog
-from shared.services.rollups import ModuleCompute, PathwayCompute
+from tests.unit.fakes import FakeCatalog, FakeStore
 
 S = ResourceStatus
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-
-# ---- fakes -------------------------------------------------------------------------------------
-
-
-class FakeCatalog:
-    def __init__(self) -> None:
-        self.paths: dict[str, Pathway] = {}
-        self.mods: dict[str, Module] = {}
-        self.res: dict[str, Resource] = {}
-        self.reads = 0
-
-    def add_pathway(self, pid: str, modules: dict[str, list[tuple[str, bool, bool]]]) -> None:
-        """``modules``: module id -> [(resource id, requires_upload, optional)]."""
-        self.paths[pid] = Pathway(pathway_id=pid, title=pid.title(), module_ids=list(modules))
-        for order, (mid, items) in enumerate(modules.items()):
-            self.mods[mid] = Module(
-                module_id=mid,
-                pathway_id=pid,
-                title=mid,
-                order=order,
-                resource_ids=[i[0] for i in items],
-            )
-            for rorder, (rid, upload, optional) in enumerate(items):
-                self.res[rid] = Resource(
-                    resource_id=rid,
-                    pathway_id=pid,
-                    module_id=mid,
-                    title=rid,
-                    type=ResourceType.project if upload else ResourceType.article,
-                    order=rorder,
-                    requires_upload=upload,
-                    optional=optional,
-                    accepted_file_types=["application/pdf"] if upload else [],
-                    max_file_size_mb=10 if upload else 0,
-                )
-
-    def pathways(self, ids: Sequence[str]) -> dict[str, Pathway]:
-        self.reads += len(ids)
-        return {i: self.paths[i] for i in ids if i in self.paths}
-
-    def modules(self, ids: Sequence[str]) -> dict[str, Module]:
-        self.reads += len(ids)
-        return {i: self.mods[i] for i in ids if i in self.mods}
-
-    def resources(self, ids: Sequence[str]) -> dict[str, Resource]:
-        self.reads += len(ids)
-        return {i: self.res[i] for i in ids if i in self.res}
-
-
-class FakeStore:
-    """In-memory ``ProgressStore`` + ``RollupStore`` + ``StatusReader``. Each call is atomic, as the
-    Firestore transactions are; ``writes`` lists every document path written, in order."""
-
-    def __init__(self) -> None:
-        self.rp: dict[tuple[str, str], ResourceProgress] = {}
-        self.mp: dict[tuple[str, str], ModuleProgress] = {}
-        self.pp: dict[tuple[str, str], PathwayProgress] = {}
-        self.events: list[tuple[str, dict[str, object]]] = []
-        self.writes: list[str] = []
-
-    def resources(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]:
-        return {r: self.rp[(uid, r)] for r in resource_ids if (uid, r) in self.rp}
-
-    def statuses(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceStatus]:
-        return {r: p.status for r, p in self.resources(uid, resource_ids).items()}
-
-    def modules(self, uid: str, module_ids: Sequence[str]) -> dict[str, ModuleProgress]:
-        return {m: self.mp[(uid, m)] for m in module_ids if (uid, m) in self.mp}
-
-    def pathway(self, uid: str, pathway_id: str) -> PathwayProgress | None:
-        return self.pp.get((uid, pathway_id))
-
-    def apply(self, uid: str, resource_id: str, decide: service.Decide) -> Outcome:
-        outcome = decide(self.rp.get((uid, resource_id)))
-        if outcome.changed:
-            self.rp[(uid, resource_id)] = outcome.after
-            self.events.append((uid, outcome.event(outcome.after.updated_at or T0)))
-            self.writes += [f"users/{uid}/resource_progress/{resource_id}", "event"]
-        return outcome
-
-    def recompute_module(
-        self, uid: str, module_id: str, resource_ids: Sequence[str], compute: ModuleCompute
-    ) -> ModuleProgress | None:
-        fresh = compute(self.resources(uid, resource_ids), self.mp.get((uid, module_id)))
-        if fresh is not None:
-            self.mp[(uid, module_id)] = fresh
-            self.writes.append(f"users/{uid}/module_progress/{module_id}")
-        return fresh
-
-    def recompute_pathway(
-        self, uid: str, pathway_id: str, module_ids: Sequence[str], compute: PathwayCompute
-    ) -> PathwayProgress | None:
-        fresh = compute(self.modules(uid, module_ids), self.pp.get((uid, pathway_id)))
-        if fresh is not None:
-            self.pp[(uid, pathway_id)] = fresh
-            self.writes.append(f"users/{uid}/pathway_progress/{pathway_id}")
-        return fresh
 
 
 class Clock:

@@ -9,8 +9,8 @@ reports exactly the levels that differed as drifted and repaired, and a second r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import given, settings
@@ -27,6 +27,7 @@ from shared.domain.models import (
     Resource,
     ResourceProgress,
     ResourceStatus,
+    ResourceSubmissions,
     ResourceType,
     Submission,
     SubmissionStatus,
@@ -38,10 +39,11 @@ from shared.services.reconcile import (
     ReconcileBatch,
     Reconciler,
     RunReport,
-    StatusDecision,
     Tally,
 )
-from shared.services.rollups import ModuleCompute, PathwayCompute
+from tests.unit.fakes import FakeStore, FakeTx
+
+T = TypeVar("T")
 
 S = ResourceStatus
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -91,16 +93,50 @@ class FakeCatalog:
         return {i: self.res[i] for i in ids if i in self.res}
 
 
-@dataclass
 class FakeLearners:
-    """The learner documents and submissions; implements every port the reconciler writes through
-    (its recomputes read and write like the Firestore transactions: read, compute, write on change)."""
+    """The learner documents and submissions: the ``LearnerIndex`` port (plain reads) over the one
+    fake of the unit of work (:class:`tests.unit.fakes.FakeStore`), which the reconciler repairs
+    through. ``submissions`` is the source the per-resource indexes are derived from (as the
+    submission use cases keep them)."""
 
-    resources: dict[tuple[str, str], ResourceProgress] = field(default_factory=dict)
-    modules: dict[tuple[str, str], ModuleProgress] = field(default_factory=dict)
-    pathways: dict[tuple[str, str], PathwayProgress] = field(default_factory=dict)
-    submissions: list[Submission] = field(default_factory=list)
-    writes: int = 0
+    def __init__(self) -> None:
+        self.uow = FakeStore()
+        self.submissions: list[Submission] = []
+
+    @property
+    def resources(self) -> dict[tuple[str, str], ResourceProgress]:
+        return self.uow.state.progress
+
+    @property
+    def modules(self) -> dict[tuple[str, str], ModuleProgress]:
+        return self.uow.state.modules
+
+    @property
+    def pathways(self) -> dict[tuple[str, str], PathwayProgress]:
+        return self.uow.state.pathways
+
+    @property
+    def writes(self) -> int:
+        return len(self.uow.state.written)
+
+    @property
+    def events(self) -> list[tuple[str, dict[str, Any]]]:
+        return self.uow.events
+
+    def _index(self) -> None:
+        index: dict[tuple[str, str], ResourceSubmissions] = {}
+        for s in self.submissions:
+            key = (s.user_id, s.resource_id)
+            empty = ResourceSubmissions(resource_id=s.resource_id, user_id=s.user_id)
+            index[key] = uploads.with_submission(index.get(key, empty), s)
+        self.uow.state.index = index
+
+    def transact(self, work: Callable[[FakeTx], T], *, lock: str) -> T:
+        self._index()
+        return self.uow.transact(work, lock=lock)
+
+    def learners_in_module(self, module_id: str) -> list[str]:
+        raise AssertionError("not used by reconcile")
 
     def learner_page(self, after: str | None, limit: int, pathway_id: str | None) -> list[str]:
         docs = [
@@ -112,49 +148,14 @@ class FakeLearners:
         return sorted(u for u in uids if after is None or u > after)[:limit]
 
     def learner_state(self, uid: str) -> LearnerState:
+        self._index()
         return LearnerState(
             uid=uid,
             resources={r: p for (u, r), p in self.resources.items() if u == uid},
             modules={m: p for (u, m), p in self.modules.items() if u == uid},
             pathways={p: v for (u, p), v in self.pathways.items() if u == uid},
+            submissions={r: i for (u, r), i in self.uow.state.index.items() if u == uid},
         )
-
-    def recompute_module(
-        self, uid: str, module_id: str, resource_ids: Sequence[str], compute: ModuleCompute
-    ) -> ModuleProgress | None:
-        progress = {r: self.resources[uid, r] for r in resource_ids if (uid, r) in self.resources}
-        fresh = compute(progress, self.modules.get((uid, module_id)))
-        if fresh is not None:
-            self.modules[uid, module_id] = fresh
-            self.writes += 1
-        return fresh
-
-    def recompute_pathway(
-        self, uid: str, pathway_id: str, module_ids: Sequence[str], compute: PathwayCompute
-    ) -> PathwayProgress | None:
-        mods = {m: self.modules[uid, m] for m in module_ids if (uid, m) in self.modules}
-        fresh = compute(mods, self.pathways.get((uid, pathway_id)))
-        if fresh is not None:
-            self.pathways[uid, pathway_id] = fresh
-            self.writes += 1
-        return fresh
-
-    def submissions_of(self, uid: str) -> dict[str, list[Submission]]:
-        out: dict[str, list[Submission]] = {}
-        for s in self.submissions:
-            if s.user_id == uid:
-                out.setdefault(s.resource_id, []).append(s)
-        return out
-
-    def repair_status(
-        self, uid: str, resource_id: str, decide: StatusDecision
-    ) -> ResourceProgress | None:
-        subs = [s for s in self.submissions if (s.user_id, s.resource_id) == (uid, resource_id)]
-        fresh = decide(self.resources.get((uid, resource_id)), subs)
-        if fresh is not None:
-            self.resources[uid, resource_id] = fresh
-            self.writes += 1
-        return fresh
 
 
 class FakeRunLog:
@@ -192,9 +193,7 @@ class FakeQueue:
 
 
 def reconciler(catalog: FakeCatalog, store: FakeLearners, now: dt.datetime = NOW) -> Reconciler:
-    return Reconciler(
-        learners=store, catalog=catalog, rollups=store, statuses=store, now=lambda: now
-    )
+    return Reconciler(learners=store, catalog=catalog, store=store, now=lambda: now)
 
 
 def inline(
@@ -393,9 +392,12 @@ def submission(uid: str, res: Resource, n: int, status: SubmissionStatus) -> Sub
 
 
 def copy(store: FakeLearners) -> FakeLearners:
-    return FakeLearners(
-        dict(store.resources), dict(store.modules), dict(store.pathways), list(store.submissions)
-    )
+    out = FakeLearners()
+    out.resources.update(store.resources)
+    out.modules.update(store.modules)
+    out.pathways.update(store.pathways)
+    out.submissions.extend(store.submissions)
+    return out
 
 
 def visited(store: FakeLearners) -> set[str]:
@@ -623,6 +625,16 @@ def test_an_approved_upload_whose_status_was_lost_counts_again() -> None:
     }
     assert store.resources["carol", "m2-x"].status == S.reviewed
     assert report.tally.modules.drifted == report.tally.pathways.drifted == 0
+    # the repair is recorded as every submission-driven change is, naming the run
+    [(uid, event)] = store.events
+    assert uid == "carol"
+    assert (event["action"], event["from_status"], event["to_status"]) == (
+        "reconcile",
+        "in_progress",
+        "reviewed",
+    )
+    assert event["run_id"] == "run-1"
+    assert store.uow.locks[0] == "users/carol/submissions"
 
 
 def test_a_submitted_status_without_any_submission_is_taken_back() -> None:
@@ -638,6 +650,26 @@ def test_a_submitted_status_without_any_submission_is_taken_back() -> None:
     assert report.tally.statuses.drifted == 1
     assert report.tally.modules.drifted == 1
     assert report.tally.pathways.drifted == 1  # it had no document although a module had one
+
+
+def test_a_status_repair_decides_on_what_its_transaction_reads_not_on_the_check() -> None:
+    """An upload recorded between the check (a plain read) and the repair's transaction: the
+    repair reads the per-resource index again, by key, and leaves the now right status alone."""
+    catalog, store = one_pathway(), FakeLearners()
+    planted = done("hal", "m2-x", "m2", S.submitted).model_copy(update={"started_at": T0})
+    store.resources["hal", "m2-x"] = planted  # "submitted" with nothing behind it
+    stale = store.learner_state("hal")
+    store.submissions.append(submission("hal", catalog.res["m2-x"], 0, SubmissionStatus.uploaded))
+    store.learner_state = lambda uid: stale  # type: ignore[method-assign]
+    report = inline(catalog, store)
+    assert report.tally.statuses.model_dump() == {
+        "checked": 1,
+        "drifted": 1,
+        "repaired": 1,
+        "written": 0,
+    }
+    assert store.resources["hal", "m2-x"].status == S.submitted
+    assert store.events == []
 
 
 def test_untouched_levels_are_not_drift() -> None:

@@ -20,7 +20,6 @@ def test_the_local_cloud_is_described_by_its_stack_file() -> None:
     assert env["FIRESTORE_EMULATOR_HOST"] == "127.0.0.1:13180"
     assert env["CLOUD_TASKS_EMULATOR_HOST"] == "127.0.0.1:14124"
     assert (env["FUNCTION_REGION"], env["TASKS_QUEUE"]) == ("us-central1", "aibc-default")
-    assert "TASKS_LOCAL_SECRET" not in env  # tasks carry the forwarded token now
     assert env["FUNCTION_URL_TASK_RECONCILE"] == "http://127.0.0.1:13324"
 
 

@@ -11,7 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.domain import uploads as rules
-from shared.domain.models import ResourceProgress, ResourceStatus, Submission, SubmissionStatus
+from shared.domain.models import (
+    ResourceProgress,
+    ResourceStatus,
+    ResourceSubmissions,
+    Submission,
+    SubmissionStatus,
+)
 from shared.errors import InvalidArgument, TooLarge, UnsupportedMediaType
 from shared.services.uploads import detect_types
 
@@ -176,6 +182,16 @@ def test_ten_per_rolling_hour_then_retry_after_the_oldest_leaves() -> None:
     assert len(later.stamps) == 10  # the oldest was pruned, the new one added
 
 
+def test_stamps_of_requests_that_committed_first_with_a_later_clock_count() -> None:
+    # ten requests stamped a moment after this one's clock reading committed before it
+    later = [NOW + dt.timedelta(milliseconds=i) for i in range(1, 11)]
+    d = rules.rate_limit(later, NOW, limit=10)
+    assert not d.allowed
+    nine = rules.rate_limit(later[:9], NOW, limit=10)
+    assert nine.allowed
+    assert nine.stamps == sorted([NOW, *later[:9]])
+
+
 def test_retry_after_is_at_least_one_second() -> None:
     stamps = [NOW - dt.timedelta(minutes=59, seconds=59, milliseconds=900)] * 10
     d = rules.rate_limit(stamps, NOW, limit=10)
@@ -323,13 +339,27 @@ def sub(n: int, status: SubmissionStatus, *, uid: str = "alice", rid: str = "ex"
     )
 
 
+def settle(
+    current: ResourceProgress | None,
+    subs: list[Submission],
+    written: Submission,
+    at: dt.datetime,
+    *,
+    recorded_upload: bool = False,
+) -> ResourceProgress | None:
+    """``settle_progress`` given the learner's submissions for the resource (as their index holds
+    their statuses)."""
+    statuses = {s.submission_id: s.status for s in subs}
+    return rules.settle_progress(current, statuses, written, at, recorded_upload=recorded_upload)
+
+
 def progress(status: ResourceStatus, **kw: Any) -> ResourceProgress:
     return ResourceProgress(resource_id="ex", pathway_id="p", module_id="m1", status=status, **kw)
 
 
 def test_a_recorded_upload_creates_the_progress_submitted_and_completed() -> None:
     first = sub(1, SS.pending_upload)
-    after = rules.settle_progress(
+    after = settle(
         None, [first], first.model_copy(update={"status": SS.uploaded}), AT, recorded_upload=True
     )
     assert after is not None
@@ -342,9 +372,7 @@ def test_a_recorded_upload_creates_the_progress_submitted_and_completed() -> Non
 def test_deleting_the_only_upload_goes_back_to_in_progress_keeping_the_count() -> None:
     before = progress(R.submitted, submission_count=1, started_at=NOW, completed_at=NOW)
     only = sub(1, SS.uploaded)
-    after = rules.settle_progress(
-        before, [only], only.model_copy(update={"status": SS.deleted}), AT
-    )
+    after = settle(before, [only], only.model_copy(update={"status": SS.deleted}), AT)
     assert after is not None
     assert after.status == R.in_progress
     assert after.completed_at is None
@@ -357,10 +385,8 @@ def test_rejecting_an_older_attempt_keeps_a_newer_upload_submitted() -> None:
     before = progress(R.submitted, submission_count=2, started_at=NOW, completed_at=NOW)
     older, newer = sub(1, SS.uploaded), sub(2, SS.uploaded)
     written = older.model_copy(update={"status": SS.rejected})
-    assert rules.settle_progress(before, [older, newer], written, AT) is None  # nothing changes
-    gone = rules.settle_progress(
-        before, [written, newer], newer.model_copy(update={"status": SS.rejected}), AT
-    )
+    assert settle(before, [older, newer], written, AT) is None  # nothing changes
+    gone = settle(before, [written, newer], newer.model_copy(update={"status": SS.rejected}), AT)
     assert gone is not None
     assert (gone.status, gone.completed_at) == (R.in_progress, None)
 
@@ -368,9 +394,7 @@ def test_rejecting_an_older_attempt_keeps_a_newer_upload_submitted() -> None:
 def test_an_invalid_overwrite_of_the_only_upload_goes_back_to_in_progress() -> None:
     before = progress(R.submitted, submission_count=1, started_at=NOW, completed_at=NOW)
     only = sub(1, SS.uploaded)
-    after = rules.settle_progress(
-        before, [only], only.model_copy(update={"status": SS.invalid}), AT
-    )
+    after = settle(before, [only], only.model_copy(update={"status": SS.invalid}), AT)
     assert after is not None
     assert (after.status, after.completed_at, after.submission_count) == (R.in_progress, None, 1)
 
@@ -378,25 +402,44 @@ def test_an_invalid_overwrite_of_the_only_upload_goes_back_to_in_progress() -> N
 def test_an_invalid_first_upload_of_an_untouched_resource_writes_nothing() -> None:
     pending = sub(1, SS.pending_upload)
     written = pending.model_copy(update={"status": SS.invalid})
-    assert rules.settle_progress(None, [pending], written, AT) is None
+    assert settle(None, [pending], written, AT) is None
     untouched = progress(R.in_progress, started_at=NOW)
-    assert rules.settle_progress(untouched, [pending], written, AT) is None
+    assert settle(untouched, [pending], written, AT) is None
 
 
-def test_approval_keeps_an_earlier_completed_at_and_other_learners_do_not_count() -> None:
+def test_approval_keeps_an_earlier_completed_at() -> None:
     before = progress(R.submitted, submission_count=1, started_at=NOW, completed_at=NOW)
     mine = sub(1, SS.uploaded)
-    foreign = [sub(7, SS.approved, uid="bob"), sub(8, SS.approved, rid="other")]
-    after = rules.settle_progress(
-        before, [mine, *foreign], mine.model_copy(update={"status": SS.approved}), AT
-    )
+    after = settle(before, [mine], mine.model_copy(update={"status": SS.approved}), AT)
     assert after is not None
     assert (after.status, after.completed_at) == (R.reviewed, NOW)
-    rejected = rules.settle_progress(
-        before, [mine, *foreign], mine.model_copy(update={"status": SS.rejected}), AT
-    )
+    rejected = settle(before, [mine], mine.model_copy(update={"status": SS.rejected}), AT)
     assert rejected is not None
-    assert rejected.status == R.in_progress  # bob's and the other resource's approvals are not mine
+    assert rejected.status == R.in_progress
+
+
+def test_the_index_records_each_submission_and_counts_attempts() -> None:
+    index = ResourceSubmissions(resource_id="ex", user_id="alice")
+    first, second = sub(1, SS.pending_upload), sub(2, SS.pending_upload)
+    index = rules.with_submission(rules.with_submission(index, first), second)
+    assert index.attempts == 2
+    uploaded = first.model_copy(update={"status": SS.uploaded})
+    index = rules.with_submission(index, uploaded)
+    assert index.attempts == 2  # a change of state is not a new attempt
+    assert rules.statuses(index) == {
+        first.submission_id: SS.uploaded,
+        second.submission_id: SS.pending_upload,
+    }
+
+
+def test_a_progress_event_id_is_deterministic_and_names_the_fact() -> None:
+    after = progress(R.submitted, submission_count=1)
+    one = rules.progress_event("upload_recorded", None, after, AT, "s1", 7)
+    assert one == rules.progress_event("upload_recorded", None, after, AT, "s1", 7)
+    assert one[0].endswith("-ex-upload_recorded-s1-7")
+    assert one[1]["from_status"] == "not_started"
+    assert one[1]["to_status"] == "submitted"
+    assert rules.progress_event("upload_recorded", None, after, AT, "s1", 8)[0] != one[0]
 
 
 INITIAL = st.sampled_from(list(ResourceStatus))
@@ -422,7 +465,7 @@ def replay(
     for i, (n, status) in enumerate(writes):
         written = subs.get(n, sub(n, SS.pending_upload)).model_copy(update={"status": status})
         at = AT + dt.timedelta(seconds=i)
-        settled = rules.settle_progress(
+        settled = settle(
             current, list(subs.values()), written, at, recorded_upload=status == SS.uploaded
         )
         subs[n] = written
@@ -478,4 +521,4 @@ def test_after_every_change_the_status_is_the_rule_on_the_submissions_so_far(
     # a change written again (a retried transaction after it committed) writes nothing
     if writes and current is not None:
         n, status = writes[-1]
-        assert rules.settle_progress(current, list(subs.values()), subs[n], AT) is None
+        assert settle(current, list(subs.values()), subs[n], AT) is None

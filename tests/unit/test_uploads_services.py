@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,7 +26,7 @@ from shared.events import EventMeta, StorageObject
 from shared.services import review as review_service
 from shared.services import tasks as task_service
 from shared.services import uploads as service
-from shared.services.audit import AuditEntry
+from tests.unit.fakes import FakeObjects, FakeStore, FakeTasks
 
 T = TypeVar("T")
 FILES = Path(__file__).resolve().parent.parent / "fixtures" / "files"
@@ -51,172 +51,6 @@ CFG = Settings(
     storage_public_endpoint=None,
     tasks_service_account=None,
 )
-
-
-# ---- fakes -----------------------------------------------------------------------------------
-
-
-@dataclass
-class State:
-    submissions: dict[str, Submission] = field(default_factory=dict)
-    progress: dict[tuple[str, str], ResourceProgress] = field(default_factory=dict)
-    rates: dict[str, list[dt.datetime]] = field(default_factory=dict)
-    audit: dict[str, AuditEntry] = field(default_factory=dict)
-    notes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-
-
-class FakeTx:
-    def __init__(self, state: State) -> None:
-        self.state = state
-        self.writes: list[Callable[[State], None]] = []
-
-    def _read(self) -> None:
-        assert not self.writes, "a read after a write inside a transaction"
-
-    def submission(self, submission_id: str) -> Submission | None:
-        self._read()
-        return self.state.submissions.get(submission_id)
-
-    def progress(self, uid: str, resource_id: str) -> ResourceProgress | None:
-        self._read()
-        return self.state.progress.get((uid, resource_id))
-
-    def rate_stamps(self, uid: str) -> list[dt.datetime]:
-        self._read()
-        return list(self.state.rates.get(uid, []))
-
-    def submissions_for(self, uid: str, resource_id: str) -> list[Submission]:
-        self._read()
-        return [
-            s
-            for s in self.state.submissions.values()
-            if (s.user_id, s.resource_id) == (uid, resource_id)
-        ]
-
-    def notification_exists(self, uid: str, notification_id: str) -> bool:
-        self._read()
-        return (uid, notification_id) in self.state.notes
-
-    def put_submission(self, submission: Submission) -> None:
-        self.writes.append(
-            lambda s: s.submissions.__setitem__(submission.submission_id, submission)
-        )
-
-    def put_progress(self, uid: str, progress: ResourceProgress) -> None:
-        self.writes.append(lambda s: s.progress.__setitem__((uid, progress.resource_id), progress))
-
-    def put_rate_stamps(self, uid: str, stamps: list[dt.datetime]) -> None:
-        self.writes.append(lambda s: s.rates.__setitem__(uid, list(stamps)))
-
-    def put_audit(self, entry: AuditEntry) -> None:
-        self.writes.append(lambda s: s.audit.__setitem__(entry.entry_id, entry))
-
-    def put_notification(self, uid: str, notification_id: str, data: dict[str, Any]) -> None:
-        self.writes.append(lambda s: s.notes.__setitem__((uid, notification_id), data))
-
-
-class FakeStore:
-    def __init__(self, resources: list[Resource]) -> None:
-        self.state = State()
-        self.resources = {r.resource_id: r for r in resources}
-
-    def transact(self, work: Callable[[FakeTx], T]) -> T:
-        tx = FakeTx(self.state)
-        result = work(tx)  # an exception discards the buffered writes, as a rollback does
-        for write in tx.writes:
-            write(self.state)
-        return result
-
-    def get_submission(self, submission_id: str) -> Submission | None:
-        return self.state.submissions.get(submission_id)
-
-    def get_resource(self, resource_id: str) -> Resource | None:
-        return self.resources.get(resource_id)
-
-    def list_submissions(self, uid: str, resource_id: str) -> list[Submission]:
-        return [
-            s
-            for s in self.state.submissions.values()
-            if (s.user_id, s.resource_id) == (uid, resource_id)
-        ]
-
-    def pending(
-        self, pathway_id: str | None, limit: int, after: tuple[dt.datetime, str] | None
-    ) -> list[Submission]:
-        subs = sorted(
-            (
-                s
-                for s in self.state.submissions.values()
-                if s.status == SubmissionStatus.uploaded
-                and (pathway_id is None or s.pathway_id == pathway_id)
-            ),
-            key=lambda s: (s.uploaded_at, s.submission_id),
-        )
-        if after is not None:
-            subs = [s for s in subs if (s.uploaded_at, s.submission_id) > after]
-        return subs[:limit]
-
-
-@dataclass
-class FakeObjects:
-    blobs: dict[str, tuple[int, bytes, str]] = field(
-        default_factory=dict
-    )  # path -> gen, data, type
-    deleted: list[tuple[str, int | None]] = field(default_factory=list)
-    generations: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
-
-    def signed_put(
-        self, bucket: str, path: str, *, content_type: str, max_bytes: int, ttl: dt.timedelta
-    ) -> service.SignedRequest:
-        return service.SignedRequest(
-            url=f"https://storage.example/{bucket}/{path}?sig",
-            headers={"Content-Type": content_type, "x-goog-content-length-range": f"1,{max_bytes}"},
-        )
-
-    def signed_get(
-        self,
-        bucket: str,
-        path: str,
-        *,
-        ttl: dt.timedelta,
-        download_name: str,
-        generation: int | None = None,
-    ) -> str:
-        return f"https://storage.example/{bucket}/{path}?generation={generation}"
-
-    def read_head(self, bucket: str, path: str, generation: int, size: int) -> bytes | None:
-        blob = self.blobs.get(path)
-        if blob is None or blob[0] != generation:
-            return None
-        return blob[1][:size]
-
-    def delete(self, bucket: str, path: str, generation: int | None) -> None:
-        self.deleted.append((path, generation))
-        blob = self.blobs.get(path)
-        if blob is not None and generation in (None, blob[0]):
-            del self.blobs[path]
-
-    def put(self, path: str, data: bytes, content_type: str) -> StorageObject:
-        """What a PUT through the signed URL leaves behind, as its finalized event describes it."""
-        gen = next(self.generations)
-        self.blobs[path] = (gen, data, content_type)
-        meta = EventMeta(id=f"evt-{gen}", type="", source="", subject="", time=None)
-        return StorageObject(meta, BUCKET, path, gen, len(data), content_type)
-
-
-@dataclass
-class FakeTasks:
-    queued: dict[str, tuple[str, dict[str, Any], dt.datetime | None]] = field(default_factory=dict)
-
-    def enqueue(
-        self,
-        entry_point: str,
-        task_id: str,
-        payload: dict[str, Any],
-        *,
-        at: dt.datetime | None = None,
-    ) -> None:
-        self.queued.setdefault(task_id, (entry_point, payload, at))
 
 
 def resource(rid: str, *, upload: bool = True, types: list[str] | None = None) -> Resource:
@@ -281,6 +115,11 @@ class World:
             obj, store=self.store, objects=self.objects, cfg=CFG, now=self.now
         )
 
+    def delete(self, submission_id: str, me: Caller = ALICE) -> service.DeleteReply:
+        return service.delete_submission(
+            me, submission_id, store=self.store, objects=self.objects, cfg=CFG, now=self.now
+        )
+
     def sub(self, submission_id: str) -> Submission:
         return self.store.state.submissions[submission_id]
 
@@ -288,7 +127,10 @@ class World:
         return self.store.state.progress[(uid, rid)]
 
     def review(self, submission_id: str, decision: str, **kw: Any) -> service.SubmissionView:
-        req = review_service.ReviewRequest(decision=decision, **kw)  # type: ignore[arg-type]
+        # By default the instructor reviews the generation recorded now.
+        known = self.store.state.submissions.get(submission_id)
+        kw.setdefault("generation", str((known and known.gcs_generation) or 1))
+        req = review_service.ReviewRequest(decision=decision, **kw)
         return review_service.review_submission(
             TEACHER, submission_id, req, store=self.store, tasks=self.tasks, now=self.now
         )
@@ -725,22 +567,6 @@ class FakeCatalog:
 
 
 @dataclass
-class FakeRollups:
-    progress: dict[str, dict[str, ResourceProgress]]
-    modules: dict[str, Any] = field(default_factory=dict)
-
-    def recompute_module(self, uid: str, module_id: str, resource_ids: Any, compute: Any) -> Any:
-        mine = {k: v for k, v in self.progress.get(uid, {}).items() if k in resource_ids}
-        written = compute(mine, self.modules.get(uid))
-        if written is not None:
-            self.modules[uid] = written
-        return written
-
-    def recompute_pathway(self, *a: Any) -> Any:
-        raise AssertionError("not used")
-
-
-@dataclass
 class FakeLearners:
     uids: list[str]
 
@@ -765,7 +591,8 @@ def test_reevaluate_recomputes_each_learner_once_and_is_idempotent() -> None:
         module_id=mod.module_id,
         status=ResourceStatus.completed,
     )
-    rollups = FakeRollups({"alice": {"video": done}, "bob": {}})
+    rollups = FakeStore()
+    rollups.state.progress[("alice", "video")] = done
     catalog = FakeCatalog(mod, [video, resource("ex")])
     task = task_service.ReevaluateLearners(module_id=mod.module_id)
     first = task_service.reevaluate_learners(
@@ -776,8 +603,9 @@ def test_reevaluate_recomputes_each_learner_once_and_is_idempotent() -> None:
         now=lambda: T0,
     )
     assert (first.learners, first.changed) == (2, 2)
-    assert rollups.modules["alice"].completed_resources == 1
-    assert rollups.modules["alice"].total_resources == 2
+    alice = rollups.state.modules[("alice", mod.module_id)]
+    assert (alice.completed_resources, alice.total_resources) == (1, 2)
+    assert ("bob", mod.module_id) in rollups.state.modules
     again = task_service.reevaluate_learners(
         task,
         learners=FakeLearners(["alice", "bob"]),
@@ -829,3 +657,91 @@ def test_a_put_after_a_deletion_is_refused_and_removed(w: World) -> None:
     assert w.record(late) == "refused:deleted"
     assert late.name not in w.objects.blobs
     assert w.sub(reply.submission_id).status == SubmissionStatus.deleted
+
+
+# ---- sizes, review binding, progress events, the index --------------------------------------
+
+
+def test_every_generation_is_judged_against_the_declared_size(w: World) -> None:
+    big = PNG + b"\x00" * 100  # still a PNG by its magic bytes
+    reply = w.issue(size=len(big))
+    assert w.record(w.upload(reply, PNG)) == "recorded"
+    assert w.sub(reply.submission_id).size_bytes == len(PNG)
+    # a second, larger upload through the same URL, within the declared size, stays valid
+    w.tick(minutes=1)
+    assert w.record(w.upload(reply, big)) == "recorded"
+    sub = w.sub(reply.submission_id)
+    assert (sub.status, sub.size_bytes, sub.declared_size_bytes) == (
+        SubmissionStatus.uploaded,
+        len(big),
+        len(big),
+    )
+    # ... and one larger than declared is not (the signed URL would refuse it anyway)
+    w.tick(minutes=1)
+    assert w.record(w.upload(reply, big + b"\x00")) == "invalid"
+    assert w.sub(reply.submission_id).invalid_reason == "the file is larger than declared"
+
+
+def test_a_review_names_the_generation_it_saw_and_a_changed_file_is_409(w: World) -> None:
+    reply = w.issue(size=len(PNG) + 10)
+    seen = w.upload(reply, PNG)
+    w.record(seen)
+    queued = review_service.pending_queue(review_service.PendingQuery(), store=w.store)
+    assert queued.submissions[0].gcs_generation == str(seen.generation)  # digits, as GCS writes
+    w.tick(minutes=1)
+    newer = w.upload(reply, PNG + b"\x00")
+    assert w.record(newer) == "recorded"
+    with pytest.raises(Conflict, match="changed since"):
+        w.review(reply.submission_id, "approve", generation=seen.generation, grade=90)
+    assert w.sub(reply.submission_id).status == SubmissionStatus.uploaded
+    assert f"{reply.submission_id}-submission_reviewed" not in w.store.state.audit
+    view = w.review(reply.submission_id, "approve", generation=newer.generation, grade=90)
+    assert (view.status, view.gcs_generation) == (SubmissionStatus.approved, str(newer.generation))
+    # a generation larger than 2^53 (JavaScript loses those as numbers) is compared exactly
+    with pytest.raises(Conflict):
+        w.review(reply.submission_id, "approve", generation="1795633634055496400")
+
+
+def test_every_change_of_the_resource_appends_a_progress_event(w: World) -> None:
+    first = w.issue()
+    w.tick(minutes=1)
+    w.record(w.upload(first, PNG))  # not_started -> submitted
+    w.tick(minutes=1)
+    second = w.issue()
+    w.tick(minutes=1)
+    w.record(w.upload(second, PNG))  # submission_count 1 -> 2
+    w.tick(minutes=1)
+    w.review(first.submission_id, "approve", grade=90)  # -> reviewed
+    w.tick(minutes=1)
+    w.delete(first.submission_id)  # -> submitted (the second awaits review)
+    events = sorted((eid, e) for (uid, eid), e in w.store.state.events.items() if uid == "alice")
+    assert [(e["action"], e["from_status"], e["to_status"]) for _, e in events] == [
+        ("upload_recorded", "not_started", "submitted"),
+        ("upload_recorded", "submitted", "submitted"),
+        ("submission_reviewed", "submitted", "reviewed"),
+        ("submission_deleted", "reviewed", "submitted"),
+    ]
+    # an event that changes nothing (a duplicate delivery) appends nothing
+    before = dict(w.store.state.events)
+    w.record(
+        StorageObject(
+            EventMeta("again", "", "", "", None),
+            BUCKET,
+            w.sub(second.submission_id).gcs_path,
+            w.sub(second.submission_id).gcs_generation or 0,
+            len(PNG),
+            "image/png",
+        )
+    )
+    assert w.store.state.events == before
+
+
+def test_attempts_come_from_the_index_read_by_key(w: World) -> None:
+    replies = [w.issue() for _ in range(3)]
+    assert [r.attempt for r in replies] == [1, 2, 3]
+    index = w.store.state.index[("alice", "ex")]
+    assert index.attempts == 3
+    assert set(index.submissions) == {r.submission_id for r in replies}
+    assert w.issue(me=BOB).attempt == 1
+    # every submission transaction of a learner names the learner's lock
+    assert set(w.store.locks) == {service.learner_lock("alice"), service.learner_lock("bob")}

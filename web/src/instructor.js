@@ -108,7 +108,7 @@ export function createInstructorView({ db, api, ui }) {
       approve.disabled = true;
       reject.disabled = true;
       try {
-        const reply = await api.review(s.submission_id, { decision, grade: value, comments: comments.value });
+        const reply = await api.review(s.submission_id, { decision, generation: s.gcs_generation, grade: value, comments: comments.value });
         ui.clear();
         outcome.textContent = `${reply.status === "approved" ? "Approved" : "Rejected"} ${reply.file_name} (attempt ${reply.attempt}).`;
         outcome.dataset.status = reply.status;

@@ -1,0 +1,222 @@
+"""The Firestore unit of work: :class:`FirestoreTx` (the ``Tx`` port of ``shared.services.ports``)
+and :class:`FirestoreUnitOfWork`, whose ``transact`` runs a use case's function in one transaction
+with the one runner of :mod:`shared.adapters.firestore`. Every store (progress, submissions) is a
+unit of work plus its plain reads.
+
+Inside a transaction every read is BY KEY (single documents, or a batch of keys in one round
+trip): a query inside a transaction locks the queried range, so it conflicts with every insert
+into the collection. Writes are buffered by the client until commit. Documents are mapped with
+``to_document`` / ``from_document`` only.
+
+Documents:
+- ``submissions/{submission_id}`` (:class:`~shared.domain.models.Submission`);
+- ``users/{uid}/resource_submissions/{resource_id}``: the learner's per-resource index of
+  submissions (:class:`~shared.domain.models.ResourceSubmissions`);
+- ``users/{uid}/resource_progress/{rid}``, ``module_progress/{mid}``, ``pathway_progress/{pid}``
+  (merged, so fields other writers own survive);
+- ``users/{uid}/progress_events/{event_id}`` (created, never overwritten: a collision fails);
+- ``rate_limits/{uid}_upload_url``: ``{"stamps": [timestamps of recent upload URLs]}``;
+- ``audit_log/{submission_id}-{action}[-{generation}]``;
+- ``users/{uid}/notifications/{submission_id}-{decision}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+
+from shared.adapters.firestore import (
+    ATTEMPTS,
+    client,
+    from_document,
+    run_transaction,
+    to_document,
+)
+from shared.domain.models import (
+    ModuleProgress,
+    PathwayProgress,
+    ResourceProgress,
+    ResourceSubmissions,
+    Submission,
+)
+from shared.services.audit import AuditEntry
+from shared.services.ports import Tx
+
+if TYPE_CHECKING:  # pragma: no cover
+    from google.cloud import firestore
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+SUBMISSIONS = "submissions"
+RATE_LIMITS = "rate_limits"
+AUDIT_LOG = "audit_log"
+
+
+# ---- the mapping of learner documents (documents written by other flows may lack fields) --------
+
+
+def resource_progress(doc_id: str, data: dict[str, Any]) -> ResourceProgress:
+    defaults = {"pathway_id": "", "module_id": ""}
+    return from_document(ResourceProgress, "resource_id", doc_id, data, defaults)
+
+
+def module_progress(doc_id: str, data: dict[str, Any]) -> ModuleProgress:
+    return from_document(ModuleProgress, "module_id", doc_id, data, {"pathway_id": ""})
+
+
+def pathway_progress(doc_id: str, data: dict[str, Any]) -> PathwayProgress:
+    return from_document(PathwayProgress, "pathway_id", doc_id, data)
+
+
+def submission(doc_id: str, data: dict[str, Any]) -> Submission:
+    return from_document(Submission, "submission_id", doc_id, data)
+
+
+def _aware(value: Any) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return None
+
+
+class Refs:
+    """Document references of this product's collections."""
+
+    def __init__(self, db: firestore.Client) -> None:
+        self.db = db
+
+    def user(self, uid: str) -> Any:
+        return self.db.collection("users").document(uid)
+
+    def learner(self, uid: str, collection: str, ids: Sequence[str]) -> list[Any]:
+        user = self.user(uid)
+        return [user.collection(collection).document(i) for i in dict.fromkeys(ids)]
+
+    def submission(self, submission_id: str) -> Any:
+        return self.db.collection(SUBMISSIONS).document(submission_id)
+
+    def rate(self, uid: str) -> Any:
+        return self.db.collection(RATE_LIMITS).document(f"{uid}_upload_url")
+
+    def get_many(
+        self,
+        refs: list[Any],
+        parse: Callable[[str, dict[str, Any]], M],
+        transaction: Any = None,
+    ) -> dict[str, M]:
+        """The documents that exist among ``refs``, in one batched read, by id."""
+        if not refs:
+            return {}
+        snaps = self.db.get_all(refs, transaction=transaction)
+        return {s.id: parse(s.id, s.to_dict() or {}) for s in snaps if s.exists}
+
+
+class FirestoreTx:
+    """One transaction. Reads go through the transaction, by key; writes are buffered until
+    commit."""
+
+    def __init__(self, db: firestore.Client, transaction: firestore.Transaction) -> None:
+        self.refs = Refs(db)
+        self.tx = transaction
+
+    def _get(self, ref: Any) -> dict[str, Any] | None:
+        snap = ref.get(transaction=self.tx)
+        data: dict[str, Any] | None = (snap.to_dict() or {}) if snap.exists else None
+        return data
+
+    def _one(self, uid: str, collection: str, doc_id: str) -> Any:
+        return self.refs.learner(uid, collection, [doc_id])[0]
+
+    # reads
+    def submission(self, submission_id: str) -> Submission | None:
+        data = self._get(self.refs.submission(submission_id))
+        return None if data is None else submission(submission_id, data)
+
+    def progress(self, uid: str, resource_id: str) -> ResourceProgress | None:
+        data = self._get(self._one(uid, "resource_progress", resource_id))
+        return None if data is None else resource_progress(resource_id, data)
+
+    def progresses(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]:
+        refs = self.refs.learner(uid, "resource_progress", resource_ids)
+        return self.refs.get_many(refs, resource_progress, self.tx)
+
+    def module_progress(self, uid: str, module_ids: Sequence[str]) -> dict[str, ModuleProgress]:
+        refs = self.refs.learner(uid, "module_progress", module_ids)
+        return self.refs.get_many(refs, module_progress, self.tx)
+
+    def pathway_progress(self, uid: str, pathway_id: str) -> PathwayProgress | None:
+        data = self._get(self._one(uid, "pathway_progress", pathway_id))
+        return None if data is None else pathway_progress(pathway_id, data)
+
+    def resource_submissions(self, uid: str, resource_id: str) -> ResourceSubmissions:
+        data = self._get(self._one(uid, "resource_submissions", resource_id)) or {}
+        return from_document(
+            ResourceSubmissions, "resource_id", resource_id, data, {"user_id": uid}
+        )
+
+    def rate_stamps(self, uid: str) -> list[dt.datetime]:
+        data = self._get(self.refs.rate(uid)) or {}
+        return [s for s in (_aware(v) for v in data.get("stamps", [])) if s is not None]
+
+    def notification_exists(self, uid: str, notification_id: str) -> bool:
+        return self._get(self._one(uid, "notifications", notification_id)) is not None
+
+    # writes
+    def put_submission(self, sub: Submission) -> None:
+        self.tx.set(self.refs.submission(sub.submission_id), to_document(sub))
+
+    def put_progress(self, uid: str, progress: ResourceProgress) -> None:
+        ref = self._one(uid, "resource_progress", progress.resource_id)
+        self.tx.set(ref, to_document(progress), merge=True)
+
+    def put_module_progress(self, uid: str, module: ModuleProgress) -> None:
+        ref = self._one(uid, "module_progress", module.module_id)
+        self.tx.set(ref, to_document(module), merge=True)
+
+    def put_pathway_progress(self, uid: str, pathway: PathwayProgress) -> None:
+        ref = self._one(uid, "pathway_progress", pathway.pathway_id)
+        self.tx.set(ref, to_document(pathway), merge=True)
+
+    def put_resource_submissions(self, index: ResourceSubmissions) -> None:
+        ref = self._one(index.user_id, "resource_submissions", index.resource_id)
+        self.tx.set(ref, to_document(index))
+
+    def add_progress_event(self, uid: str, event_id: str, event: dict[str, Any]) -> None:
+        self.tx.create(self._one(uid, "progress_events", event_id), event)
+
+    def put_rate_stamps(self, uid: str, stamps: list[dt.datetime]) -> None:
+        self.tx.set(self.refs.rate(uid), {"stamps": stamps, "user_id": uid})
+
+    def put_audit(self, entry: AuditEntry) -> None:
+        ref = self.refs.db.collection(AUDIT_LOG).document(entry.entry_id)
+        self.tx.set(ref, to_document(entry))
+
+    def put_notification(self, uid: str, notification_id: str, data: dict[str, Any]) -> None:
+        self.tx.set(self._one(uid, "notifications", notification_id), data)
+
+
+class FirestoreUnitOfWork:
+    """The ``UnitOfWork`` port; the Firestore client is created on first use."""
+
+    def __init__(self, db: firestore.Client | None = None, attempts: int = ATTEMPTS) -> None:
+        self._db = db
+        self.attempts = attempts
+
+    @property
+    def db(self) -> firestore.Client:
+        if self._db is None:
+            self._db = client()
+        return self._db
+
+    @property
+    def refs(self) -> Refs:
+        return Refs(self.db)
+
+    def transact(self, work: Callable[[Tx], T], *, lock: str) -> T:
+        db = self.db
+        return run_transaction(
+            db, lock, lambda txn: work(FirestoreTx(db, txn)), attempts=self.attempts
+        )
