@@ -477,6 +477,7 @@ def record_upload(
         head=head,
         detected=detect(head),
     )
+
     def work(tx: Tx) -> str:
         current = tx.submission(sub.submission_id)
         if current is None or obj.generation in current.counted_generations:
@@ -574,6 +575,7 @@ def _refuse_late_upload(
     """A new generation written (through a still valid signed URL) after the submission was
     reviewed, deleted or found invalid: nobody vetted these bytes, and a download must never serve
     them, so the generation is removed and the refusal audited, once per generation."""
+
     def work(tx: Tx) -> str:
         current = tx.submission(sub.submission_id)
         if current is None or obj.generation in current.counted_generations:
