@@ -145,6 +145,19 @@ def _commit_aborted(exc: BaseException) -> bool:
     )
 
 
+@contextmanager
+def plain_read() -> Iterator[None]:
+    """Around a read outside a transaction: a transient backend error (UNAVAILABLE,
+    DEADLINE_EXCEEDED) becomes :class:`~shared.errors.Unavailable` (HTTP 503 + Retry-After), not a
+    500. (The client library has already retried it with its own backoff.)"""
+    from google.api_core import exceptions
+
+    try:
+        yield
+    except (exceptions.ServiceUnavailable, exceptions.DeadlineExceeded) as exc:
+        raise Unavailable("the database is busy right now; try again shortly") from exc
+
+
 def backoff(attempt: int) -> float:
     """Seconds to wait before run ``attempt + 1``: full jitter over a capped exponential."""
     return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
 
-from shared.adapters.firestore import client, from_document
+from shared.adapters.firestore import client, from_document, plain_read
 from shared.adapters.unit_of_work import (
     FirestoreUnitOfWork,
     module_progress,
@@ -61,7 +61,9 @@ class FirestoreCatalog:
             return {}
         refs = [self.db.collection(collection).document(i) for i in dict.fromkeys(ids)]
         found: dict[str, M] = {}
-        for snap in self.db.get_all(refs):
+        with plain_read():
+            snaps = list(self.db.get_all(refs))
+        for snap in snaps:
             if snap.exists:
                 found[snap.id] = from_document(model, key, snap.id, snap.to_dict() or {})
         return found

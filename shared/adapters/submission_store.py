@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from shared.adapters.firestore import from_document
+from shared.adapters.firestore import from_document, plain_read
 from shared.adapters.unit_of_work import FirestoreUnitOfWork, submission
 from shared.domain.models import Resource, Submission, SubmissionStatus
 
@@ -22,11 +22,13 @@ RESOURCES = "resources"
 
 class FirestoreSubmissionStore(FirestoreUnitOfWork):
     def get_submission(self, submission_id: str) -> Submission | None:
-        snap = self.db.collection(SUBMISSIONS).document(submission_id).get()
+        with plain_read():
+            snap = self.db.collection(SUBMISSIONS).document(submission_id).get()
         return submission(submission_id, snap.to_dict() or {}) if snap.exists else None
 
     def get_resource(self, resource_id: str) -> Resource | None:
-        snap = self.db.collection(RESOURCES).document(resource_id).get()
+        with plain_read():
+            snap = self.db.collection(RESOURCES).document(resource_id).get()
         if not snap.exists:
             return None
         return from_document(Resource, "resource_id", resource_id, snap.to_dict() or {})
@@ -39,7 +41,8 @@ class FirestoreSubmissionStore(FirestoreUnitOfWork):
             .where(filter=FieldFilter("user_id", "==", uid))
             .where(filter=FieldFilter("resource_id", "==", resource_id))
         )
-        return [submission(s.id, s.to_dict() or {}) for s in query.stream()]
+        with plain_read():
+            return [submission(s.id, s.to_dict() or {}) for s in query.stream()]
 
     def pending(
         self, pathway_id: str | None, limit: int, after: tuple[dt.datetime, str] | None
@@ -54,4 +57,5 @@ class FirestoreSubmissionStore(FirestoreUnitOfWork):
         query = query.order_by("uploaded_at").order_by("submission_id")
         if after is not None:
             query = query.start_after({"uploaded_at": after[0], "submission_id": after[1]})
-        return [submission(s.id, s.to_dict() or {}) for s in query.limit(limit).stream()]
+        with plain_read():
+            return [submission(s.id, s.to_dict() or {}) for s in query.limit(limit).stream()]

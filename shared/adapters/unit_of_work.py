@@ -32,6 +32,7 @@ from shared.adapters.firestore import (
     ATTEMPTS,
     client,
     from_document,
+    plain_read,
     run_transaction,
     to_document,
 )
@@ -110,8 +111,12 @@ class Refs:
         """The documents that exist among ``refs``, in one batched read, by id."""
         if not refs:
             return {}
-        snaps = self.db.get_all(refs, transaction=transaction)
-        return {s.id: parse(s.id, s.to_dict() or {}) for s in snaps if s.exists}
+        if transaction is not None:
+            found = list(self.db.get_all(refs, transaction=transaction))
+        else:
+            with plain_read():
+                found = list(self.db.get_all(refs))
+        return {s.id: parse(s.id, s.to_dict() or {}) for s in found if s.exists}
 
 
 class FirestoreTx:

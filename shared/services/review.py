@@ -107,7 +107,6 @@ def review_submission(
 ) -> SubmissionView:
     if req.decision == "reject" and not req.comments.strip():
         raise InvalidArgument("a rejection needs comments for the learner")
-    at = now()
     approved = req.decision == "approve"
 
     def work(tx: Tx) -> SubmissionView:
@@ -122,6 +121,7 @@ def review_submission(
                 f"{req.generation} was reviewed (now {sub.gcs_generation}): review it again"
             )
         state = ResourceState.read(tx, sub.user_id, sub.resource_id)
+        at = state.stamp(now())
         reviewed = sub.model_copy(
             update={
                 "status": SubmissionStatus.approved if approved else SubmissionStatus.rejected,

@@ -42,8 +42,6 @@ class TaskOutcome(BaseModel):
 def expire_upload(
     task: ExpireUpload, *, store: SubmissionStore, now: Clock = utcnow
 ) -> TaskOutcome:
-    at = now()
-
     def work(tx: Tx) -> str:
         sub = tx.submission(task.submission_id)
         if sub is None:
@@ -51,6 +49,7 @@ def expire_upload(
         if sub.status != SubmissionStatus.pending_upload:
             return f"already {sub.status}"
         state = ResourceState.read(tx, sub.user_id, sub.resource_id)
+        at = state.stamp(now())
         # A pending submission never made the resource submitted, so this normally writes only the
         # submission; settling anyway keeps every submission change on the one rule.
         expired = sub.model_copy(update={"status": SubmissionStatus.expired})

@@ -74,6 +74,16 @@ class ResourceState:
     def read(cls, tx: Tx, uid: str, resource_id: str) -> ResourceState:
         return cls(tx.progress(uid, resource_id), tx.resource_submissions(uid, resource_id))
 
+    def stamp(self, now: dt.datetime) -> dt.datetime:
+        """The time of this change: ``now`` (read inside the transaction, after its reads), but
+        never earlier than the progress it changes, so ``updated_at`` and the time-ordered ids of
+        ``progress_events`` follow the order in which the changes committed, even when clocks
+        or a retried transaction disagree."""
+        last = self.progress.updated_at if self.progress else None
+        if last is not None and now <= last:
+            return last + dt.timedelta(microseconds=1)
+        return now
+
     def write(
         self,
         tx: Tx,
@@ -364,8 +374,6 @@ def delete_submission(
     cfg: Settings,
     now: Clock = utcnow,
 ) -> DeleteReply:
-    at = now()
-
     def work(tx: Tx) -> Submission | None:
         sub = tx.submission(submission_id)
         if sub is None or sub.user_id != me.uid:
@@ -373,6 +381,7 @@ def delete_submission(
         if sub.status == S.deleted:
             return None  # already deleted: the same reply, nothing written
         state = ResourceState.read(tx, sub.user_id, sub.resource_id)
+        at = state.stamp(now())
         deleted = sub.model_copy(update={"status": S.deleted, "deleted_at": at})
         resource_status = state.write(tx, deleted, at, action="submission_deleted")
         tx.put_audit(
@@ -468,7 +477,6 @@ def record_upload(
         head=head,
         detected=detect(head),
     )
-    at = now()
 
     def work(tx: Tx) -> str:
         current = tx.submission(sub.submission_id)
@@ -477,6 +485,7 @@ def record_upload(
         if current.status not in RECORDABLE:
             return f"skipped:{current.status}"
         state = ResourceState.read(tx, current.user_id, current.resource_id)
+        at = state.stamp(now())
         generations = [*current.counted_generations, obj.generation]
         if reason is not None:
             # An invalid new generation replaces whatever the object held: the submission no
@@ -566,7 +575,6 @@ def _refuse_late_upload(
     """A new generation written (through a still valid signed URL) after the submission was
     reviewed, deleted or found invalid: nobody vetted these bytes, and a download must never serve
     them, so the generation is removed and the refusal audited, once per generation."""
-    at = now()
 
     def work(tx: Tx) -> str:
         current = tx.submission(sub.submission_id)
@@ -574,6 +582,7 @@ def _refuse_late_upload(
             return "duplicate"
         if current.status in RECORDABLE:
             return "retry"  # it became recordable meanwhile: let the event be delivered again
+        at = now()
         seen = current.model_copy(
             update={"counted_generations": [*current.counted_generations, obj.generation]}
         )

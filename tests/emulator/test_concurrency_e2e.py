@@ -245,3 +245,50 @@ def test_one_finalize_event_delivered_five_times_at_once_is_recorded_once(
     assert me.progress(IMG_EXERCISE)["submission_count"] == 1
     # quickly: no copy waited out a lock timeout (a generous deadline, not a benchmark)
     assert max(took for _, took in results) < 10, results
+
+
+def test_a_delete_racing_reviews_and_expiry_ends_consistent(
+    learner: Callable[[], Learner], api: Any, mint: Callable[..., str], cloud: dict[str, Any]
+) -> None:
+    me = learner()
+    grant = me.upload(IMG_PROJECT, "v1.pdf", "application/pdf", PDF)
+    sub = me.wait_status(grant["submission_id"], "uploaded")
+    me.wait_resource(IMG_PROJECT, "submitted")
+    sid = grant["submission_id"]
+    review = api("review")
+    teacher = mint(unique("teacher"), instructor=True)
+    expire_url = cloud["functions"]["task_expire_upload"]
+    secret = {"X-Aibc-Task-Secret": cloud["tasks_local_secret"]}
+
+    def act(i: int) -> tuple[str, int]:
+        if i == 0:
+            return "delete", me.uploads.delete(
+                f"/users/me/submissions/{sid}", token=me.token
+            ).status_code
+        if i < 4:
+            body = {"decision": "approve", "generation": sub["gcs_generation"], "grade": 70}
+            reply = review.post(f"/admin/submissions/{sid}/review", token=teacher, json=body)
+            return "review", reply.status_code
+        reply = requests.post(expire_url, json={"submission_id": sid}, headers=secret, timeout=60)
+        return "expire", reply.status_code
+
+    results = at_once(6, act)
+    assert all(status < 500 for _, status in results), results
+    assert dict(results)["delete"] == 200
+    approvals = [status for kind, status in results if kind == "review"]
+    assert approvals.count(200) <= 1
+    assert set(approvals) <= {200, 404, 409}
+    final = me.submission(sid)
+    assert (
+        final["status"] == "deleted"
+    )  # the owner's delete always lands (a review cannot block it)
+    assert final["reviewed_by"] is None or approvals.count(200) == 1
+    # nothing valid is left: the resource went back, whatever the order
+    progress = me.progress(IMG_PROJECT)
+    assert (progress["status"], progress["completed_at"]) == ("in_progress", None)
+    assert progress["submission_count"] == 1
+    index = me.db.document(f"users/{me.uid}/resource_submissions/{IMG_PROJECT}").get().to_dict()
+    assert index["submissions"][sid]["status"] == "deleted"
+    events = [e.to_dict() for e in me.db.collection(f"users/{me.uid}/progress_events").get()]
+    assert events[-1]["to_status"] == "in_progress"
+    assert [e["action"] for e in events].count("submission_deleted") == 1

@@ -176,3 +176,10 @@ def test_unavailable_is_a_503_json_error_with_retry_after() -> None:
     assert reply.status_code == 503
     assert reply.headers["Retry-After"] == "2"
     assert json.loads(reply.get_data())["error"]["code"] == "unavailable"
+
+
+def test_a_plain_read_that_times_out_is_unavailable() -> None:
+    with pytest.raises(Unavailable), fs.plain_read():
+        raise exceptions.DeadlineExceeded("busy")
+    with pytest.raises(exceptions.NotFound), fs.plain_read():
+        raise exceptions.NotFound("other errors pass through")

@@ -745,3 +745,16 @@ def test_attempts_come_from_the_index_read_by_key(w: World) -> None:
     assert w.issue(me=BOB).attempt == 1
     # every submission transaction of a learner names the learner's lock
     assert set(w.store.locks) == {service.learner_lock("alice"), service.learner_lock("bob")}
+
+
+def test_a_change_is_never_stamped_before_the_progress_it_changes(w: World) -> None:
+    reply = w.issue()
+    w.tick(minutes=5)
+    w.record(w.upload(reply, PNG))
+    recorded = w.progress().updated_at
+    assert recorded is not None
+    w.tick(minutes=-10)  # a server whose clock is behind, or a request that read the clock early
+    w.delete(reply.submission_id)
+    assert w.progress().updated_at == recorded + dt.timedelta(microseconds=1)
+    ordered = [e["action"] for (_, _), e in sorted(w.store.state.events.items())]
+    assert ordered == ["upload_recorded", "submission_deleted"]
