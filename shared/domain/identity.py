@@ -9,3 +9,6 @@ from dataclasses import dataclass
 class Caller:
     uid: str
     instructor: bool = False
+    # The token's ``name`` and ``email`` claims (kept in the learner's profile, ``users/{uid}``).
+    name: str | None = None
+    email: str | None = None
