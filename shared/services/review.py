@@ -60,7 +60,7 @@ from shared.services.uploads import (
 )
 
 NOTIFY_TASK = "task_notify_learner"
-MAX_PAGE = 50
+MAX_PAGE = 100
 MAX_EARLIER = 5
 MAX_BULK = 50
 REVIEWED = (SubmissionStatus.approved, SubmissionStatus.rejected)

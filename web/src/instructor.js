@@ -81,8 +81,8 @@ export function createInstructorView({ db, api, ui }) {
       "tr",
       { "data-testid": `queue-${s.submission_id}` },
       h("td", {}, `${s.file_name} (${formatBytes(s.size_bytes)})`),
-      h("td", {}, s.user_id),
-      h("td", {}, s.resource_id),
+      h("td", { title: s.learner_email || s.user_id }, s.learner_name || s.learner_email || s.user_id),
+      h("td", { title: s.resource_id }, s.resource_title || s.resource_id),
       h("td", {}, String(s.attempt)),
       h("td", {}, when(s.uploaded_at)),
       h("td", {}, open),
@@ -121,9 +121,12 @@ export function createInstructorView({ db, api, ui }) {
     };
     approve.addEventListener("click", () => decide("approve"));
     reject.addEventListener("click", () => decide("reject"));
+    const learner = s.learner_name ? `${s.learner_name} (${s.learner_email || s.user_id})` : s.learner_email || s.user_id;
+    const where = [s.pathway_title, s.resource_title || s.resource_id].filter(Boolean).join(" › ");
     panel.replaceChildren(
       h("h3", {}, `${s.file_name} — attempt ${s.attempt}`),
-      h("p", { class: "hint" }, `Learner ${s.user_id} · ${s.resource_id} · ${s.content_type}, ${formatBytes(s.size_bytes)} · uploaded ${when(s.uploaded_at)}`),
+      h("p", { class: "hint" }, `${learner} · ${where} · ${s.content_type}, ${formatBytes(s.size_bytes)} · uploaded ${when(s.uploaded_at)}`),
+      earlierAttempts(s),
       link,
       h("label", {}, "Grade (0–100, optional)", grade),
       h("label", {}, "Comments", comments),
@@ -140,6 +143,32 @@ export function createInstructorView({ db, api, ui }) {
     } catch (err) {
       link.textContent = describeError(err);
     }
+  }
+
+  function earlierAttempts(s) {
+    const earlier = s.earlier_attempts || [];
+    if (earlier.length === 0) return h("p", { class: "hint", "data-testid": "earlier-attempts" }, "No earlier attempts.");
+    const more = (s.earlier_attempts_total || 0) - earlier.length;
+    return h(
+      "div",
+      { "data-testid": "earlier-attempts" },
+      h("h4", {}, "Earlier attempts"),
+      h(
+        "ul",
+        {},
+        ...earlier.map((e) =>
+          h(
+            "li",
+            { "data-testid": `earlier-${e.submission_id}` },
+            `Attempt ${e.attempt}: ${e.status}` +
+              (e.grade !== null && e.grade !== undefined ? `, grade ${e.grade}` : "") +
+              (e.review_comments ? ` — “${e.review_comments}”` : "") +
+              (e.reviewed_at ? ` (${when(e.reviewed_at)})` : ""),
+          ),
+        ),
+      ),
+      more > 0 ? h("p", { class: "hint" }, `and ${more} older`) : null,
+    );
   }
 
   return { start, stop };

@@ -290,6 +290,12 @@ async function journey(browser) {
 
   step = "instructor approves the resubmission";
   await byId(ip, `queue-${projectSub2}`).waitFor();
+  await byId(ip, `open-${projectSub2}`).click();
+  await byId(ip, `earlier-${projectSub1}`).waitFor();
+  const earlierText = await byId(ip, `earlier-${projectSub1}`).textContent();
+  check(earlierText.includes("rejected") && earlierText.includes("Please add two worked examples."),
+    `the instructor does not see the earlier attempt's decision: ${earlierText}`);
+  await shot(ip, "instructor-earlier-attempts");
   const href2 = await reviewAs(ip, projectSub2, "approve", 95, "Clear and complete.");
   check((await fetch(href2).then((r) => r.text())) === projectV2, "the second download is not the resubmission");
   await shot(ip, "instructor-approved");
