@@ -5,7 +5,7 @@ PROJECT ?=
 REGION ?= us-central1
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install up down status demo test lint pytest seed openapi bench-progress bench-uploads deploy deploy-plan clean
+.PHONY: install up down status demo test lint pytest seed openapi bench-progress bench-uploads bench-review deploy deploy-plan clean
 
 install: .venv/.installed .venv-tasks/.installed node_modules/.installed web/dist/.built /usr/bin/chromium
 
@@ -74,6 +74,9 @@ bench-progress: install
 # Against a running `make up`; BENCH_ARGS="--learners 50" for a shorter run.
 bench-uploads: install
 	$(PY) -m bench.bench_uploads $(BENCH_ARGS)
+
+bench-review: install
+	$(PY) -m bench.bench_review $(BENCH_ARGS)
 
 # The plan needs only python3: no credentials, network, gcloud or install.
 deploy-plan:
