@@ -39,7 +39,8 @@ import base64
 import binascii
 import datetime as dt
 import json
-from typing import Annotated, Literal
+from collections.abc import Hashable, Iterable
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -59,6 +60,7 @@ from shared.services.uploads import (
     utcnow,
 )
 
+K = TypeVar("K", bound=Hashable)
 NOTIFY_TASK = "task_notify_learner"
 MAX_PAGE = 100
 MAX_EARLIER = 5
@@ -251,11 +253,11 @@ def with_context(
     each kind in one batch)."""
     if not page:
         return []
-    people = profiles.profiles([s.user_id for s in page])
-    resources = catalog.resources([s.resource_id for s in page])
-    modules = catalog.modules([s.module_id for s in page])
-    pathways = catalog.pathways([s.pathway_id for s in page])
-    indexes = store.indexes([(s.user_id, s.resource_id) for s in page])
+    people = profiles.profiles(_distinct(s.user_id for s in page))
+    resources = catalog.resources(_distinct(s.resource_id for s in page))
+    modules = catalog.modules(_distinct(s.module_id for s in page))
+    pathways = catalog.pathways(_distinct(s.pathway_id for s in page))
+    indexes = store.indexes(_distinct((s.user_id, s.resource_id) for s in page))
     earlier_ids: dict[str, list[str]] = {}
     totals: dict[str, int] = {}
     for s in page:
@@ -302,6 +304,10 @@ def with_context(
 
 
 _EARLIER_FIELDS = set(EarlierAttempt.model_fields)
+
+
+def _distinct(values: Iterable[K]) -> list[K]:
+    return list(dict.fromkeys(values))
 
 
 # ---- deciding ----------------------------------------------------------------------------------
