@@ -307,6 +307,14 @@ async function journey(browser) {
   check(navigations === 0, `the learner page navigated ${navigations} time(s)`);
   await shot(lp, "learner-sees-approval");
 
+  step = "instructor approves the exercise with the bulk action";
+  await byId(ip, `select-${exerciseSub}`).check();
+  await byId(ip, "approve-selected").click();
+  await waitAttr(ip, '[data-testid="bulk-outcome"]', "data-approved", "1");
+  await ip.waitForSelector(`[data-testid="queue-${exerciseSub}"]`, { state: "detached" });
+  await shot(ip, "instructor-bulk-approved");
+  await waitText(lp, `submission-status-${exerciseSub}`, "approved");
+
   step = "a second learner, in another browser context, sees none of it";
   const { page: sp } = await openPage(browser, "learner2");
   await signIn(sp, second, "learner");
