@@ -20,7 +20,8 @@ Reviewed work is the record: a learner cannot delete an approved or rejected sub
 names the ``revision`` the instructor saw (0 for the first decision) and gives a reason; of two
 instructors revising at once exactly one wins, the other gets 409. Each applied revision is audited
 once (``{submission}-submission_revised-r{n}``) and notified once
-(``users/{uid}/notifications/{submission}-revision-{n}``).
+(``users/{uid}/notifications/{submission}-revision-{n}``). The same revision sent again by the
+same instructor (a client retrying) is answered 200 as it stands, with nothing written or notified.
 
 :func:`bulk_approve` approves up to :data:`MAX_BULK` submissions, each in its own transaction, each
 audited and notified once, with a result per item. A repeated call (a client retrying) finds the
@@ -435,10 +436,19 @@ def revise_submission(
     """A new decision, grade and comments for a reviewed submission, with a reason."""
     approved = _check_decision(req.decision, req.comments)
 
-    def work(tx: Tx) -> SubmissionView:
+    def work(tx: Tx) -> tuple[SubmissionView, bool]:
         sub = tx.submission(submission_id)
         if sub is None or sub.status == SubmissionStatus.deleted:
             raise NotFound(f"no submission {submission_id}")
+        repeated = (
+            sub.revision == req.revision + 1
+            and sub.reviewed_by == me.uid
+            and sub.status == _status(approved)
+            and (sub.grade, sub.review_comments, sub.revision_reason)
+            == (req.grade, req.comments, req.reason)
+        )
+        if repeated:  # this very revision, sent again (a client retrying): answered as it stands
+            return SubmissionView.of(sub), False
         if sub.status not in REVIEWED:
             raise Conflict(
                 f"submission {submission_id} is {sub.status}: only a decision can be revised "
@@ -482,9 +492,11 @@ def revise_submission(
                 resource_status=str(resource_status),
             )
         )
-        return SubmissionView.of(revised)
+        return SubmissionView.of(revised), True
 
-    view = store.transact(work, lock=submission_lock(submission_id))
+    view, applied = store.transact(work, lock=submission_lock(submission_id))
+    if not applied:
+        return view
     _notify(
         tasks,
         f"notify-{submission_id}-revision-{view.revision}",

@@ -189,6 +189,25 @@ def test_a_revision_names_the_revision_it_saw(w: World) -> None:
     assert (w.sub(sid), w.store.state.audit, w.tasks.queued) == before
 
 
+def test_the_same_revision_sent_again_writes_and_notifies_nothing(w: World) -> None:
+    sid = uploaded(w)
+    w.review(sid, "approve", grade=90)
+    first = w.revise(sid, "reject", revision=0, comments="Wrong file.", reason="mix-up")
+    state = (w.sub(sid), dict(w.store.state.audit), dict(w.store.state.events))
+    w.tasks.queued.clear()
+    again = w.revise(sid, "reject", revision=0, comments="Wrong file.", reason="mix-up")
+    assert again == first
+    assert (w.sub(sid), w.store.state.audit, w.store.state.events) == state
+    assert w.tasks.queued == {}
+    # the same revision number with another content, or from another instructor, is a conflict
+    with pytest.raises(Conflict):
+        w.revise(sid, "reject", revision=0, comments="Wrong file!", reason="mix-up")
+    with pytest.raises(Conflict):
+        w.revise(
+            sid, "reject", revision=0, comments="Wrong file.", reason="mix-up", me=OTHER_TEACHER
+        )
+
+
 def test_only_a_decision_can_be_revised(w: World) -> None:
     sid = uploaded(w)
     with pytest.raises(Conflict, match="review it first"):
