@@ -288,3 +288,34 @@ def test_a_bulk_request_out_of_bounds_is_400_and_writes_nothing(
     )
     assert learner_call.status_code == 403
     assert me.submission(sub["submission_id"])["status"] == "uploaded"
+
+
+def test_the_same_revision_sent_twice_at_once_applies_once(
+    learner: Callable[..., Learner], api: Any, mint: Callable[..., str], db: Any
+) -> None:
+    me = learner()
+    sub = uploaded(me)
+    sid = sub["submission_id"]
+    review = api("review")
+    teacher = mint(unique("teacher"), instructor=True)
+    body = {"decision": "reject", "generation": str(sub["gcs_generation"]), "comments": "Blurry."}
+    assert review.post(f"/admin/submissions/{sid}/review", token=teacher, json=body).ok
+    revision = {"decision": "approve", "revision": 0, "grade": 77, "reason": "legible after all"}
+    replies = at_once(
+        3,
+        lambda _: review.post(f"/admin/submissions/{sid}/revise", token=teacher, json=revision),
+    )
+    assert [r.status_code for r in replies] == [200] * 3, [r.text for r in replies]
+    assert {r.json()["revision"] for r in replies} == {1}
+    final = me.submission(sid)
+    assert (final["status"], final["revision"], final["grade"]) == ("approved", 1, 77)
+    assert len([e for e in audit_entries(db, sid) if e["action"] == "submission_revised"]) == 1
+    events = [e.to_dict() for e in me.db.collection(f"users/{me.uid}/progress_events").stream()]
+    assert [e["action"] for e in events].count("submission_revised") == 1
+    me.wait_resource(IMG_PROJECT, "reviewed")
+    notes = wait_for(
+        lambda: (n := notifications(me)) and f"{sid}-revision-1" in n and n,
+        timeout=60,
+        what="the revision's notification",
+    )
+    assert sorted(notes) == sorted([f"{sid}-reject", f"{sid}-revision-1"])
