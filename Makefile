@@ -10,7 +10,7 @@ ifdef DEV
 export LOCALCLOUD_MODE := dev
 endif
 
-.PHONY: install up down status demo test lint pytest seed openapi bench-progress bench-uploads deploy deploy-plan smoke clean
+.PHONY: install up down status demo test lint pytest seed openapi bench-progress bench-uploads bench-review deploy deploy-plan smoke clean
 
 install: .venv/.installed .venv-tasks/.installed node_modules/.installed web/dist/.built /usr/bin/chromium
 
@@ -79,6 +79,9 @@ bench-progress: install
 # Against a running `make up`; BENCH_ARGS="--learners 50" for a shorter run.
 bench-uploads: install
 	$(PY) -m bench.bench_uploads $(BENCH_ARGS)
+
+bench-review: install
+	$(PY) -m bench.bench_review $(BENCH_ARGS)
 
 # The plan needs only python3: no credentials, network, gcloud or install.
 deploy-plan:

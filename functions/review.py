@@ -1,6 +1,8 @@
-"""``review``: the instructor's pending queue and approve / reject (``instructor`` claim required).
+"""``review``: the instructor's pending queue with context, approve / reject, revise a decision and
+approve several at once (``instructor`` claim required).
 
-A review names the object generation the instructor saw (see :mod:`shared.services.review`).
+A review names the object generation the instructor saw, a revision the revision it saw (see
+:mod:`shared.services.review`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,21 @@ router = Router("review")
 
 @router.get("/admin/submissions/pending", auth="instructor")
 def pending(call: Call) -> service.PendingPage:
-    return service.pending_queue(call.query(service.PendingQuery), store=deps().submissions)
+    d = deps()
+    return service.pending_queue(
+        call.query(service.PendingQuery),
+        store=d.submissions,
+        profiles=d.profiles,
+        catalog=d.catalog,
+    )
+
+
+@router.post("/admin/submissions/bulk-review", auth="instructor")
+def bulk_review(call: Call) -> service.BulkReply:
+    d = deps()
+    return service.bulk_approve(
+        call.me, call.body(service.BulkApproveRequest), store=d.submissions, tasks=d.tasks
+    )
 
 
 @router.post("/admin/submissions/{submission_id}/review", auth="instructor")
@@ -31,6 +47,18 @@ def review_one(call: Call) -> SubmissionView:
         call.me,
         known_id(call.params["submission_id"], "submission"),
         call.body(service.ReviewRequest),
+        store=d.submissions,
+        tasks=d.tasks,
+    )
+
+
+@router.post("/admin/submissions/{submission_id}/revise", auth="instructor")
+def revise_one(call: Call) -> SubmissionView:
+    d = deps()
+    return service.revise_submission(
+        call.me,
+        known_id(call.params["submission_id"], "submission"),
+        call.body(service.ReviseRequest),
         store=d.submissions,
         tasks=d.tasks,
     )

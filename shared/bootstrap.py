@@ -25,6 +25,7 @@ from shared.services.ports import (
     CatalogReader,
     LearnerIndex,
     ObjectStore,
+    ProfileStore,
     ProgressStore,
     SubmissionStore,
     TaskQueue,
@@ -108,6 +109,17 @@ class Deps:
             return FirestoreSubmissionStore()
 
         return self._get("submissions", build)
+
+    @property
+    def profiles(self) -> ProfileStore:
+        """Learner profiles (``users/{uid}``)."""
+
+        def build() -> ProfileStore:
+            from shared.adapters.profile_store import FirestoreProfileStore
+
+            return FirestoreProfileStore()
+
+        return self._get("profiles", build)
 
     @property
     def objects(self) -> ObjectStore:

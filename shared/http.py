@@ -195,6 +195,8 @@ class Router:
             for name, value in params.items():
                 if not valid_id(value):
                     raise NotFound(f"no such {name.removesuffix('_id')}")
+            if caller is not None:
+                keep_profile(caller)
             reply = route.handler(Call(request, params, caller))
             status = 200
             if isinstance(reply, tuple):
@@ -243,6 +245,18 @@ def _authenticate(request: flask.Request, mode: AuthMode) -> Caller | None:
     if mode == "instructor" and not caller.instructor:
         raise PermissionDenied("this route requires the instructor role")
     return caller
+
+
+def keep_profile(caller: Caller) -> None:
+    """Keep the caller's profile (``users/{uid}``) in line with the token's claims; cheap after the
+    first call (see :mod:`shared.services.profiles`), and never the reason a request fails."""
+    from shared.bootstrap import deps
+    from shared.services.profiles import keeper
+
+    try:
+        keeper().keep(caller, deps().profiles)
+    except Exception as exc:  # noqa: BLE001 - the profile is best effort; the request goes on
+        log.warning("could not keep the profile", user_id=caller.uid, error=repr(exc))
 
 
 def _cors_headers(request: flask.Request) -> dict[str, str]:

@@ -32,7 +32,14 @@ from shared.domain.progress import (
 )
 from shared.errors import AppError
 from shared.http import MAX_BODY_BYTES, MAX_JSON_DEPTH, route_regex
-from shared.services.review import PendingPage, PendingQuery, ReviewRequest
+from shared.services.review import (
+    BulkApproveRequest,
+    BulkReply,
+    PendingPage,
+    PendingQuery,
+    ReviewRequest,
+    ReviseRequest,
+)
 from shared.services.uploads import (
     DeleteReply,
     DownloadReply,
@@ -216,6 +223,28 @@ OPERATIONS = [
         "instructor",
         SubmissionView,
         body=ReviewRequest,
+        errors=(400, 401, 403, 404, 409),
+    ),
+    Op(
+        "review",
+        "post",
+        "/admin/submissions/bulk-review",
+        "Approve up to 50 submissions, each in its own transaction (each names the generation "
+        "the instructor saw); a result per item; a repeated call applies nothing twice",
+        "instructor",
+        BulkReply,
+        body=BulkApproveRequest,
+        errors=(400, 401, 403),
+    ),
+    Op(
+        "review",
+        "post",
+        "/admin/submissions/{submission_id}/revise",
+        "Revise a decision (new decision, grade and a required reason; names the revision seen, "
+        "409 when another revision landed first); audited and the learner notified again",
+        "instructor",
+        SubmissionView,
+        body=ReviseRequest,
         errors=(400, 401, 403, 404, 409),
     ),
 ]

@@ -41,4 +41,14 @@ def verify_id_token(token: str) -> Caller:
     uid = claims.get("uid") or claims.get("sub")
     if not isinstance(uid, str) or not uid:
         raise Unauthenticated("the Firebase ID token has no subject")
-    return Caller(uid=uid, instructor=claims.get("instructor") is True)
+    return Caller(
+        uid=uid,
+        instructor=claims.get("instructor") is True,
+        name=_claim(claims, "name"),
+        email=_claim(claims, "email"),
+    )
+
+
+def _claim(claims: dict[str, Any], key: str) -> str | None:
+    value = claims.get(key)
+    return value[:320] if isinstance(value, str) and value.strip() else None

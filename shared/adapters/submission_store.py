@@ -4,17 +4,20 @@ and the plain reads outside transactions.
 
 Queries run only here, outside transactions: a learner's list of submissions, and the review queue,
 which needs a composite index on ``submissions``: ``status ASC, uploaded_at ASC, submission_id
-ASC`` and ``status ASC, pathway_id ASC, uploaded_at ASC, submission_id ASC``.
+ASC`` and, for each of its filters (one at a time), ``status ASC, <pathway_id | module_id |
+resource_id> ASC, uploaded_at ASC, submission_id ASC``. The queue's context (earlier attempts) is
+read by key: the per-resource indexes and the submissions they name, in batches.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from shared.adapters.firestore import from_document, plain_read
 from shared.adapters.unit_of_work import FirestoreUnitOfWork, submission
-from shared.domain.models import Resource, Submission, SubmissionStatus
+from shared.domain.models import Resource, ResourceSubmissions, Submission, SubmissionStatus
 
 SUBMISSIONS = "submissions"  # the collection the queries below run on
 RESOURCES = "resources"
@@ -44,16 +47,52 @@ class FirestoreSubmissionStore(FirestoreUnitOfWork):
         with plain_read():
             return [submission(s.id, s.to_dict() or {}) for s in query.stream()]
 
+    def submissions(self, ids: Sequence[str]) -> dict[str, Submission]:
+        refs = [self.refs.submission(i) for i in dict.fromkeys(ids)]
+        return self.refs.get_many(refs, submission)
+
+    def indexes(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], ResourceSubmissions]:
+        refs = [
+            self.refs.learner(uid, "resource_submissions", [rid])[0]
+            for uid, rid in dict.fromkeys(keys)
+        ]
+        if not refs:
+            return {}
+        found: dict[tuple[str, str], ResourceSubmissions] = {}
+        with plain_read():
+            snaps = list(self.db.get_all(refs))
+        for snap in snaps:
+            if snap.exists:
+                uid = snap.reference.parent.parent.id
+                found[(uid, snap.id)] = from_document(
+                    ResourceSubmissions,
+                    "resource_id",
+                    snap.id,
+                    snap.to_dict() or {},
+                    {"user_id": uid},
+                )
+        return found
+
     def pending(
-        self, pathway_id: str | None, limit: int, after: tuple[dt.datetime, str] | None
+        self,
+        scope: tuple[str, str] | None,
+        limit: int,
+        after: tuple[dt.datetime, str] | None,
     ) -> list[Submission]:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         query: Any = self.db.collection(SUBMISSIONS).where(
             filter=FieldFilter("status", "==", SubmissionStatus.uploaded.value)
         )
-        if pathway_id:
-            query = query.where(filter=FieldFilter("pathway_id", "==", pathway_id))
+        field, value = scope or ("", "")
+        if field == "pathway_id":
+            query = query.where(filter=FieldFilter("pathway_id", "==", value))
+        elif field == "module_id":
+            query = query.where(filter=FieldFilter("module_id", "==", value))
+        elif field == "resource_id":
+            query = query.where(filter=FieldFilter("resource_id", "==", value))
         query = query.order_by("uploaded_at").order_by("submission_id")
         if after is not None:
             query = query.start_after({"uploaded_at": after[0], "submission_id": after[1]})

@@ -165,6 +165,10 @@ class Submission(_Doc):
     # Object generations already recorded (valid or invalid): a redelivered event is a no-op.
     counted_generations: list[int] = Field(default_factory=list)
     deleted_at: dt.datetime | None = None
+    # How often the decision was revised (0: the first decision stands); a revision names the one
+    # it saw, so of two instructors revising at once exactly one wins.
+    revision: int = 0
+    revision_reason: str | None = None
 
 
 class SubmissionEntry(_Doc):
@@ -189,3 +193,13 @@ class ResourceSubmissions(_Doc):
     attempts: int = 0
     submissions: dict[str, SubmissionEntry] = Field(default_factory=dict)
     updated_at: dt.datetime | None = None
+
+
+class LearnerProfile(_Doc):
+    """``users/{uid}``: what the functions keep of a learner's ID token claims (``name``,
+    ``email``); readable by the learner and by instructors, written only by the functions."""
+
+    user_id: str
+    display_name: str | None = None
+    email: str | None = None
+    profile_updated_at: dt.datetime | None = None

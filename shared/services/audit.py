@@ -1,7 +1,8 @@
 """Audit entries: who did what to which submission, and how it ended.
 
-Entries get deterministic ids (``{submission}-{action}[-{generation}]``) so a retried transaction or a
-redelivered event cannot append the same fact twice.
+Entries get deterministic ids (``{submission}-{action}[-{generation}][-r{revision}]``) so a retried
+transaction or a redelivered event cannot append the same fact twice (a revised decision is one
+entry per revision).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ Action = Literal[
     "upload_expired",
     "submission_deleted",
     "submission_reviewed",
+    "submission_revised",
 ]
 Outcome = Literal["ok", "refused", "invalid", "approved", "rejected", "expired", "deleted"]
 
@@ -37,11 +39,14 @@ class AuditEntry(BaseModel):
     pathway_id: str
     at: dt.datetime
     generation: int | None = None
+    revision: int | None = None
     details: dict[str, Any] = {}
 
     @property
     def entry_id(self) -> str:
         suffix = f"-{self.generation}" if self.generation is not None else ""
+        if self.revision is not None:
+            suffix += f"-r{self.revision}"
         return f"{self.submission_id}-{self.action}{suffix}"
 
 
@@ -53,6 +58,7 @@ def entry(
     submission: Any,
     at: dt.datetime,
     generation: int | None = None,
+    revision: int | None = None,
     **details: Any,
 ) -> AuditEntry:
     """An entry about ``submission`` (anything with user_id, submission_id, resource_id, pathway_id)."""
@@ -66,5 +72,6 @@ def entry(
         pathway_id=submission.pathway_id,
         at=at,
         generation=generation,
+        revision=revision,
         details={k: v for k, v in details.items() if v is not None},
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from shared.domain.models import (
+    LearnerProfile,
     Module,
     ModuleProgress,
     Pathway,
@@ -84,8 +85,32 @@ class SubmissionStore(UnitOfWork, Protocol):
     def get_resource(self, resource_id: str) -> Resource | None: ...
     def list_submissions(self, uid: str, resource_id: str) -> list[Submission]: ...
     def pending(
-        self, pathway_id: str | None, limit: int, after: tuple[dt.datetime, str] | None
-    ) -> list[Submission]: ...
+        self,
+        scope: tuple[str, str] | None,
+        limit: int,
+        after: tuple[dt.datetime, str] | None,
+    ) -> list[Submission]:
+        """Submissions awaiting review, oldest upload first; ``scope`` is one filter,
+        ``("pathway_id" | "module_id" | "resource_id", id)``."""
+        ...
+
+    def submissions(self, ids: Sequence[str]) -> dict[str, Submission]:
+        """Those of the submissions that exist (one batched read by key)."""
+        ...
+
+    def indexes(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], ResourceSubmissions]:
+        """The per-resource indexes of ``(uid, resource_id)`` that exist (one batched read)."""
+        ...
+
+
+class ProfileStore(Protocol):
+    """``users/{uid}``: learner profiles (read by key; written only by the functions)."""
+
+    def profile(self, uid: str) -> LearnerProfile | None: ...
+    def profiles(self, uids: Sequence[str]) -> dict[str, LearnerProfile]: ...
+    def put_profile(self, profile: LearnerProfile) -> None: ...
 
 
 class StatusReader(Protocol):

@@ -2,7 +2,8 @@
 
 - ``expire_upload``: an upload URL reached its expiry; a submission still ``pending_upload`` becomes
   ``expired``.
-- ``notify_learner``: writes ``users/{uid}/notifications/{submission_id}-{decision}`` once.
+- ``notify_learner``: writes ``users/{uid}/notifications/{submission_id}-{decision}`` once (a
+  revised decision: ``{submission_id}-revision-{n}``, once per revision).
 - ``reevaluate_learners``: recomputes a module's rollup for every learner with progress in it.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared import log
 from shared.domain import progress as progress_rules
@@ -33,6 +34,8 @@ class NotifyLearner(BaseModel):
 
     submission_id: Id
     decision: Literal["approve", "reject"]
+    # Set for a revised decision: the revision it announces (one notification per revision).
+    revision: int | None = Field(default=None, ge=1)
 
 
 class TaskOutcome(BaseModel):
@@ -70,7 +73,9 @@ def expire_upload(
     return TaskOutcome(outcome=outcome)
 
 
-def notification_id(submission_id: str, decision: str) -> str:
+def notification_id(submission_id: str, decision: str, revision: int | None = None) -> str:
+    if revision is not None:
+        return f"{submission_id}-revision-{revision}"
     return f"{submission_id}-{decision}"
 
 
@@ -78,7 +83,7 @@ def notify_learner(
     task: NotifyLearner, *, store: SubmissionStore, now: Clock = utcnow
 ) -> TaskOutcome:
     at = now()
-    note_id = notification_id(task.submission_id, task.decision)
+    note_id = notification_id(task.submission_id, task.decision, task.revision)
 
     def work(tx: Tx) -> str:
         sub = tx.submission(task.submission_id)
@@ -87,11 +92,18 @@ def notify_learner(
         if tx.notification_exists(sub.user_id, note_id):
             return "already notified"
         approved = task.decision == "approve"
+        revised = task.revision is not None
+        title = "Submission approved" if approved else "Submission needs another try"
+        extra: dict[str, object] = {}
+        if revised:
+            title = "Review revised: " + ("approved" if approved else "needs another try")
+            extra = {"revision": task.revision, "reason": sub.revision_reason or ""}
         tx.put_notification(
             sub.user_id,
             note_id,
             {
-                "kind": "submission_reviewed",
+                **extra,
+                "kind": "submission_revised" if revised else "submission_reviewed",
                 "submission_id": sub.submission_id,
                 "resource_id": sub.resource_id,
                 "module_id": sub.module_id,
@@ -100,7 +112,7 @@ def notify_learner(
                 "decision": task.decision,
                 "grade": sub.grade,
                 "comments": sub.review_comments or "",
-                "title": "Submission approved" if approved else "Submission needs another try",
+                "title": title,
                 "read": False,
                 "created_at": at,
             },

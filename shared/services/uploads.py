@@ -184,6 +184,9 @@ class SubmissionView(SubmissionSummary):
     reviewed_at: dt.datetime | None = None
     review_comments: str | None = None
     grade: int | None = None
+    # How often the decision was revised; a revision names it (see ``shared.services.review``).
+    revision: int = 0
+    revision_reason: str | None = None
 
 
 class SubmissionList(BaseModel):
@@ -324,6 +327,8 @@ def _enqueue_expiry(tasks: TaskQueue, submission_id: str, at: dt.datetime) -> No
 
 # ---- reading and deleting --------------------------------------------------------------------
 
+REVIEWED = (S.approved, S.rejected)
+
 
 def list_submissions(me: Caller, resource_id: str, *, store: SubmissionStore) -> SubmissionList:
     subs = [s for s in store.list_submissions(me.uid, resource_id) if s.status != S.deleted]
@@ -380,6 +385,11 @@ def delete_submission(
             raise NotFound(f"no submission {submission_id}")
         if sub.status == S.deleted:
             return None  # already deleted: the same reply, nothing written
+        if sub.status in REVIEWED:
+            raise Conflict(
+                f"submission {submission_id} was {sub.status} by an instructor: reviewed work is "
+                "kept as the record and cannot be deleted"
+            )
         state = ResourceState.read(tx, sub.user_id, sub.resource_id)
         at = state.stamp(now())
         deleted = sub.model_copy(update={"status": S.deleted, "deleted_at": at})

@@ -48,6 +48,18 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
         "/admin/submissions/nope/review",
         {"decision": "approve", "grade": 90, "comments": ""},
     ),
+    (
+        "review",
+        "POST",
+        "/admin/submissions/nope/revise",
+        {"decision": "approve", "revision": 0, "reason": "second look"},
+    ),
+    (
+        "review",
+        "POST",
+        "/admin/submissions/bulk-review",
+        {"submissions": [{"submission_id": "nope", "generation": "1"}]},
+    ),
 ]
 BAD_TOKENS: dict[str, Callable[[], str | None]] = {
     "none": lambda: None,

@@ -274,21 +274,28 @@ def test_a_delete_racing_reviews_and_expiry_ends_consistent(
 
     results = at_once(6, act)
     assert all(status < 500 for _, status in results), results
-    assert dict(results)["delete"] == 200
     approvals = [status for kind, status in results if kind == "review"]
     assert approvals.count(200) <= 1
     assert set(approvals) <= {200, 404, 409}
     final = me.submission(sid)
-    assert (
-        final["status"] == "deleted"
-    )  # the owner's delete always lands (a review cannot block it)
-    assert final["reviewed_by"] is None or approvals.count(200) == 1
-    # nothing valid is left: the resource went back, whatever the order
     progress = me.progress(IMG_PROJECT)
-    assert (progress["status"], progress["completed_at"]) == ("in_progress", None)
-    assert progress["submission_count"] == 1
     index = me.db.document(f"users/{me.uid}/resource_submissions/{IMG_PROJECT}").get().to_dict()
-    assert index["submissions"][sid]["status"] == "deleted"
     events = [e.to_dict() for e in me.db.collection(f"users/{me.uid}/progress_events").get()]
+    assert progress["submission_count"] == 1
+    if dict(results)["delete"] == 409:
+        # an approval committed first: reviewed work is the record, the delete is refused
+        assert approvals.count(200) == 1
+        assert final["status"] == "approved"
+        assert (progress["status"], index["submissions"][sid]["status"]) == ("reviewed", "approved")
+        assert [e["action"] for e in events].count("submission_deleted") == 0
+        assert events[-1]["to_status"] == "reviewed"
+        return
+    # the delete committed first: no approval can follow, nothing valid is left
+    assert dict(results)["delete"] == 200
+    assert approvals.count(200) == 0
+    assert final["status"] == "deleted"
+    assert final["reviewed_by"] is None
+    assert (progress["status"], progress["completed_at"]) == ("in_progress", None)
+    assert index["submissions"][sid]["status"] == "deleted"
     assert events[-1]["to_status"] == "in_progress"
     assert [e["action"] for e in events].count("submission_deleted") == 1

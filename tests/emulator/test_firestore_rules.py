@@ -43,6 +43,8 @@ NOTIFICATION = "sub-alice-2-approved"
 TOKENS: dict[str, str | None] = {
     "A": mint("alice", project_id=PROJECT),
     "B": mint("bob", project_id=PROJECT),
+    # a learner without a profile yet (the functions create it on their first call)
+    "C": mint("carol", project_id=PROJECT),
     "I": mint("ivy", instructor=True, project_id=PROJECT),
     # a learner who put a truthy, non-boolean claim in front of the rules: not an instructor
     "fake-instructor": mint("mallory", project_id=PROJECT, extra={"instructor": "true"}),
@@ -117,6 +119,12 @@ SEED: dict[str, dict[str, Any]] = {
     },
     **_learner_state("alice"),
     **_learner_state("bob"),
+    "users/alice": {
+        "display_name": "Alice",
+        "email": "alice@example.com",
+        "profile_updated_at": NOW,
+    },
+    "users/bob": {"display_name": "Bob", "email": "bob@example.com", "profile_updated_at": NOW},
     "submissions/sub-alice-1": _submission("alice", 1, "uploaded"),
     "submissions/sub-alice-2": _submission("alice", 2, "approved"),
     "submissions/sub-bob-1": _submission("bob", 1, "uploaded"),
@@ -362,7 +370,14 @@ LEARNER_STATE_CASES = [
         "users/alice/progress_events/{fresh}",
         data={"type": "resource_completed"},
     ),
-    deny("own-user-doc-create-A", "A", "create", "users/alice", data={"role": "instructor"}),
+    deny(
+        "own-user-doc-update-A",
+        "A",
+        "update",
+        "users/alice",
+        data={"role": "instructor"},
+        mask=("role",),
+    ),
 ]
 
 NOTIFICATION_CASES = [
@@ -573,6 +588,58 @@ SUBMISSION_CASES = [
     ),
 ]
 
+# users/{uid}: the learner's profile, kept by the functions from the ID token's claims
+ALICE_PROFILE = "users/alice"
+PROFILE_CASES = [
+    allow("own-profile-get-A", "A", "get", ALICE_PROFILE, ids=ids("alice")),
+    deny("other-profile-get-B", "B", "get", ALICE_PROFILE),
+    allow("profile-get-instructor", "I", "get", ALICE_PROFILE, ids=ids("alice")),
+    deny("profile-get-fake-instructor", "fake-instructor", "get", ALICE_PROFILE),
+    deny("profile-get-anon", "anon", "get", ALICE_PROFILE),
+    # listing every profile spans learners: instructors only
+    allow("profiles-list-instructor", "I", "list", "users", ids=ids("alice", "bob")),
+    deny("profiles-list-A", "A", "list", "users"),
+    deny("profiles-list-anon", "anon", "list", "users"),
+    # never written by a client: not the owner's own name, not an instructor, not a new profile
+    deny(
+        "own-profile-update-A",
+        "A",
+        "update",
+        ALICE_PROFILE,
+        data={"display_name": "Admin"},
+        mask=("display_name",),
+    ),
+    deny(
+        "own-profile-replace-A",
+        "A",
+        "update",
+        ALICE_PROFILE,
+        data={"display_name": "Alice", "email": "alice@evil.example"},
+    ),
+    deny(
+        "other-profile-update-B",
+        "B",
+        "update",
+        ALICE_PROFILE,
+        data={"display_name": "x"},
+        mask=("display_name",),
+    ),
+    deny(
+        "profile-update-instructor",
+        "I",
+        "update",
+        ALICE_PROFILE,
+        data={"email": "x@example.com"},
+        mask=("email",),
+    ),
+    deny("own-profile-delete-A", "A", "delete", ALICE_PROFILE),
+    deny("profile-delete-instructor", "I", "delete", ALICE_PROFILE),
+    deny("own-profile-create-C", "C", "create", "users/carol", data={"display_name": "Carol"}),
+    deny("profile-create-A", "A", "create", "users/{fresh}", data={"display_name": "new"}),
+    deny("profile-create-I", "I", "create", "users/{fresh}", data={"display_name": "new"}),
+    deny("profile-create-anon", "anon", "create", "users/{fresh}", data={"display_name": "n"}),
+]
+
 SERVER_ONLY_CASES = [
     *(
         c
@@ -600,6 +667,7 @@ CASES = [
     *LEARNER_STATE_CASES,
     *NOTIFICATION_CASES,
     *SUBMISSION_CASES,
+    *PROFILE_CASES,
     *SERVER_ONLY_CASES,
 ]
 
@@ -674,7 +742,7 @@ def test_the_table_covers_every_collection_both_ways() -> None:
         key = parts[2] if parts[0] == "users" and len(parts) > 2 else parts[0]
         kind = "read" if case.op in READ_OPS else "write"
         by_collection.setdefault(key, set()).add((kind, case.allow))
-    for coll in ("pathways", "modules", "resources", "submissions", "resource_progress"):
+    for coll in ("pathways", "modules", "resources", "submissions", "resource_progress", "users"):
         assert by_collection[coll] >= {("read", True), ("read", False), ("write", False)}, coll
     assert ("write", True) in by_collection["notifications"]
     assert ("write", False) in by_collection["notifications"]

@@ -91,6 +91,20 @@ QUERIES: tuple[QuerySpec, ...] = (
         order_by=(("uploaded_at", ASC), ("submission_id", ASC)),
     ),
     QuerySpec(
+        "review queue of one module, oldest upload first",
+        used_by=f"{SUBMISSION_STORE}:FirestoreSubmissionStore.pending",
+        collection="submissions",
+        equals=("status", "module_id"),
+        order_by=(("uploaded_at", ASC), ("submission_id", ASC)),
+    ),
+    QuerySpec(
+        "review queue of one resource, oldest upload first",
+        used_by=f"{SUBMISSION_STORE}:FirestoreSubmissionStore.pending",
+        collection="submissions",
+        equals=("status", "resource_id"),
+        order_by=(("uploaded_at", ASC), ("submission_id", ASC)),
+    ),
+    QuerySpec(
         "a learner's submissions for one resource",
         used_by=f"{SUBMISSION_STORE}:FirestoreSubmissionStore.list_submissions",
         collection="submissions",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from shared.domain.models import (
+    LearnerProfile,
     Module,
     ModuleProgress,
     Pathway,
@@ -163,6 +164,8 @@ class FakeStore:
         self.state = State()
         self.catalog_resources = {r.resource_id: r for r in resources}
         self.locks: list[str] = []
+        self.queries = 0  # review-queue queries run
+        self.key_reads = 0  # documents read by key outside transactions
 
     def transact(self, work: Callable[[FakeTx], T], *, lock: str) -> T:
         self.locks.append(lock)
@@ -186,20 +189,35 @@ class FakeStore:
         ]
 
     def pending(
-        self, pathway_id: str | None, limit: int, after: tuple[dt.datetime, str] | None
+        self,
+        scope: tuple[str, str] | None,
+        limit: int,
+        after: tuple[dt.datetime, str] | None,
     ) -> list[Submission]:
+        assert scope is None or scope[0] in ("pathway_id", "module_id", "resource_id"), scope
+        self.queries += 1
         subs = sorted(
             (
                 s
                 for s in self.state.submissions.values()
                 if s.status == SubmissionStatus.uploaded
-                and (pathway_id is None or s.pathway_id == pathway_id)
+                and (scope is None or getattr(s, scope[0]) == scope[1])
             ),
             key=lambda s: (s.uploaded_at, s.submission_id),
         )
         if after is not None:
             subs = [s for s in subs if (s.uploaded_at, s.submission_id) > after]
         return subs[:limit]
+
+    def submissions(self, ids: Sequence[str]) -> dict[str, Submission]:
+        self.key_reads += len(set(ids))
+        return {i: self.state.submissions[i] for i in ids if i in self.state.submissions}
+
+    def indexes(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], ResourceSubmissions]:
+        self.key_reads += len(set(keys))
+        return {k: self.state.index[k] for k in keys if k in self.state.index}
 
     # the progress reads
     def resources(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]:
@@ -235,6 +253,27 @@ class FakeStore:
     @property
     def writes(self) -> list[str]:
         return self.state.written
+
+
+class FakeProfiles:
+    """The ``ProfileStore`` port: ``users/{uid}`` profiles in a dict, counting reads and writes."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, LearnerProfile] = {}
+        self.reads = 0
+        self.writes = 0
+
+    def profile(self, uid: str) -> LearnerProfile | None:
+        self.reads += 1
+        return self.docs.get(uid)
+
+    def profiles(self, uids: Sequence[str]) -> dict[str, LearnerProfile]:
+        self.reads += len(set(uids))
+        return {u: self.docs[u] for u in uids if u in self.docs}
+
+    def put_profile(self, profile: LearnerProfile) -> None:
+        self.writes += 1
+        self.docs[profile.user_id] = profile
 
 
 # ---- Cloud Storage and Cloud Tasks ----------------------------------------------------------

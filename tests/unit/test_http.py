@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import flask
@@ -15,8 +16,12 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from localcloud.tokens import mint
+from shared import bootstrap
+from shared.domain.models import LearnerProfile
 from shared.errors import Conflict, NotFound, RateLimited
 from shared.http import MAX_BODY_BYTES, MAX_JSON_DEPTH, Call, Router, route_regex
+from shared.services.profiles import keeper
+from tests.unit.fakes import FakeProfiles
 
 router = Router("test")
 
@@ -88,6 +93,22 @@ def _emulated_auth() -> None:
     os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = "127.0.0.1:1"
     os.environ["GOOGLE_CLOUD_PROJECT"] = "demo-aibc"
     os.environ["CORS_ORIGINS"] = "http://app.test"
+
+
+@pytest.fixture(autouse=True)
+def profiles() -> Iterator[FakeProfiles]:
+    """Authenticated calls keep the caller's profile: here in memory (no I/O)."""
+    fake = FakeProfiles()
+    keeper().forget()
+    with bootstrap.override(profiles=fake) as deps:
+        yield fake
+        assert deps.built == set(), f"the router built {sorted(deps.built)}"
+    keeper().forget()
+
+
+class BrokenProfiles(FakeProfiles):
+    def profile(self, uid: str) -> LearnerProfile | None:
+        raise RuntimeError("Firestore is down")
 
 
 def call(method: str, path: str, *, token: str | None = None, **kw: Any) -> flask.Response:
@@ -299,3 +320,23 @@ def test_cors_for_the_configured_origin_only() -> None:
     )
     assert preflight.status_code == 204
     assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+
+
+def test_an_authenticated_call_keeps_the_profile_once(profiles: FakeProfiles) -> None:
+    token = mint("frank", extra={"name": "Frank"})
+    for _ in range(3):
+        assert call("GET", "/things/a", token=token).status_code == 200
+    assert profiles.docs["frank"].display_name == "Frank"
+    assert profiles.docs["frank"].email == "frank@example.com"
+    assert (profiles.reads, profiles.writes) == (1, 1)
+    call("GET", "/things/a", token=mint("frank", extra={"name": "Frank Z"}))
+    assert (profiles.docs["frank"].display_name, profiles.writes) == ("Frank Z", 2)
+    call("GET", "/things/a")  # no token: nothing to keep
+    assert profiles.reads == 2
+
+
+def test_a_failing_profile_store_never_fails_the_request() -> None:
+    keeper().forget()
+    with bootstrap.override(profiles=BrokenProfiles()):
+        reply = call("POST", "/things/x", token=mint("gina"), json={"n": 2})
+    assert (reply.status_code, reply.get_json()) == (201, {"n": 2, "uid": "gina"})

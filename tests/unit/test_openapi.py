@@ -41,7 +41,13 @@ def test_upload_url_is_201_and_review_routes_need_the_instructor_claim() -> None
     pending = paths["/admin/submissions/pending"]["get"]
     assert pending["x-required-claim"] == "instructor"
     assert "403" in pending["responses"]
-    assert {p["name"] for p in pending["parameters"]} == {"pathway_id", "limit", "cursor"}
+    assert {p["name"] for p in pending["parameters"]} == {
+        "pathway_id",
+        "module_id",
+        "resource_id",
+        "limit",
+        "cursor",
+    }
     assert all(
         "Allow" in op["responses"]["405"]["headers"] for p in paths.values() for op in p.values()
     )

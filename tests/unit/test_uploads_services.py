@@ -26,7 +26,8 @@ from shared.events import EventMeta, StorageObject
 from shared.services import review as review_service
 from shared.services import tasks as task_service
 from shared.services import uploads as service
-from tests.unit.fakes import FakeObjects, FakeStore, FakeTasks
+from tests.unit.fakes import FakeCatalog as CatalogFake
+from tests.unit.fakes import FakeObjects, FakeProfiles, FakeStore, FakeTasks
 
 T = TypeVar("T")
 FILES = Path(__file__).resolve().parent.parent / "fixtures" / "files"
@@ -70,6 +71,9 @@ def resource(rid: str, *, upload: bool = True, types: list[str] | None = None) -
 class World:
     def __init__(self) -> None:
         self.store = FakeStore([resource("ex"), resource("video", upload=False)])
+        self.profiles = FakeProfiles()
+        self.catalog = CatalogFake()
+        self.catalog.add_pathway("image-generation", {"image-generation-m1": [("ex", True, False)]})
         self.objects = FakeObjects()
         self.tasks = FakeTasks()
         self.clock = T0
@@ -133,6 +137,25 @@ class World:
         req = review_service.ReviewRequest(decision=decision, **kw)
         return review_service.review_submission(
             TEACHER, submission_id, req, store=self.store, tasks=self.tasks, now=self.now
+        )
+
+    def revise(
+        self, submission_id: str, decision: str, me: Caller = TEACHER, **kw: Any
+    ) -> service.SubmissionView:
+        known = self.store.state.submissions.get(submission_id)
+        kw.setdefault("revision", known.revision if known else 0)
+        kw.setdefault("reason", "second look")
+        req = review_service.ReviseRequest(decision=decision, **kw)
+        return review_service.revise_submission(
+            me, submission_id, req, store=self.store, tasks=self.tasks, now=self.now
+        )
+
+    def queue(self, **kw: Any) -> review_service.PendingPage:
+        return review_service.pending_queue(
+            review_service.PendingQuery(**kw),
+            store=self.store,
+            profiles=self.profiles,
+            catalog=self.catalog,
         )
 
 
@@ -383,14 +406,16 @@ def test_deleting_one_of_two_uploads_keeps_the_resource_submitted(w: World) -> N
     assert w.progress().submission_count == 2
 
 
-def test_deleting_the_approved_upload_leaves_nothing_reviewed(w: World) -> None:
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_reviewed_work_is_the_record_and_cannot_be_deleted(w: World, decision: str) -> None:
     reply = w.issue()
     w.record(w.upload(reply, PNG))
-    w.review(reply.submission_id, "approve", grade=70)
-    assert w.progress().status == ResourceStatus.reviewed
-    service.delete_submission(ALICE, reply.submission_id, store=w.store, objects=w.objects, cfg=CFG)
-    assert w.progress().status == ResourceStatus.in_progress
-    assert w.progress().completed_at is None
+    w.review(reply.submission_id, decision, grade=70, comments="seen")
+    before = (w.sub(reply.submission_id), w.progress(), dict(w.store.state.audit))
+    with pytest.raises(Conflict, match="reviewed work is kept as the record"):
+        w.delete(reply.submission_id)
+    assert (w.sub(reply.submission_id), w.progress(), w.store.state.audit) == before
+    assert w.objects.deleted == []
 
 
 def test_rejecting_an_older_attempt_keeps_a_newer_upload_submitted(w: World) -> None:
@@ -516,18 +541,15 @@ def test_the_pending_queue_is_oldest_first_by_cursor_and_filterable(w: World) ->
     seen: list[str] = []
     cursor = None
     while True:
-        page = review_service.pending_queue(
-            review_service.PendingQuery(limit=2, cursor=cursor), store=w.store
-        )
+        page = w.queue(limit=2, cursor=cursor)
         seen += [s.submission_id for s in page.submissions]
         cursor = page.next_cursor
         if cursor is None:
             break
     assert seen == ids
-    other = review_service.PendingQuery(pathway_id="prompt-engineering")
-    assert review_service.pending_queue(other, store=w.store).submissions == []
+    assert w.queue(pathway_id="prompt-engineering").submissions == []
     with pytest.raises(InvalidArgument):
-        review_service.pending_queue(review_service.PendingQuery(cursor="garbage"), store=w.store)
+        w.queue(cursor="garbage")
 
 
 def test_expire_and_notify_tasks_are_idempotent(w: World) -> None:
@@ -686,7 +708,7 @@ def test_a_review_names_the_generation_it_saw_and_a_changed_file_is_409(w: World
     reply = w.issue(size=len(PNG) + 10)
     seen = w.upload(reply, PNG)
     w.record(seen)
-    queued = review_service.pending_queue(review_service.PendingQuery(), store=w.store)
+    queued = w.queue()
     assert queued.submissions[0].gcs_generation == str(seen.generation)  # digits, as GCS writes
     w.tick(minutes=1)
     newer = w.upload(reply, PNG + b"\x00")
@@ -713,13 +735,16 @@ def test_every_change_of_the_resource_appends_a_progress_event(w: World) -> None
     w.tick(minutes=1)
     w.review(first.submission_id, "approve", grade=90)  # -> reviewed
     w.tick(minutes=1)
-    w.delete(first.submission_id)  # -> submitted (the second awaits review)
+    w.revise(first.submission_id, "reject", comments="Not this one.")  # -> submitted (2nd waits)
+    w.tick(minutes=1)
+    w.delete(second.submission_id)  # -> in_progress
     events = sorted((eid, e) for (uid, eid), e in w.store.state.events.items() if uid == "alice")
     assert [(e["action"], e["from_status"], e["to_status"]) for _, e in events] == [
         ("upload_recorded", "not_started", "submitted"),
         ("upload_recorded", "submitted", "submitted"),
         ("submission_reviewed", "submitted", "reviewed"),
-        ("submission_deleted", "reviewed", "submitted"),
+        ("submission_revised", "reviewed", "submitted"),
+        ("submission_deleted", "submitted", "in_progress"),
     ]
     # an event that changes nothing (a duplicate delivery) appends nothing
     before = dict(w.store.state.events)

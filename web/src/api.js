@@ -54,5 +54,6 @@ export function makeApi(config, { getToken, onSignedOut }) {
       return call("review", "GET", `/admin/submissions/pending${qs ? `?${qs}` : ""}`);
     },
     review: (sid, body) => call("review", "POST", `/admin/submissions/${enc(sid)}/review`, body),
+    bulkApprove: (body) => call("review", "POST", "/admin/submissions/bulk-review", body),
   };
 }

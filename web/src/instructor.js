@@ -1,17 +1,21 @@
-// The instructor's view: the pending queue, open a submission, approve or reject it.
+// The instructor's view: the pending queue, open a submission, approve or reject it, or approve
+// several selected ones at once.
 import { collection, onSnapshot, query, where } from "firebase/firestore";
 import { $, h, when } from "./dom.js";
 import { describeError, formatBytes } from "./messages.js";
 
 const MAX_PAGES = 10; // the oldest 1000 waiting submissions
+const MAX_BULK = 50; // what one bulk approval may name
 
 export function createInstructorView({ db, api, ui }) {
   let stopQueue = null;
   let openId = null;
+  const selected = new Map(); // submission id -> the generation the row showed
 
   async function start() {
     $("instructor").hidden = false;
     $("queue-refresh").onclick = () => refresh();
+    $("queue-approve-selected").onclick = () => approveSelected();
     // Any submission entering or leaving "uploaded" refreshes the queue (instructors may read all).
     stopQueue = onSnapshot(
       query(collection(db, "submissions"), where("status", "==", "uploaded")),
@@ -25,6 +29,8 @@ export function createInstructorView({ db, api, ui }) {
     if (stopQueue) stopQueue();
     stopQueue = null;
     openId = null;
+    selected.clear();
+    $("bulk-outcome").hidden = true;
     $("instructor").hidden = true;
     $("queue-rows").replaceChildren();
     $("review-panel").replaceChildren();
@@ -66,7 +72,11 @@ export function createInstructorView({ db, api, ui }) {
     if (!stopQueue) return; // signed out meanwhile
     $("queue-empty").hidden = items.length > 0;
     $("queue").hidden = items.length === 0;
+    for (const id of [...selected.keys()]) {
+      if (!items.some((s) => s.submission_id === id)) selected.delete(id); // decided meanwhile
+    }
     $("queue-rows").replaceChildren(...items.map(renderRow));
+    updateSelection();
     $("queue-more").hidden = !cursor;
     if (openId && !items.some((s) => s.submission_id === openId)) {
       // Reviewed (here or elsewhere): the panel keeps its outcome message, the actions go.
@@ -77,12 +87,24 @@ export function createInstructorView({ db, api, ui }) {
   function renderRow(s) {
     const open = h("button", { type: "button", "data-testid": `open-${s.submission_id}` }, "Open");
     open.addEventListener("click", () => openSubmission(s));
+    const pick = h("input", {
+      type: "checkbox",
+      "aria-label": `Select ${s.file_name}`,
+      "data-testid": `select-${s.submission_id}`,
+    });
+    pick.checked = selected.has(s.submission_id);
+    pick.addEventListener("change", () => {
+      if (pick.checked) selected.set(s.submission_id, s.gcs_generation);
+      else selected.delete(s.submission_id);
+      updateSelection();
+    });
     return h(
       "tr",
       { "data-testid": `queue-${s.submission_id}` },
+      h("td", {}, pick),
       h("td", {}, `${s.file_name} (${formatBytes(s.size_bytes)})`),
-      h("td", {}, s.user_id),
-      h("td", {}, s.resource_id),
+      h("td", { title: s.learner_email || s.user_id }, s.learner_name || s.learner_email || s.user_id),
+      h("td", { title: s.resource_id }, s.resource_title || s.resource_id),
       h("td", {}, String(s.attempt)),
       h("td", {}, when(s.uploaded_at)),
       h("td", {}, open),
@@ -121,9 +143,12 @@ export function createInstructorView({ db, api, ui }) {
     };
     approve.addEventListener("click", () => decide("approve"));
     reject.addEventListener("click", () => decide("reject"));
+    const learner = s.learner_name ? `${s.learner_name} (${s.learner_email || s.user_id})` : s.learner_email || s.user_id;
+    const where = [s.pathway_title, s.resource_title || s.resource_id].filter(Boolean).join(" › ");
     panel.replaceChildren(
       h("h3", {}, `${s.file_name} — attempt ${s.attempt}`),
-      h("p", { class: "hint" }, `Learner ${s.user_id} · ${s.resource_id} · ${s.content_type}, ${formatBytes(s.size_bytes)} · uploaded ${when(s.uploaded_at)}`),
+      h("p", { class: "hint" }, `${learner} · ${where} · ${s.content_type}, ${formatBytes(s.size_bytes)} · uploaded ${when(s.uploaded_at)}`),
+      earlierAttempts(s),
       link,
       h("label", {}, "Grade (0–100, optional)", grade),
       h("label", {}, "Comments", comments),
@@ -140,6 +165,61 @@ export function createInstructorView({ db, api, ui }) {
     } catch (err) {
       link.textContent = describeError(err);
     }
+  }
+
+  function updateSelection() {
+    const n = selected.size;
+    const button = $("queue-approve-selected");
+    button.disabled = n === 0 || n > MAX_BULK;
+    button.textContent = n > 0 ? `Approve selected (${n})` : "Approve selected";
+  }
+
+  async function approveSelected() {
+    const submissions = [...selected].map(([submission_id, generation]) => ({ submission_id, generation }));
+    if (submissions.length === 0 || submissions.length > MAX_BULK) return;
+    const outcome = $("bulk-outcome");
+    $("queue-approve-selected").disabled = true;
+    try {
+      const reply = await api.bulkApprove({ submissions });
+      ui.clear();
+      const failed = reply.results.filter((r) => r.status !== 200);
+      outcome.textContent =
+        `Approved ${reply.approved} of ${submissions.length}.` +
+        (failed.length ? ` Not approved: ${failed.map((r) => `${r.submission_id} (${r.error ? r.error.message : r.status})`).join("; ")}` : "");
+      outcome.dataset.approved = String(reply.approved);
+      outcome.hidden = false;
+      for (const r of reply.results) selected.delete(r.submission_id);
+      await refresh();
+    } catch (err) {
+      ui.error(describeError(err));
+      updateSelection();
+    }
+  }
+
+  function earlierAttempts(s) {
+    const earlier = s.earlier_attempts || [];
+    if (earlier.length === 0) return h("p", { class: "hint", "data-testid": "earlier-attempts" }, "No earlier attempts.");
+    const more = (s.earlier_attempts_total || 0) - earlier.length;
+    return h(
+      "div",
+      { "data-testid": "earlier-attempts" },
+      h("h4", {}, "Earlier attempts"),
+      h(
+        "ul",
+        {},
+        ...earlier.map((e) =>
+          h(
+            "li",
+            { "data-testid": `earlier-${e.submission_id}` },
+            `Attempt ${e.attempt}: ${e.status}` +
+              (e.grade !== null && e.grade !== undefined ? `, grade ${e.grade}` : "") +
+              (e.review_comments ? ` — “${e.review_comments}”` : "") +
+              (e.reviewed_at ? ` (${when(e.reviewed_at)})` : ""),
+          ),
+        ),
+      ),
+      more > 0 ? h("p", { class: "hint" }, `and ${more} older`) : null,
+    );
   }
 
   return { start, stop };

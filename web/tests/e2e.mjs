@@ -290,6 +290,12 @@ async function journey(browser) {
 
   step = "instructor approves the resubmission";
   await byId(ip, `queue-${projectSub2}`).waitFor();
+  await byId(ip, `open-${projectSub2}`).click();
+  await byId(ip, `earlier-${projectSub1}`).waitFor();
+  const earlierText = await byId(ip, `earlier-${projectSub1}`).textContent();
+  check(earlierText.includes("rejected") && earlierText.includes("Please add two worked examples."),
+    `the instructor does not see the earlier attempt's decision: ${earlierText}`);
+  await shot(ip, "instructor-earlier-attempts");
   const href2 = await reviewAs(ip, projectSub2, "approve", 95, "Clear and complete.");
   check((await fetch(href2).then((r) => r.text())) === projectV2, "the second download is not the resubmission");
   await shot(ip, "instructor-approved");
@@ -300,6 +306,14 @@ async function journey(browser) {
   await waitText(lp, "pathway-label", "100 %");
   check(navigations === 0, `the learner page navigated ${navigations} time(s)`);
   await shot(lp, "learner-sees-approval");
+
+  step = "instructor approves the exercise with the bulk action";
+  await byId(ip, `select-${exerciseSub}`).check();
+  await byId(ip, "approve-selected").click();
+  await waitAttr(ip, '[data-testid="bulk-outcome"]', "data-approved", "1");
+  await ip.waitForSelector(`[data-testid="queue-${exerciseSub}"]`, { state: "detached" });
+  await shot(ip, "instructor-bulk-approved");
+  await waitText(lp, `submission-status-${exerciseSub}`, "approved");
 
   step = "a second learner, in another browser context, sees none of it";
   const { page: sp } = await openPage(browser, "learner2");
