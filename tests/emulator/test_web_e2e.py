@@ -1,6 +1,7 @@
 """The web page in a real browser: web/tests/e2e.mjs (playwright-core driving Debian's chromium).
 
-The script walks a learner through the prompt-engineering pathway (check-offs, two Markdown uploads
+The script walks a learner from the overview of every pathway through the prompt-engineering
+pathway (time spent counted once across two tabs, check-offs, two Markdown uploads
 through signed URLs, the pathway bar reaching 100 % live), an instructor's reject and approve, and a
 second learner who sees none of it; it exits 0 only when every step held, and leaves screenshots
 in .local/screenshots/. The page's pure parts (error sentences, the pre-upload file check) are
@@ -45,6 +46,8 @@ def test_learner_and_instructor_journey_in_a_browser(stack: dict[str, Any]) -> N
     assert run.returncode == 0, output
     assert "[e2e] passed: every step held" in run.stdout, output
     shots = sorted(p.name for p in SCREENSHOTS.glob("*.png"))
+    assert any("overview" in name for name in shots), shots
+    assert any("resource-view" in name for name in shots), shots
     assert any("pathway-complete" in name for name in shots), shots
     assert any("learner-sees-approval" in name for name in shots), shots
     assert any("second-learner-refused" in name for name in shots), shots

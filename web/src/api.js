@@ -43,10 +43,14 @@ export function makeApi(config, { getToken, onSignedOut }) {
   const enc = encodeURIComponent;
   return {
     listing: (pathwayId) => call("resources", "GET", `/pathways/${enc(pathwayId)}/resources`),
+    report: (pathwayId) => call("progress", "GET", `/users/me/progress/${enc(pathwayId)}`),
+    start: (rid) => call("progress", "POST", `/users/me/resources/${enc(rid)}/start`),
+    heartbeat: (rid, body) => call("progress", "PUT", `/users/me/resources/${enc(rid)}/progress`, body),
     complete: (rid) => call("progress", "POST", `/users/me/resources/${enc(rid)}/complete`),
     uncomplete: (rid) => call("progress", "POST", `/users/me/resources/${enc(rid)}/uncomplete`),
     uploadUrl: (rid, body) => call("uploads", "POST", `/users/me/resources/${enc(rid)}/upload-url`, body),
     submissions: (rid) => call("uploads", "GET", `/users/me/resources/${enc(rid)}/submissions`),
+    deleteSubmission: (sid) => call("uploads", "DELETE", `/users/me/submissions/${enc(sid)}`),
     downloadUrl: (sid) => call("uploads", "GET", `/users/me/submissions/${enc(sid)}/download-url`),
     pending: (params = {}) => {
       const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v != null && v !== ""));

@@ -5,13 +5,16 @@
 //   node web/tests/e2e.mjs            (CHROMIUM=/path/to/chromium to use another build)
 //
 // The journey: two fresh learners are signed up in the Auth emulator (so runs never collide). The
-// first completes the prompt-engineering pathway: checks off the video, article and quiz, uploads a
+// first starts on the overview of every pathway, opens the prompt-engineering pathway, opens its
+// video in two tabs at once (a fake clock fast-forwards two minutes: exactly 2 minutes are stored,
+// not 4), then completes the pathway: checks off the video, article and quiz, uploads a
 // real Markdown file for the exercise and for the project (after the page has refused a file of the
 // wrong type and one too large, before sending anything), and the pathway bar reaches 100 % without
 // a reload. The seeded instructor rejects the project; the learner sees it live and resubmits; the
-// instructor approves. The second learner, in another browser context, sees none of it, and a
-// direct Firestore read of the first learner's progress is refused by the rules.
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+// instructor approves; the overview then shows the pathway done, the time spent and the activity.
+// The second learner, in another browser context, sees none of it, and a direct Firestore read of
+// the first learner's progress, tried from the local cloud's debugging page, is refused.
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -58,8 +61,10 @@ async function signUp(email, password) {
   return { email, password, uid: body.localId, idToken: body.idToken };
 }
 
-async function openPage(browser, label) {
+async function openPage(browser, label, { clock = false } = {}) {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  // A fake clock (flowing in real time until fast-forwarded) so minutes of reading take no minutes.
+  if (clock) await context.clock.install();
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   page.on("console", (m) => {
@@ -70,8 +75,16 @@ async function openPage(browser, label) {
   return { context, page };
 }
 
-async function signIn(page, who, role) {
-  await page.goto(WEB);
+async function tabOf(context, label) {
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  page.on("pageerror", (e) => log(`${label} page error: ${e.message}`));
+  pages.push({ label, page });
+  return page;
+}
+
+async function signIn(page, who, role, hash = "") {
+  await page.goto(`${WEB}/${hash}`);
   await page.getByLabel("Email").fill(who.email);
   await page.getByLabel("Password").fill(who.password);
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -188,17 +201,23 @@ async function journey(browser) {
   const second = await signUp(`web-b-${RUN}@example.com`, "web-pass-2");
   log(`learners ${first.uid} and ${second.uid}`);
 
-  step = "learner signs in";
-  const { page: lp } = await openPage(browser, "learner");
+  step = "learner signs in and sees the overview";
+  const { page: lp, context: lc } = await openPage(browser, "learner", { clock: true });
   await signIn(lp, first, "learner");
   check((await byId(lp, "who").textContent()) === first.email, "the header does not name the learner");
-  let navigations = 0;
-  lp.on("framenavigated", (frame) => {
-    if (frame === lp.mainFrame()) navigations += 1;
+  let loads = 0;
+  lp.on("load", () => {
+    loads += 1;
   });
+  await waitAttr(lp, '[data-testid="overview"]', "data-ready", "true");
+  await waitAttr(lp, `[data-testid="card-${PATHWAY}"]`, "data-percentage", "0");
+  const next = await byId(lp, `next-${PATHWAY}`).textContent();
+  check(next === "Anatomy of a prompt", `the overview's next resource is "${next}", not the first one`);
+  await shot(lp, "overview");
 
-  step = "learner chooses the pathway";
-  await byId(lp, "pathway-select").selectOption(PATHWAY);
+  step = "learner opens the pathway from the overview";
+  await byId(lp, `open-pathway-${PATHWAY}`).click();
+  await lp.waitForFunction((p) => location.hash === `#/pathway/${p}`, PATHWAY);
   for (const kind of ["video", "article", "exercise", "quiz", "project"]) {
     await waitText(lp, `status-${R(kind)}`, "not started");
   }
@@ -227,10 +246,43 @@ async function journey(browser) {
   }).then((r) => r.json());
   check(before.submissions.length === 0, "a refused file still created a submission");
 
+  step = "opening a resource starts it; its time accrues while visible, once across two tabs";
+  await lp.goto(`${WEB}/#/pathway/${PATHWAY}/resource/${R("video")}`);
+  loads = 0;
+  await waitText(lp, `status-${R("video")}`, "in progress");
+  await waitAttr(lp, `[data-testid="resource-${R("video")}"]`, "data-timing", "on");
+  check(await byId(lp, `resource-${R("article")}`).isHidden(), "the resource view still shows the other resources");
+  const twin = await tabOf(lc, "learner-tab2");
+  await twin.goto(`${WEB}/#/pathway/${PATHWAY}/resource/${R("video")}`);
+  await waitAttr(twin, `[data-testid="resource-${R("video")}"]`, "data-timing", "on");
+  for (const tab of [lp, twin]) {
+    check((await tab.evaluate(() => document.visibilityState)) === "visible", "a tab is not visible");
+  }
+  await lc.clock.fastForward(61_000);
+  await waitText(lp, `time-${R("video")}`, "1 min spent");
+  await lc.clock.fastForward(61_000);
+  await waitText(lp, `time-${R("video")}`, "2 min spent");
+  await waitText(twin, `time-${R("video")}`, "2 min spent");
+  await waitText(lp, "pathway-time", "2 min");
+  await waitText(lp, `module-time-${PATHWAY}-m1`, "2 min");
+  const stored = await fetch(`${stack.functions.progress}/users/me/resources/${R("video")}/progress`, {
+    headers: { Authorization: `Bearer ${first.idToken}` },
+  }).then((r) => r.json());
+  check(stored.time_spent_minutes === 2, `two tabs for 2 minutes stored ${stored.time_spent_minutes} minutes`);
+  check(stored.status === "in_progress", `the opened video is ${stored.status}`);
+  await shot(lp, "resource-view");
+  await twin.close();
+
+  step = "learner goes back to the whole pathway";
+  await lp.locator("#crumb-pathway a").first().click();
+  await lp.waitForFunction((p) => location.hash === `#/pathway/${p}`, PATHWAY);
+  check(await byId(lp, `resource-${R("article")}`).isVisible(), "the pathway view hides resources");
+
   step = "learner checks off the video, article and quiz";
   for (const kind of ["video", "article", "quiz"]) {
     await byId(lp, `complete-${R(kind)}`).click();
     await waitText(lp, `status-${R(kind)}`, "completed");
+    await waitAttr(lp, `[data-testid="complete-${R(kind)}"]`, "aria-pressed", "true");
     await waitAttr(lp, `[data-testid="resource-bar-${R(kind)}"]`, "aria-valuenow", "100");
   }
   await waitAttr(lp, `[data-testid="module-${PATHWAY}-m1"]`, "data-percentage", "60");
@@ -251,7 +303,7 @@ async function journey(browser) {
   await waitAttr(lp, '[data-testid="pathway-bar"]', "aria-valuenow", "100");
   await waitText(lp, "pathway-label", "100 %");
   const projectSub1 = await newestSubmission(lp, "project", "uploaded");
-  check(navigations === 0, `the learner page navigated ${navigations} time(s)`);
+  check(loads === 0, `the learner page reloaded ${loads} time(s)`);
   await shot(lp, "pathway-complete");
 
   step = "learner gets a download link for the exercise and it serves the uploaded bytes";
@@ -298,13 +350,24 @@ async function journey(browser) {
   await waitText(lp, `submission-status-${projectSub2}`, "approved");
   await waitText(lp, `status-${R("project")}`, "reviewed");
   await waitText(lp, "pathway-label", "100 %");
-  check(navigations === 0, `the learner page navigated ${navigations} time(s)`);
+  check(loads === 0, `the learner page reloaded ${loads} time(s)`);
   await shot(lp, "learner-sees-approval");
+
+  step = "the overview shows the pathway done, the time spent and the recent activity";
+  await byId(lp, "to-overview").click();
+  await waitAttr(lp, `[data-testid="card-${PATHWAY}"]`, "data-percentage", "100");
+  await waitText(lp, `next-${PATHWAY}`, "Every resource is done.");
+  const detail = await byId(lp, `card-detail-${PATHWAY}`).textContent();
+  check(detail === "5 of 5 resources done · 2 min spent", `the card says: ${detail}`);
+  await lp.waitForSelector('[data-testid="activity"][data-count]');
+  const activity = await byId(lp, "activity").textContent();
+  check(activity.includes("Completed Anatomy of a prompt"), `the activity says: ${activity}`);
+  check(activity.includes("Started Anatomy of a prompt"), `the activity says: ${activity}`);
+  await shot(lp, "overview-done");
 
   step = "a second learner, in another browser context, sees none of it";
   const { page: sp } = await openPage(browser, "learner2");
-  await signIn(sp, second, "learner");
-  await byId(sp, "pathway-select").selectOption(PATHWAY);
+  await signIn(sp, second, "learner", `#/pathway/${PATHWAY}`);
   for (const kind of ["video", "article", "exercise", "quiz", "project"]) {
     await waitText(sp, `status-${R(kind)}`, "not started");
   }
@@ -317,13 +380,19 @@ async function journey(browser) {
   check(!content.includes(projectSub1) && !content.includes(first.uid), "the second page names the first learner's data");
 
   step = "the rules refuse the second learner a direct read of the first learner's progress";
-  await sp.locator("#access-check summary").click();
+  check(!existsSync(join(ROOT, "web", "dist", "debug.html")), "the debugging page would be deployed");
+  const learnerPage = await sp.content();
+  check(!learnerPage.includes("Check who can read what"), "the debugging panel is on the learner's page");
+  await sp.goto(`${WEB}/debug.html`);
+  await sp.waitForSelector('body[data-state="signed-in"]');
   await byId(sp, "access-uid").fill(first.uid);
   await sp.getByRole("button", { name: "Try to read their progress" }).click();
   await waitAttr(sp, '[data-testid="access-result"]', "data-outcome", "refused");
   await shot(sp, "second-learner-refused");
   const refusedText = await byId(sp, "access-result").textContent();
   check(refusedText.includes("Refused by the security rules"), `the page says: ${refusedText}`);
+  await sp.goto(`${WEB}/#/pathway/${PATHWAY}`);
+  await sp.waitForSelector('body[data-state="learner"]');
   const foreign = await fetch(`${UPLOADS}/users/me/submissions/${projectSub2}/download-url`, {
     headers: { Authorization: `Bearer ${second.idToken}` },
   });

@@ -3,6 +3,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ApiError, describeAccepted, describeError, formatWait } from "../src/messages.js";
+import { link, nextResource, parseRoute } from "../src/routes.js";
+import { formatMinutes, TimeMeter } from "../src/timer.js";
 import { checkFile, fileType } from "../src/upload.js";
 
 const resource = {
@@ -68,4 +70,59 @@ test("a file is checked against the resource before anything is sent", () => {
 
 test("accepted types are named for people", () => {
   assert.equal(describeAccepted(["text/markdown", "application/pdf"], 10), "Markdown, PDF; up to 10 MB");
+});
+
+test("routes: every view has a deep link, and links parse back to their view", () => {
+  assert.deepEqual(parseRoute(""), { view: "overview" });
+  assert.deepEqual(parseRoute("#/"), { view: "overview" });
+  assert.deepEqual(parseRoute("#/nonsense/x"), { view: "overview" });
+  assert.deepEqual(parseRoute("#/pathway/%E0%A4%A"), { view: "overview" });
+  assert.deepEqual(parseRoute(link.pathway("p 1")), { view: "pathway", pathway: "p 1" });
+  assert.deepEqual(parseRoute(link.module("p", "p-m1")), { view: "module", pathway: "p", module: "p-m1" });
+  assert.deepEqual(parseRoute(link.resource("p", "a/b")), { view: "resource", pathway: "p", resource: "a/b" });
+});
+
+test("the next resource is the first one not done, in catalog order", () => {
+  const report = (statuses) => ({
+    modules: [{ resources: statuses.slice(0, 2).map((status, i) => ({ resource_id: `r${i}`, status })) },
+      { resources: statuses.slice(2).map((status, i) => ({ resource_id: `r${i + 2}`, status })) }],
+  });
+  assert.equal(nextResource(report(["completed", "not_started", "in_progress"])).resource_id, "r1");
+  assert.equal(nextResource(report(["reviewed", "submitted", "in_progress"])).resource_id, "r2");
+  assert.equal(nextResource(report(["completed", "reviewed", "submitted"])), null);
+  assert.equal(nextResource({}), null);
+});
+
+test("time is measured only while active, in whole minutes, with the remainder kept", () => {
+  const m = new TimeMeter();
+  m.mark(0, true);
+  m.mark(45_000, true);
+  assert.equal(m.take(), 0);
+  m.mark(75_000, false); // hidden at 75 s
+  m.mark(500_000, true); // hidden time does not count
+  m.mark(530_000, true);
+  assert.equal(m.take(), 1); // 105 s measured: one minute sent, 45 s kept
+  assert.equal(m.ms, 45_000);
+  m.giveBack(1); // a failed send gives its minute back
+  assert.equal(m.take(), 1);
+  assert.equal(m.ms, 45_000);
+});
+
+test("a long gap between marks (a sleeping laptop) counts at most the cap", () => {
+  const m = new TimeMeter({ maxGapMs: 90_000 });
+  m.mark(0, true);
+  m.mark(3_600_000, true);
+  assert.equal(m.ms, 90_000);
+  const carried = new TimeMeter({ carriedMs: 59_000 });
+  carried.mark(0, true);
+  carried.mark(1_000, false);
+  assert.equal(carried.take(), 1);
+  assert.equal(carried.ms, 0);
+});
+
+test("time spent is said in minutes and hours", () => {
+  assert.equal(formatMinutes(0), "0 min");
+  assert.equal(formatMinutes(59), "59 min");
+  assert.equal(formatMinutes(65), "1 h 05 min");
+  assert.equal(formatMinutes(-3), "0 min");
 });
