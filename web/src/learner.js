@@ -16,10 +16,10 @@ import {
   where,
 } from "firebase/firestore";
 import { $, h, setBar, when } from "./dom.js";
-import { describeAccepted, describeError, formatBytes } from "./messages.js";
+import { describeAccepted, describeError, describeRefusal, formatBytes, NOTHING_DROPPED } from "./messages.js";
 import { COUNTED, link, nextResource, parseRoute } from "./routes.js";
 import { formatMinutes, startHeartbeat } from "./timer.js";
-import { checkFile, fileType, putFile } from "./upload.js";
+import { checkFile, droppedFiles, fileType, putFile, UploadCancelled } from "./upload.js";
 
 const STATUS_TEXT = {
   not_started: "not started",
@@ -96,7 +96,10 @@ export function createLearnerView({ db, api, ui }) {
   async function route() {
     const r = parseRoute(window.location.hash);
     const mine = ++routed;
-    if (!firstRoute) ui.clear();
+    if (!firstRoute) {
+      ui.clear();
+      ui.info("");
+    }
     if (!beating || r.view !== "resource" || beating.rid !== r.resource) stopBeating();
     if (r.view === "overview") {
       await showOverview(mine);
@@ -500,27 +503,152 @@ export function createLearnerView({ db, api, ui }) {
     return h("div", { class: "row" }, row.button);
   }
 
+  // ---- uploads: a drop zone and a file input feed one queue, sent one file after another ----
+
   function renderUpload(row) {
     const { resource } = row;
     const rid = resource.resource_id;
+    row.queue = [];
+    row.queued = 0;
     row.input = h("input", {
       type: "file",
+      multiple: true,
+      id: `file-${rid}`,
       "data-testid": `file-${rid}`,
       accept: (resource.accepted_file_types || []).join(","),
-      "aria-label": `File for ${resource.title}`,
     });
-    row.send = h("button", { type: "button", class: "primary", "data-testid": `upload-${rid}` }, "Upload");
-    row.sendBar = h("progress", { max: "100", value: "0", hidden: true, "data-testid": `upload-progress-${rid}` });
-    row.sendLabel = h("span", { class: "hint", "data-testid": `upload-state-${rid}` }, "");
-    row.list = h("ul", { class: "submissions", "data-testid": `submissions-${rid}` });
-    row.send.addEventListener("click", () => upload(row));
-    return h(
+    row.input.addEventListener("change", () => {
+      addFiles(row, Array.from(row.input.files || []));
+      row.input.value = "";
+    });
+    row.sendBar = h("progress", { max: "100", value: "0", hidden: true, "data-testid": `upload-progress-${rid}`, "aria-label": `Upload of a file for ${resource.title}` });
+    row.sendLabel = h("span", { class: "hint", "data-testid": `upload-state-${rid}`, role: "status" }, "");
+    row.queueList = h("ul", { class: "queue-list", "data-testid": `queue-${rid}`, "aria-label": `Files being sent for ${resource.title}` });
+    row.list = h("ul", { class: "submissions", "data-testid": `submissions-${rid}`, "aria-label": `Your submissions for ${resource.title}` });
+    const zone = h(
       "div",
-      {},
-      h("div", { class: "upload" }, row.input, row.send, row.sendBar, row.sendLabel),
-      h("p", { class: "hint" }, `Accepted: ${describeAccepted(resource.accepted_file_types, resource.max_file_size_mb)}.`),
-      row.list,
+      { class: "drop", "data-testid": `drop-${rid}` },
+      h("label", { for: `file-${rid}` }, `Files for ${resource.title}: drop them here, or choose them`),
+      h("div", { class: "upload" }, row.input, row.sendBar, row.sendLabel),
+      h("p", { class: "hint" }, `Accepted: ${describeAccepted(resource.accepted_file_types, resource.max_file_size_mb)}. Several files are sent one after another.`),
+      row.queueList,
     );
+    zone.addEventListener("dragover", (e) => {
+      e.preventDefault();
+      if (e.dataTransfer) e.dataTransfer.dropEffect = "copy";
+      zone.classList.add("over");
+    });
+    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+    zone.addEventListener("drop", (e) => {
+      e.preventDefault();
+      zone.classList.remove("over");
+      const files = droppedFiles(e.dataTransfer);
+      if (!files.length) {
+        ui.error(NOTHING_DROPPED);
+        return;
+      }
+      addFiles(row, files);
+    });
+    return h("div", {}, zone, row.list);
+  }
+
+  /** Check each file as the file input would; queue the good ones, say why the others are not. */
+  function addFiles(row, files) {
+    const { resource } = row;
+    const refusals = [];
+    for (const file of files) {
+      const refused = checkFile(resource, file);
+      if (refused) {
+        refused.maxMb = refused.maxMb || resource.max_file_size_mb;
+        refusals.push(describeRefusal(file.name, refused));
+        continue;
+      }
+      row.queued += 1;
+      const item = { file, n: row.queued, state: "waiting", controller: new AbortController() };
+      item.text = h("span", {}, "");
+      item.button = h(
+        "button",
+        { type: "button", "data-testid": `cancel-${resource.resource_id}-${item.n}`, "aria-label": `Cancel sending ${file.name}` },
+        "Cancel",
+      );
+      item.button.addEventListener("click", () => {
+        item.controller.abort();
+        if (item.state === "waiting") setItem(item, "cancelled", "cancelled");
+      });
+      item.el = h("li", { "data-testid": `queued-${resource.resource_id}-${item.n}` }, item.text, item.button);
+      setItem(item, "waiting", "waiting");
+      row.queue.push(item);
+      row.queueList.append(item.el);
+    }
+    if (refusals.length) ui.error(refusals.join(" "));
+    else if (files.length) ui.clear();
+    drain(row);
+  }
+
+  function setItem(item, state, words) {
+    item.state = state;
+    item.el.dataset.state = state;
+    item.text.textContent = `${item.file.name} (${formatBytes(item.file.size)}): ${words}`;
+    item.button.hidden = !["waiting", "sending"].includes(state);
+  }
+
+  /** Send the queue one file after another (one runner per resource). */
+  async function drain(row) {
+    if (row.sending) return;
+    row.sending = true;
+    try {
+      for (;;) {
+        const item = row.queue.find((i) => i.state === "waiting");
+        if (!item) break;
+        await sendOne(row, item);
+      }
+    } finally {
+      row.sending = false;
+    }
+  }
+
+  async function sendOne(row, item) {
+    const { resource } = row;
+    const { file } = item;
+    setItem(item, "sending", "preparing…");
+    row.sendBar.hidden = false;
+    row.sendBar.value = 0;
+    row.sendLabel.textContent = `Preparing ${file.name}…`;
+    let grant = null;
+    try {
+      grant = await api.uploadUrl(resource.resource_id, {
+        file_name: file.name,
+        content_type: fileType(file),
+        size_bytes: file.size,
+      });
+      row.sendLabel.textContent = `Sending ${file.name}… 0 %`;
+      await putFile(
+        grant,
+        file,
+        (fraction) => {
+          const p = Math.round(fraction * 100);
+          row.sendBar.value = p;
+          row.sendLabel.textContent = `Sending ${file.name}… ${p} %`;
+          setItem(item, "sending", `sending, ${p} %`);
+        },
+        item.controller.signal,
+      );
+      setItem(item, "sent", "sent");
+      row.sendLabel.textContent = `Sent ${file.name} (${formatBytes(file.size)}). Checking the file…`;
+    } catch (err) {
+      if (err instanceof UploadCancelled || item.controller.signal.aborted) {
+        setItem(item, "cancelled", "cancelled");
+        row.sendBar.hidden = true;
+        row.sendLabel.textContent = `Cancelled ${file.name}.`;
+        // The reserved attempt will never get its file: withdraw it rather than wait for expiry.
+        if (grant) api.deleteSubmission(grant.submission_id).catch(() => {});
+        return;
+      }
+      if (err.status === 413) err.maxMb = resource.max_file_size_mb;
+      setItem(item, "failed", "not sent");
+      row.sendLabel.textContent = `${file.name} was not sent.`;
+      ui.error(describeRefusal(file.name, err));
+    }
   }
 
   function showResource(row, data) {
@@ -538,48 +666,6 @@ export function createLearnerView({ db, api, ui }) {
     if (row.button) row.button.setAttribute("aria-pressed", counted ? "true" : "false");
   }
 
-  async function upload(row) {
-    const { resource } = row;
-    const file = row.input.files && row.input.files[0];
-    if (!file) {
-      ui.error("Choose a file to upload first.");
-      return;
-    }
-    const refused = checkFile(resource, file);
-    if (refused) {
-      refused.maxMb = refused.maxMb || resource.max_file_size_mb;
-      ui.error(describeError(refused));
-      return;
-    }
-    row.send.disabled = true;
-    row.sending = true;
-    row.sendBar.hidden = false;
-    row.sendBar.value = 0;
-    row.sendLabel.textContent = "Preparing…";
-    try {
-      const grant = await api.uploadUrl(resource.resource_id, {
-        file_name: file.name,
-        content_type: fileType(file),
-        size_bytes: file.size,
-      });
-      row.sendLabel.textContent = "Sending… 0 %";
-      await putFile(grant, file, (fraction) => {
-        row.sendBar.value = Math.round(fraction * 100);
-        row.sendLabel.textContent = `Sending… ${Math.round(fraction * 100)} %`;
-      });
-      row.sendLabel.textContent = `Sent ${file.name} (${formatBytes(file.size)}). Checking the file…`;
-      row.input.value = "";
-      ui.clear();
-    } catch (err) {
-      if (err.status === 413) err.maxMb = resource.max_file_size_mb;
-      row.sendLabel.textContent = "Not sent.";
-      ui.error(describeError(err));
-    } finally {
-      row.sending = false;
-      row.send.disabled = false;
-    }
-  }
-
   async function refreshSubmissions(row) {
     const mine = generation;
     let reply;
@@ -591,7 +677,7 @@ export function createLearnerView({ db, api, ui }) {
     }
     if (mine !== generation) return;
     const items = reply.submissions || [];
-    row.list.replaceChildren(...items.map((s) => renderSubmission(s)));
+    row.list.replaceChildren(...items.map((s) => renderSubmission(row, s)));
     const latest = items[0];
     if (!latest || row.sending) return;
     const state = UPLOAD_STATE[latest.status];
@@ -601,7 +687,7 @@ export function createLearnerView({ db, api, ui }) {
     }
   }
 
-  function renderSubmission(s) {
+  function renderSubmission(row, s) {
     const bits = [
       `Attempt ${s.attempt}: ${s.file_name} (${formatBytes(s.size_bytes)})`,
     ];
@@ -622,11 +708,36 @@ export function createLearnerView({ db, api, ui }) {
     if (["uploaded", "approved", "rejected"].includes(s.status)) {
       li.append(downloadControl(s));
     }
+    if (!["approved", "rejected", "deleted"].includes(s.status)) {
+      li.append(" ", deleteControl(row, s));
+    }
     return li;
+  }
+
+  /** A submission not yet reviewed can be withdrawn. */
+  function deleteControl(row, s) {
+    const button = h(
+      "button",
+      { type: "button", "data-testid": `delete-${s.submission_id}`, "aria-label": `Delete attempt ${s.attempt}, ${s.file_name}` },
+      "Delete",
+    );
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await api.deleteSubmission(s.submission_id);
+        ui.info(`Deleted attempt ${s.attempt}, ${s.file_name}.`);
+        await refreshSubmissions(row);
+      } catch (err) {
+        button.disabled = false;
+        ui.error(describeError(err));
+      }
+    });
+    return button;
   }
 
   function downloadControl(s) {
     const button = h("button", { type: "button", "data-testid": `get-download-${s.submission_id}` }, "Get download link");
+    button.setAttribute("aria-label", `Get a download link for ${s.file_name}`);
     button.addEventListener("click", async () => {
       button.disabled = true;
       try {

@@ -120,13 +120,26 @@ async function pathwayPercent(page) {
 async function uploadFile(page, kind, name, text) {
   const rid = R(kind);
   await byId(page, `file-${rid}`).setInputFiles({ name, mimeType: "text/markdown", buffer: Buffer.from(text) });
-  await byId(page, `upload-${rid}`).click();
-  await page.waitForFunction((id) => {
-    const text = document.querySelector(`[data-testid="upload-state-${id}"]`).textContent;
-    return text.startsWith("Sent ") || text.startsWith("Received");
-  }, rid);
+  await page.waitForFunction(
+    ([id, file]) => {
+      const text = document.querySelector(`[data-testid="upload-state-${id}"]`).textContent;
+      return text.startsWith(`Sent ${file} `) || text.startsWith("Received");
+    },
+    [rid, name],
+  );
   const sent = await page.evaluate((id) => document.querySelector(`[data-testid="upload-progress-${id}"]`).value, rid);
   check(sent === 100, `the upload progress of ${rid} ended at ${sent}, not 100`);
+}
+
+/** Drop files on a resource's drop zone, as a person dragging them from their desktop would. */
+async function dropFiles(page, kind, files) {
+  const dataTransfer = await page.evaluateHandle((list) => {
+    const dt = new DataTransfer();
+    for (const f of list) dt.items.add(new File([f.text], f.name, { type: f.type }));
+    return dt;
+  }, files);
+  await byId(page, `drop-${R(kind)}`).dispatchEvent("dragover", { dataTransfer });
+  await byId(page, `drop-${R(kind)}`).dispatchEvent("drop", { dataTransfer });
 }
 
 /** The newest submission id listed for a resource with the given status (waits for it). */
@@ -230,16 +243,14 @@ async function journey(browser) {
     mimeType: "application/x-msdownload",
     buffer: Buffer.from("MZ\x90\x00"),
   });
-  await byId(lp, `upload-${R("exercise")}`).click();
-  await waitText(lp, "notice", "This file type is not accepted here.");
+  await waitText(lp, "notice", "tool.exe was not sent. This file type is not accepted here.");
   await shot(lp, "refused-type");
   await byId(lp, `file-${R("exercise")}`).setInputFiles({
     name: "huge.md",
     mimeType: "text/markdown",
     buffer: Buffer.alloc(10 * 1024 * 1024 + 1, 0x61),
   });
-  await byId(lp, `upload-${R("exercise")}`).click();
-  await waitText(lp, "notice", "This file is too large. The limit here is 10 MB.");
+  await waitText(lp, "notice", "huge.md was not sent. This file is too large. The limit here is 10 MB.");
   await shot(lp, "refused-size");
   const before = await fetch(`${UPLOADS}/users/me/resources/${R("exercise")}/submissions`, {
     headers: { Authorization: `Bearer ${first.idToken}` },
@@ -289,12 +300,67 @@ async function journey(browser) {
   check((await pathwayPercent(lp)) < 100, "the pathway is complete before any upload");
   await shot(lp, "checked-off");
 
-  step = "learner uploads a markdown file for the exercise";
+  step = "learner drops three files on the exercise: one refused, two sent one after the other";
   const exercise = `# Exercise\n\nA prompt with a role, a task and a format.\n\nRun ${RUN}.\n`;
-  await uploadFile(lp, "exercise", "exercise.md", exercise);
+  await dropFiles(lp, "exercise", [
+    { name: "notes.exe", type: "application/x-msdownload", text: "MZ" },
+    { name: "exercise-draft.md", type: "text/markdown", text: "# Draft\n" },
+    { name: "exercise.md", type: "text/markdown", text: exercise },
+  ]);
+  await waitText(lp, "notice", "notes.exe was not sent. This file type is not accepted here.");
+  await waitAttr(lp, `[data-testid="queued-${R("exercise")}-1"]`, "data-state", "sent");
+  await waitAttr(lp, `[data-testid="queued-${R("exercise")}-2"]`, "data-state", "sent");
   await waitText(lp, `status-${R("exercise")}`, "submitted");
+  await lp.waitForFunction(
+    (id) => [...document.querySelectorAll(`[data-testid="submissions-${id}"] li`)].filter((li) => li.dataset.status === "uploaded").length === 2,
+    R("exercise"),
+  );
   const exerciseSub = await newestSubmission(lp, "exercise", "uploaded");
   await shot(lp, "exercise-uploaded");
+
+  step = "learner deletes the draft, not yet reviewed";
+  const draft = lp.locator(`[data-testid="submissions-${R("exercise")}"] li`, { hasText: "exercise-draft.md" });
+  const draftId = (await draft.getAttribute("data-testid")).replace("submission-", "");
+  check(draftId !== exerciseSub, "the draft is the newest submission");
+  await byId(lp, `delete-${draftId}`).click();
+  await byId(lp, `submission-${draftId}`).waitFor({ state: "detached" });
+  await waitText(lp, "info", "Deleted attempt 1, exercise-draft.md.");
+  await waitText(lp, `status-${R("exercise")}`, "submitted");
+
+  step = "learner cancels an upload on its way";
+  let release;
+  const released = new Promise((resolve) => {
+    release = resolve;
+  });
+  let putSeen = 0;
+  const storage = `http://${stack.emulators.storage}`;
+  const hold = async (route) => {
+    if (route.request().method() !== "PUT") return route.continue();
+    putSeen += 1;
+    await released;
+    return route.abort().catch(() => {});
+  };
+  const toStorage = (url) => url.href.startsWith(storage);
+  await lp.route(toStorage, hold);
+  await byId(lp, `file-${R("project")}`).setInputFiles({ name: "project-wrong.md", mimeType: "text/markdown", buffer: Buffer.from("# Wrong file\n") });
+  const deadline = Date.now() + TIMEOUT;
+  while (putSeen === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  check(putSeen === 1, "the held upload never reached the storage");
+  await waitAttr(lp, `[data-testid="queued-${R("project")}-1"]`, "data-state", "sending");
+  await byId(lp, `cancel-${R("project")}-1`).click();
+  await waitAttr(lp, `[data-testid="queued-${R("project")}-1"]`, "data-state", "cancelled");
+  release();
+  await lp.unroute(toStorage, hold);
+  for (;;) {
+    const listed = await fetch(`${UPLOADS}/users/me/resources/${R("project")}/submissions`, {
+      headers: { Authorization: `Bearer ${first.idToken}` },
+    }).then((r) => r.json());
+    if (listed.submissions.length === 0) break;
+    check(Date.now() < deadline, `the cancelled upload is still listed: ${JSON.stringify(listed.submissions)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await waitText(lp, `status-${R("project")}`, "not started");
+  await shot(lp, "upload-cancelled");
 
   step = "learner uploads the project; the pathway bar reaches 100 % live";
   const projectV1 = `# Project\n\nFirst draft of a prompt library.\n\nRun ${RUN}.\n`;
@@ -413,9 +479,8 @@ async function journey(browser) {
     mimeType: "text/markdown",
     buffer: Buffer.from("# One more\n"),
   });
-  await byId(sp, `upload-${R("exercise")}`).click();
   await sp.waitForFunction(() =>
-    /^You have asked for too many uploads\. Please wait \d+ (seconds?|minutes?|hours?) and try again\.$/.test(
+    /^one-more\.md was not sent\. You have asked for too many uploads\. Please wait \d+ (seconds?|minutes?|hours?) and try again\.$/.test(
       document.querySelector('[data-testid="notice"]').textContent,
     ),
   );

@@ -2,10 +2,10 @@
 //   node --test web/tests/
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ApiError, describeAccepted, describeError, formatWait } from "../src/messages.js";
+import { ApiError, describeAccepted, describeError, describeRefusal, formatWait } from "../src/messages.js";
 import { link, nextResource, parseRoute } from "../src/routes.js";
 import { formatMinutes, TimeMeter } from "../src/timer.js";
-import { checkFile, fileType } from "../src/upload.js";
+import { checkFile, droppedFiles, fileType } from "../src/upload.js";
 
 const resource = {
   accepted_file_types: ["text/plain", "text/markdown", "application/pdf", "image/png", "image/jpeg"],
@@ -125,4 +125,36 @@ test("time spent is said in minutes and hours", () => {
   assert.equal(formatMinutes(59), "59 min");
   assert.equal(formatMinutes(65), "1 h 05 min");
   assert.equal(formatMinutes(-3), "0 min");
+});
+
+test("a refused file is named in the sentence, whatever refused it", () => {
+  assert.equal(
+    describeRefusal("tool.exe", checkFile(resource, { name: "tool.exe", type: "application/x-msdownload", size: 4 })),
+    "tool.exe was not sent. This file type is not accepted here.",
+  );
+  assert.equal(
+    describeRefusal("huge.md", checkFile(resource, { name: "huge.md", type: "text/markdown", size: 11 * 1024 * 1024 })),
+    "huge.md was not sent. This file is too large. The limit here is 10 MB.",
+  );
+  assert.equal(
+    describeRefusal("empty.md", checkFile(resource, { name: "empty.md", type: "text/markdown", size: 0 })),
+    "empty.md was not sent. The request was not accepted: The file is empty.",
+  );
+  assert.equal(
+    describeRefusal("a.md", new ApiError(429, "rate_limited", "x", { retryAfterSeconds: 60 })),
+    "a.md was not sent. You have asked for too many uploads. Please wait 60 seconds and try again.",
+  );
+  assert.equal(describeRefusal("", new ApiError(0, "network", "")), "The file was not sent. The service could not be reached. Check your connection and try again.");
+});
+
+test("a drop yields its plain files only: no folders, no dragged text", () => {
+  const file = { name: "a.md" };
+  const items = [
+    { kind: "file", getAsFile: () => file, webkitGetAsEntry: () => ({ isFile: true }) },
+    { kind: "file", getAsFile: () => ({ name: "folder" }), webkitGetAsEntry: () => ({ isFile: false }) },
+    { kind: "string", getAsFile: () => null },
+  ];
+  assert.deepEqual(droppedFiles({ items }), [file]);
+  assert.deepEqual(droppedFiles({ items: [], files: [file] }), [file]);
+  assert.deepEqual(droppedFiles(null), []);
 });
