@@ -737,7 +737,7 @@ export function createLearnerView({ db, api, ui }) {
 
   function downloadControl(s) {
     const button = h("button", { type: "button", "data-testid": `get-download-${s.submission_id}` }, "Get download link");
-    button.setAttribute("aria-label", `Get a download link for ${s.file_name}`);
+    button.setAttribute("aria-label", `Get download link for ${s.file_name}`);
     button.addEventListener("click", async () => {
       button.disabled = true;
       try {

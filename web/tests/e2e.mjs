@@ -13,8 +13,11 @@
 // a reload. The seeded instructor rejects the project; the learner sees it live and resubmits; the
 // instructor approves; the overview then shows the pathway done, the time spent and the activity.
 // The second learner, in another browser context, sees none of it, and a direct Firestore read of
-// the first learner's progress, tried from the local cloud's debugging page, is refused.
+// the first learner's progress, tried from the local cloud's debugging page, is refused. A third
+// learner does a whole journey with the keyboard alone. axe-core runs on every view, at desktop
+// and phone width: no serious or critical violation.
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -30,6 +33,12 @@ const R = (kind) => `${PATHWAY}-m1-${kind}`;
 const TIMEOUT = Number(process.env.E2E_STEP_TIMEOUT_MS || 60000);
 const RUN = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 const INSTRUCTOR = { email: "instructor@example.com", password: "instructor-pass-1" };
+
+// axe-core, evaluated into each page through the DevTools protocol (the page's CSP forbids an
+// injected script tag, and rightly so).
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1200, height: 900 };
 
 let step = "start";
 let shotNo = 0;
@@ -50,6 +59,61 @@ async function shot(page, name) {
   log(`screenshot ${file}`);
 }
 
+/** axe-core on the page as it is: no serious or critical violation (the others are logged). */
+async function axeCheck(page, view) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(AXE);
+  const found = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+    }));
+  });
+  const bad = found.filter((v) => v.impact === "serious" || v.impact === "critical");
+  const minor = found.filter((v) => !bad.includes(v)).map((v) => `${v.id} (${v.impact})`);
+  log(`axe ${view}: ${bad.length} serious or critical${minor.length ? `; minor: ${minor.join(", ")}` : ""}`);
+  check(bad.length === 0, `axe on the ${view} view: ${JSON.stringify(bad, null, 1)}`);
+  // axe does not ask a native <progress> for a name; people using a screen reader do.
+  const unnamed = await page.evaluate(() =>
+    [...document.querySelectorAll("progress")]
+      .filter((bar) => !bar.closest("[hidden]"))
+      .filter((bar) => {
+        const label = (bar.getAttribute("aria-label") || "").trim();
+        const ids = (bar.getAttribute("aria-labelledby") || "").split(/\s+/).filter(Boolean);
+        const byIds = ids.map((id) => document.getElementById(id)?.textContent.trim() || "").join("");
+        return !label && !byIds;
+      })
+      .map((bar) => bar.dataset.testid || bar.outerHTML.slice(0, 80)),
+  );
+  check(unnamed.length === 0, `progress bars without a name on the ${view} view: ${unnamed.join(", ")}`);
+}
+
+/** Press Tab until the element matching `selector` has the focus (the keyboard alone reaches it). */
+async function tabTo(page, selector, max = 80) {
+  for (let i = 0; i < max; i += 1) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate((sel) => Boolean(document.activeElement && document.activeElement.matches(sel)), selector)) {
+      return;
+    }
+  }
+  throw new Error(`${step}: ${selector} is not reached with ${max} presses of Tab`);
+}
+
+/** At a phone's width nothing may scroll sideways. */
+async function fitsWidth(page, view) {
+  const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  check(scroll <= inner, `the ${view} view is ${scroll} px wide in a ${inner} px window`);
+}
+
+async function focused(page) {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    return el ? `${el.tagName.toLowerCase()}#${el.id}:${(el.textContent || "").trim().slice(0, 60)}` : "";
+  });
+}
+
 async function signUp(email, password) {
   const reply = await fetch(`${AUTH}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake`, {
     method: "POST",
@@ -62,7 +126,7 @@ async function signUp(email, password) {
 }
 
 async function openPage(browser, label, { clock = false } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const context = await browser.newContext({ viewport: DESKTOP });
   // A fake clock (flowing in real time until fast-forwarded) so minutes of reading take no minutes.
   if (clock) await context.clock.install();
   const page = await context.newPage();
@@ -158,6 +222,9 @@ async function newestSubmission(page, kind, status) {
 async function reviewAs(page, submissionId, decision, grade, comments) {
   await byId(page, `open-${submissionId}`).click();
   await waitAttr(page, '[data-testid="review-panel"]', "data-submission", submissionId);
+  const where = await focused(page);
+  check(where.startsWith("h3#review-title:"), `focus is on ${where}, not the review panel`);
+  await axeCheck(page, "review panel");
   const link = byId(page, "review-download");
   await link.waitFor();
   const href = await link.getAttribute("href");
@@ -227,6 +294,7 @@ async function journey(browser) {
   const next = await byId(lp, `next-${PATHWAY}`).textContent();
   check(next === "Anatomy of a prompt", `the overview's next resource is "${next}", not the first one`);
   await shot(lp, "overview");
+  await axeCheck(lp, "overview");
 
   step = "learner opens the pathway from the overview";
   await byId(lp, `open-pathway-${PATHWAY}`).click();
@@ -236,6 +304,7 @@ async function journey(browser) {
   }
   check((await pathwayPercent(lp)) === 0, "a fresh learner's pathway bar is not at 0");
   await shot(lp, "learner-pathway");
+  await axeCheck(lp, "pathway");
 
   step = "the page refuses a wrong type and a too large file before sending";
   await byId(lp, `file-${R("exercise")}`).setInputFiles({
@@ -282,6 +351,7 @@ async function journey(browser) {
   check(stored.time_spent_minutes === 2, `two tabs for 2 minutes stored ${stored.time_spent_minutes} minutes`);
   check(stored.status === "in_progress", `the opened video is ${stored.status}`);
   await shot(lp, "resource-view");
+  await axeCheck(lp, "resource");
   await twin.close();
 
   step = "learner goes back to the whole pathway";
@@ -361,6 +431,7 @@ async function journey(browser) {
   }
   await waitText(lp, `status-${R("project")}`, "not started");
   await shot(lp, "upload-cancelled");
+  await axeCheck(lp, "pathway with uploads and a cancelled one");
 
   step = "learner uploads the project; the pathway bar reaches 100 % live";
   const projectV1 = `# Project\n\nFirst draft of a prompt library.\n\nRun ${RUN}.\n`;
@@ -368,6 +439,11 @@ async function journey(browser) {
   await waitText(lp, `status-${R("project")}`, "submitted");
   await waitAttr(lp, '[data-testid="pathway-bar"]', "aria-valuenow", "100");
   await waitText(lp, "pathway-label", "100 %");
+  await lp.goto(`${WEB}/#/pathway/${PATHWAY}/module/${PATHWAY}-m1`);
+  await waitAttr(lp, '[data-testid="pathway"]', "data-view", "module");
+  await axeCheck(lp, "module");
+  await lp.goto(`${WEB}/#/pathway/${PATHWAY}`);
+  await waitAttr(lp, '[data-testid="pathway"]', "data-view", "pathway");
   const projectSub1 = await newestSubmission(lp, "project", "uploaded");
   check(loads === 0, `the learner page reloaded ${loads} time(s)`);
   await shot(lp, "pathway-complete");
@@ -383,6 +459,9 @@ async function journey(browser) {
   await signIn(ip, INSTRUCTOR, "instructor");
   await byId(ip, `queue-${projectSub1}`).waitFor();
   await shot(ip, "instructor-queue");
+  await axeCheck(ip, "instructor queue");
+  const openName = await byId(ip, `open-${projectSub1}`).getAttribute("aria-label");
+  check(openName === `Open project.md, attempt 2, from learner ${first.uid}`, `the queue row's button is named "${openName}"`);
   const href = await reviewAs(ip, projectSub1, "reject", 40, "Please add two worked examples.");
   const body = await fetch(href).then((r) => r.text());
   check(body === projectV1, "the instructor's download is not the uploaded project");
@@ -430,6 +509,23 @@ async function journey(browser) {
   check(activity.includes("Completed Anatomy of a prompt"), `the activity says: ${activity}`);
   check(activity.includes("Started Anatomy of a prompt"), `the activity says: ${activity}`);
   await shot(lp, "overview-done");
+  await axeCheck(lp, "overview, pathway done");
+
+  step = "at a phone's width";
+  await lp.setViewportSize(PHONE);
+  await fitsWidth(lp, "overview");
+  await shot(lp, "phone-overview");
+  await axeCheck(lp, "overview (phone)");
+  await lp.goto(`${WEB}/#/pathway/${PATHWAY}/resource/${R("project")}`);
+  await waitAttr(lp, `[data-testid="resource-${R("project")}"]`, "data-timing", "on");
+  await fitsWidth(lp, "resource");
+  await shot(lp, "phone-resource");
+  await axeCheck(lp, "resource (phone)");
+  await lp.setViewportSize(DESKTOP);
+  await ip.setViewportSize(PHONE);
+  await fitsWidth(ip, "instructor");
+  await shot(ip, "phone-instructor");
+  await axeCheck(ip, "instructor (phone)");
 
   step = "a second learner, in another browser context, sees none of it";
   const { page: sp } = await openPage(browser, "learner2");
@@ -455,6 +551,7 @@ async function journey(browser) {
   await sp.getByRole("button", { name: "Try to read their progress" }).click();
   await waitAttr(sp, '[data-testid="access-result"]', "data-outcome", "refused");
   await shot(sp, "second-learner-refused");
+  await axeCheck(sp, "debugging page");
   const refusedText = await byId(sp, "access-result").textContent();
   check(refusedText.includes("Refused by the security rules"), `the page says: ${refusedText}`);
   await sp.goto(`${WEB}/#/pathway/${PATHWAY}`);
@@ -463,6 +560,9 @@ async function journey(browser) {
     headers: { Authorization: `Bearer ${second.idToken}` },
   });
   check(foreign.status === 404, `another learner's download link answered ${foreign.status}, not 404`);
+
+  step = "a third learner does a whole journey with the keyboard alone";
+  await keyboardJourney(browser);
 
   step = "past the upload rate limit the page says how long to wait";
   for (let i = 0; i < 10; i += 1) {
@@ -495,6 +595,53 @@ async function journey(browser) {
   await sp.waitForSelector('body[data-state="signed-out"]');
   await waitText(sp, "notice", "You are signed out. Please sign in again.");
   await shot(sp, "signed-out");
+}
+
+async function keyboardJourney(browser) {
+  const third = await signUp(`web-c-${RUN}@example.com`, "web-pass-3");
+  const { page: kp } = await openPage(browser, "keyboard");
+  await kp.goto(WEB);
+  await kp.waitForSelector('body[data-state="signed-out"]');
+  await axeCheck(kp, "sign-in");
+  await tabTo(kp, "#email");
+  await kp.keyboard.type(third.email);
+  await tabTo(kp, "#password");
+  await kp.keyboard.type(third.password);
+  await kp.keyboard.press("Enter");
+  await kp.waitForSelector('body[data-state="learner"]');
+  await waitAttr(kp, '[data-testid="overview"]', "data-ready", "true");
+
+  // The overview's "next" link opens the first resource; focus lands on its heading.
+  await tabTo(kp, `[data-testid="next-${PATHWAY}"]`);
+  await kp.keyboard.press("Enter");
+  await kp.waitForFunction((r) => location.hash.endsWith(`/resource/${r}`), R("video"));
+  await kp.waitForFunction(
+    (r) => document.activeElement && document.activeElement.closest(`[data-testid="resource-${r}"]`),
+    R("video"),
+  );
+  await waitText(kp, `status-${R("video")}`, "in progress");
+  await tabTo(kp, `[data-testid="complete-${R("video")}"]`);
+  await kp.keyboard.press("Space");
+  await waitAttr(kp, `[data-testid="complete-${R("video")}"]`, "aria-pressed", "true");
+  await waitText(kp, `status-${R("video")}`, "completed");
+
+  // Back to the whole pathway by the breadcrumb, then an upload through the file chooser.
+  await tabTo(kp, "#crumb-pathway a");
+  await kp.keyboard.press("Enter");
+  await kp.waitForFunction((p) => location.hash === `#/pathway/${p}`, PATHWAY);
+  const where = await focused(kp);
+  check(where.startsWith("h2#pathway-title:"), `after the breadcrumb, focus is on ${where}`);
+  await tabTo(kp, `[data-testid="file-${R("exercise")}"]`);
+  const chooser = kp.waitForEvent("filechooser");
+  await kp.keyboard.press("Space");
+  await (await chooser).setFiles({ name: "keys.md", mimeType: "text/markdown", buffer: Buffer.from("# Typed, not clicked\n") });
+  await waitAttr(kp, `[data-testid="queued-${R("exercise")}-1"]`, "data-state", "sent");
+  const sid = await newestSubmission(kp, "exercise", "uploaded");
+  await tabTo(kp, `[data-testid="delete-${sid}"]`);
+  await kp.keyboard.press("Enter");
+  await byId(kp, `submission-${sid}`).waitFor({ state: "detached" });
+  await shot(kp, "keyboard-journey");
+  await kp.context().close();
 }
 
 main().then(
