@@ -101,6 +101,23 @@ async function tabTo(page, selector, max = 80) {
   throw new Error(`${step}: ${selector} is not reached with ${max} presses of Tab`);
 }
 
+/**
+ * What the browser says when a tab goes to the background or comes back (headless chromium keeps
+ * every tab visible, so the test says it): the page's visibilityState and its visibilitychange.
+ */
+async function setVisible(page, visible) {
+  await page.evaluate((v) => {
+    if (v) {
+      delete document.visibilityState;
+      delete document.hidden;
+    } else {
+      Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+    }
+    document.dispatchEvent(new Event("visibilitychange"));
+  }, visible);
+}
+
 /** At a phone's width nothing may scroll sideways. */
 async function fitsWidth(page, view) {
   const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
@@ -359,6 +376,24 @@ async function journey(browser) {
   await lp.waitForFunction((p) => location.hash === `#/pathway/${p}`, PATHWAY);
   check(await byId(lp, `resource-${R("article")}`).isVisible(), "the pathway view hides resources");
 
+  step = "time does not accrue while the resource's tab is hidden";
+  await lp.goto(`${WEB}/#/pathway/${PATHWAY}/resource/${R("article")}`);
+  await waitText(lp, `status-${R("article")}`, "in progress");
+  await waitAttr(lp, `[data-testid="resource-${R("article")}"]`, "data-timing", "on");
+  await lc.clock.fastForward(50_000); // 50 s read: under a minute, nothing sent yet
+  await setVisible(lp, false);
+  await lc.clock.fastForward(300_000); // 5 minutes in another tab
+  await setVisible(lp, true);
+  await lc.clock.fastForward(31_000); // 81 s visible in all: one minute sent, 21 s kept
+  await waitText(lp, `time-${R("article")}`, "1 min spent");
+  await lc.clock.fastForward(31_000); // 112 s: still one whole minute
+  await waitText(lp, "pathway-time", "3 min");
+  const article = await fetch(`${stack.functions.progress}/users/me/resources/${R("article")}/progress`, {
+    headers: { Authorization: `Bearer ${first.idToken}` },
+  }).then((r) => r.json());
+  check(article.time_spent_minutes === 1, `81 s visible of 6 min open stored ${article.time_spent_minutes} minutes`);
+  await lp.goto(`${WEB}/#/pathway/${PATHWAY}`);
+
   step = "learner checks off the video, article and quiz";
   for (const kind of ["video", "article", "quiz"]) {
     await byId(lp, `complete-${R(kind)}`).click();
@@ -503,7 +538,7 @@ async function journey(browser) {
   await waitAttr(lp, `[data-testid="card-${PATHWAY}"]`, "data-percentage", "100");
   await waitText(lp, `next-${PATHWAY}`, "Every resource is done.");
   const detail = await byId(lp, `card-detail-${PATHWAY}`).textContent();
-  check(detail === "5 of 5 resources done · 2 min spent", `the card says: ${detail}`);
+  check(detail === "5 of 5 resources done · 3 min spent", `the card says: ${detail}`);
   await lp.waitForSelector('[data-testid="activity"][data-count]');
   const activity = await byId(lp, "activity").textContent();
   check(activity.includes("Completed Anatomy of a prompt"), `the activity says: ${activity}`);
