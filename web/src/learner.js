@@ -44,6 +44,7 @@ const UPLOAD_STATE = {
 };
 const TYPE_TEXT = { video: "Video", article: "Article", exercise: "Exercise", project: "Project", quiz: "Quiz" };
 const ACTION_TEXT = { start: "Started", complete: "Completed", uncomplete: "Reopened" };
+
 export function createLearnerView({ db, api, ui }) {
   let uid = null;
   let pathwayId = null;
@@ -82,6 +83,7 @@ export function createLearnerView({ db, api, ui }) {
     $("learner").hidden = true;
     $("pathway").hidden = true;
     $("overview").hidden = true;
+    $("crumbs").hidden = true;
     $("modules").replaceChildren();
     $("pathway-cards").replaceChildren();
     $("activity").replaceChildren();
@@ -126,6 +128,8 @@ export function createLearnerView({ db, api, ui }) {
     $("overview").hidden = false;
     focusHeading($("overview-title"));
     $("overview").setAttribute("aria-busy", "true");
+    delete $("overview").dataset.ready;
+    delete $("activity").dataset.count;
     let pathways;
     try {
       const snap = await getDocs(collection(db, "pathways"));

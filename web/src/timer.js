@@ -105,6 +105,12 @@ export function startHeartbeat({ send, lockName, carriedMs = 0, everyMs = 30_000
     acquire(); // a tab that became the only visible one takes over
   }
 
+  function onPageHide() {
+    meter.mark(Date.now(), false);
+    letGo();
+    flush();
+  }
+
   function onVisibility() {
     meter.mark(Date.now(), holding && visible());
     if (!visible()) {
@@ -117,7 +123,7 @@ export function startHeartbeat({ send, lockName, carriedMs = 0, everyMs = 30_000
 
   const timer = setInterval(beat, everyMs);
   document.addEventListener("visibilitychange", onVisibility);
-  window.addEventListener("pagehide", onVisibility);
+  window.addEventListener("pagehide", onPageHide);
   meter.mark(Date.now(), false);
   acquire();
 
@@ -130,7 +136,7 @@ export function startHeartbeat({ send, lockName, carriedMs = 0, everyMs = 30_000
       stopped = true;
       clearInterval(timer);
       document.removeEventListener("visibilitychange", onVisibility);
-      window.removeEventListener("pagehide", onVisibility);
+      window.removeEventListener("pagehide", onPageHide);
       letGo();
       flush();
       return meter.ms;
