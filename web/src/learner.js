@@ -683,7 +683,12 @@ export function createLearnerView({ db, api, ui }) {
     const items = reply.submissions || [];
     row.list.replaceChildren(...items.map((s) => renderSubmission(row, s)));
     const latest = items[0];
-    if (!latest || row.sending) return;
+    if (row.sending) return;
+    if (!latest) {
+      row.sendBar.hidden = true;
+      row.sendLabel.textContent = "";
+      return;
+    }
     const state = UPLOAD_STATE[latest.status];
     if (state) {
       row.sendBar.hidden = true;
