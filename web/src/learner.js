@@ -13,6 +13,7 @@ import {
   onSnapshot,
   orderBy,
   query,
+  startAfter,
   where,
 } from "firebase/firestore";
 import { $, h, setBar, when } from "./dom.js";
@@ -193,18 +194,38 @@ export function createLearnerView({ db, api, ui }) {
     );
   }
 
-  async function showActivity(mine, titles) {
-    let snap;
-    try {
-      snap = await getDocs(
-        query(collection(db, "users", uid, "progress_events"), orderBy("at", "desc"), limit(30)),
+  /**
+   * The learner's last few starts, completions and reopenings. Time heartbeats are events too (one a
+   * minute of reading), so the newest events are read a page at a time until enough are found.
+   */
+  async function recentEvents(wanted = 8, pageSize = 50, maxPages = 4) {
+    const found = [];
+    let after = null;
+    for (let page = 0; page < maxPages && found.length < wanted; page += 1) {
+      const snap = await getDocs(
+        query(
+          collection(db, "users", uid, "progress_events"),
+          orderBy("at", "desc"),
+          ...(after ? [startAfter(after)] : []),
+          limit(pageSize),
+        ),
       );
+      found.push(...snap.docs.map((d) => d.data()).filter((e) => ACTION_TEXT[e.action]));
+      if (snap.docs.length < pageSize) break;
+      after = snap.docs[snap.docs.length - 1];
+    }
+    return found.slice(0, wanted);
+  }
+
+  async function showActivity(mine, titles) {
+    let events;
+    try {
+      events = await recentEvents();
     } catch (err) {
       ui.error(describeError(err));
       return;
     }
     if (mine !== routed) return;
-    const events = snap.docs.map((d) => d.data()).filter((e) => ACTION_TEXT[e.action]).slice(0, 8);
     $("activity").replaceChildren(
       ...events.map((e) => {
         const known = titles.get(e.resource_id);
