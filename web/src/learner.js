@@ -240,6 +240,7 @@ export function createLearnerView({ db, api, ui }) {
       }),
     );
     $("activity-empty").hidden = events.length > 0;
+    $("activity").hidden = events.length === 0;
     $("activity").dataset.count = String(events.length);
   }
 
