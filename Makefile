@@ -31,7 +31,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 # The web page's bundle (esbuild; no CDN) and Debian's chromium for its browser test.
-web/dist/.built: node_modules/.installed web/build.mjs $(shell find web/src -type f)
+web/dist/.built: node_modules/.installed web/build.mjs $(shell find web/src web/local -type f)
 	npm run --silent build:web
 	touch $@
 

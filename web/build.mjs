@@ -12,12 +12,16 @@ import { fileURLToPath } from "node:url";
 const web = dirname(fileURLToPath(import.meta.url));
 const src = join(web, "src");
 const dist = join(web, "dist");
+// The local cloud's debugging page: built beside dist, never in it, so Hosting never serves it.
+const local = join(web, "dist-local");
 
 await rm(dist, { recursive: true, force: true });
+await rm(local, { recursive: true, force: true });
 await mkdir(dist, { recursive: true });
-await build({
-  entryPoints: [join(src, "main.js")],
-  outfile: join(dist, "app.js"),
+await mkdir(local, { recursive: true });
+const bundle = (entry, outfile) => build({
+  entryPoints: [entry],
+  outfile,
   bundle: true,
   format: "esm",
   platform: "browser",
@@ -27,6 +31,9 @@ await build({
   legalComments: "linked",
   logLevel: "warning",
 });
+await bundle(join(src, "main.js"), join(dist, "app.js"));
+await bundle(join(web, "local", "debug.js"), join(local, "debug.js"));
+await copyFile(join(web, "local", "debug.html"), join(local, "debug.html"));
 await copyFile(join(src, "styles.css"), join(dist, "styles.css"));
 
 async function version(name) {
@@ -41,4 +48,4 @@ for (const name of ["app.js", "styles.css"]) {
   html = html.replace(plain, `"${await version(name)}"`);
 }
 await writeFile(join(dist, "index.html"), html);
-console.log(`web: built ${dist}`);
+console.log(`web: built ${dist} (and the local cloud's debug page in ${local})`);

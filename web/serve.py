@@ -6,7 +6,9 @@
 ``python -m localcloud up``): the project id, the bucket, the HTTP functions' URLs and the Auth and
 Firestore emulator hosts. Nothing secret from the stack (the tasks secret, the signing key) is
 served. When the bundle is missing it is built once with ``node web/build.mjs`` before serving.
-Standard library only; GET and HEAD only; no directory listings; paths cannot leave ``web/dist``.
+Standard library only; GET and HEAD only; no directory listings; paths cannot leave ``web/dist``
+(and ``web/dist-local``, the local cloud's own debugging page ``/debug.html``, which Hosting never
+serves).
 
 Every reply carries the security headers Firebase Hosting sends in production (the ``hosting``
 section of firebase.json: CSP, no framing, nosniff, referrer policy), the CSP's ``connect-src``
@@ -33,6 +35,9 @@ from urllib.parse import unquote, urlsplit
 WEB = Path(__file__).resolve().parent
 ROOT = WEB.parent
 DIST = WEB / "dist"
+# Pages of the local cloud only (the "who can read what" debugging page): built beside dist, never
+# deployed by Hosting, served here after dist.
+LOCAL_DIST = WEB / "dist-local"
 STACK = ROOT / ".local" / "stack.json"
 FIREBASE_JSON = ROOT / "firebase.json"
 HTTP_FUNCTIONS = ("resources", "progress", "uploads", "review")
@@ -131,6 +136,15 @@ def ensure_bundle() -> None:
     subprocess.run(["node", str(WEB / "build.mjs")], cwd=ROOT, check=True)
 
 
+def _find(path: str) -> Path | None:
+    """The file for a URL path in dist, else in dist-local; None outside them or missing."""
+    for root in (DIST, LOCAL_DIST):
+        target = (root / path.lstrip("/")).resolve()
+        if target.is_relative_to(root.resolve()) and target.is_file():
+            return target
+    return None
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "aibc-web"
 
@@ -161,8 +175,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if path in ("", "/"):
             path = "/index.html"
-        target = (DIST / path.lstrip("/")).resolve()
-        if not target.is_relative_to(DIST.resolve()) or not target.is_file():
+        target = _find(path)
+        if target is None:
             self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain; charset=utf-8", head)
             return
         content_type = TYPES.get(target.suffix) or (

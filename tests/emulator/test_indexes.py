@@ -7,7 +7,8 @@ therefore checks three things:
 
 1. ``QUERIES`` below lists every query, next to the code that runs it (``used_by``). The list is
    kept in step with the code mechanically: every function in shared/ or functions/ that builds a
-   query, and every ``query(...)`` of the web page (web/src, Firebase JS SDK), must be listed, and
+   query, and every ``query(...)`` of the web page (web/src and the local debugging page in web/local,
+   Firebase JS SDK), must be listed, and
    the fields each filters and orders on (read from the source) must be the fields of its specs. Adding or changing a query without updating the list
    fails ``test_the_list_matches_the_code``.
 2. Each query, built from its spec, runs against a real Firestore emulator (started here on port
@@ -74,6 +75,7 @@ SUBMISSION_STORE = "shared/adapters/submission_store.py"
 LEARNERS = "shared/adapters/learners.py"
 LEARNER_JS = "web/src/learner.js"
 INSTRUCTOR_JS = "web/src/instructor.js"
+DEBUG_JS = "web/local/debug.js"  # the local cloud's debugging page, never deployed
 
 QUERIES: tuple[QuerySpec, ...] = (
     QuerySpec(
@@ -156,8 +158,15 @@ QUERIES: tuple[QuerySpec, ...] = (
         equals=("user_id", "pathway_id"),
     ),
     QuerySpec(
-        "web: another learner's submissions (the access demo; the rules refuse it)",
+        "web: a learner's recent activity on the overview (newest first)",
         used_by=LEARNER_JS,
+        collection="progress_events",
+        parent="users/{uid}",
+        order_by=(("at", DESC),),
+    ),
+    QuerySpec(
+        "web: another learner's submissions (the access demo; the rules refuse it)",
+        used_by=DEBUG_JS,
         collection="submissions",
         equals=("user_id",),
     ),
@@ -423,7 +432,8 @@ def test_the_web_reader_sees_filters_orders_and_groups() -> None:
 
 def web_queries() -> dict[str, list[JsQuery]]:
     out: dict[str, list[JsQuery]] = {}
-    for path in sorted((ROOT / "web" / "src").rglob("*.js")):
+    paths = [*(ROOT / "web" / "src").rglob("*.js"), *(ROOT / "web" / "local").rglob("*.js")]
+    for path in sorted(paths):
         found = js_queries(path.read_text())
         if found:
             out[str(path.relative_to(ROOT))] = found

@@ -1,9 +1,12 @@
 """The web page in a real browser: web/tests/e2e.mjs (playwright-core driving Debian's chromium).
 
-The script walks a learner through the prompt-engineering pathway (check-offs, two Markdown uploads
-through signed URLs, the pathway bar reaching 100 % live), an instructor's reject and approve, and a
-second learner who sees none of it; it exits 0 only when every step held, and leaves screenshots
-in .local/screenshots/. The page's pure parts (error sentences, the pre-upload file check) are
+The script walks a learner from the overview of every pathway through the prompt-engineering
+pathway (time spent counted once across two tabs, check-offs, files dropped and queued, one
+cancelled and one deleted, uploads through signed URLs, the pathway bar reaching 100 % live), an
+instructor's reject and approve, a second learner who sees none of it, and a third who does a
+whole journey with the keyboard alone; axe-core checks every view (desktop and phone width) for
+serious or critical violations. It exits 0 only when every step held, and leaves screenshots in
+.local/screenshots/. The page's pure parts (error sentences, the pre-upload file check) are
 tested by web/tests/unit.test.mjs under node's own test runner, which needs no cloud.
 """
 
@@ -45,6 +48,14 @@ def test_learner_and_instructor_journey_in_a_browser(stack: dict[str, Any]) -> N
     assert run.returncode == 0, output
     assert "[e2e] passed: every step held" in run.stdout, output
     shots = sorted(p.name for p in SCREENSHOTS.glob("*.png"))
+    assert any("overview" in name for name in shots), shots
+    assert any("resource-view" in name for name in shots), shots
+    assert any("upload-cancelled" in name for name in shots), shots
+    assert any("phone-overview" in name for name in shots), shots
+    assert any("phone-resource" in name for name in shots), shots
+    assert any("keyboard-journey" in name for name in shots), shots
+    assert "axe overview: 0 serious or critical" in run.stdout, output
+    assert "axe sign-in: 0 serious or critical" in run.stdout, output
     assert any("pathway-complete" in name for name in shots), shots
     assert any("learner-sees-approval" in name for name in shots), shots
     assert any("second-learner-refused" in name for name in shots), shots

@@ -2,7 +2,7 @@
 import { ApiError } from "./messages.js";
 
 export function makeApi(config, { getToken, onSignedOut }) {
-  async function call(fn, method, path, body) {
+  async function call(fn, method, path, body, { keepalive = false } = {}) {
     const base = config.functions[fn];
     if (!base) throw new ApiError(0, "not_configured", `no URL for ${fn}`);
     const token = await getToken();
@@ -11,7 +11,8 @@ export function makeApi(config, { getToken, onSignedOut }) {
       throw new ApiError(401, "unauthenticated", "not signed in");
     }
     const headers = { Authorization: `Bearer ${token}` };
-    const init = { method, headers };
+    // keepalive: a heartbeat sent as the tab closes still reaches the server.
+    const init = { method, headers, keepalive };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -43,10 +44,15 @@ export function makeApi(config, { getToken, onSignedOut }) {
   const enc = encodeURIComponent;
   return {
     listing: (pathwayId) => call("resources", "GET", `/pathways/${enc(pathwayId)}/resources`),
+    report: (pathwayId) => call("progress", "GET", `/users/me/progress/${enc(pathwayId)}`),
+    start: (rid) => call("progress", "POST", `/users/me/resources/${enc(rid)}/start`),
+    heartbeat: (rid, body) =>
+      call("progress", "PUT", `/users/me/resources/${enc(rid)}/progress`, body, { keepalive: true }),
     complete: (rid) => call("progress", "POST", `/users/me/resources/${enc(rid)}/complete`),
     uncomplete: (rid) => call("progress", "POST", `/users/me/resources/${enc(rid)}/uncomplete`),
     uploadUrl: (rid, body) => call("uploads", "POST", `/users/me/resources/${enc(rid)}/upload-url`, body),
     submissions: (rid) => call("uploads", "GET", `/users/me/resources/${enc(rid)}/submissions`),
+    deleteSubmission: (sid) => call("uploads", "DELETE", `/users/me/submissions/${enc(sid)}`),
     downloadUrl: (sid) => call("uploads", "GET", `/users/me/submissions/${enc(sid)}/download-url`),
     pending: (params = {}) => {
       const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v != null && v !== ""));

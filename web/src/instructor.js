@@ -85,7 +85,16 @@ export function createInstructorView({ db, api, ui }) {
   }
 
   function renderRow(s) {
-    const open = h("button", { type: "button", "data-testid": `open-${s.submission_id}` }, "Open");
+    // The visible word stays "Open"; its name says what it opens (WCAG: label in name).
+    const open = h(
+      "button",
+      {
+        type: "button",
+        "data-testid": `open-${s.submission_id}`,
+        "aria-label": `Open ${s.file_name}, attempt ${s.attempt}, from learner ${s.user_id}`,
+      },
+      "Open",
+    );
     open.addEventListener("click", () => openSubmission(s));
     const pick = h("input", {
       type: "checkbox",
@@ -117,7 +126,8 @@ export function createInstructorView({ db, api, ui }) {
     const link = h("span", { class: "hint" }, "Getting the download link…");
     const grade = h("input", { type: "number", min: "0", max: "100", step: "1", "data-testid": "review-grade" });
     const comments = h("textarea", { rows: "3", maxlength: "5000", "data-testid": "review-comments" });
-    const outcome = h("p", { "data-testid": "review-outcome" });
+    const outcome = h("p", { "data-testid": "review-outcome", role: "status", tabindex: "-1" });
+    const title = h("h3", { id: "review-title", tabindex: "-1" }, `${s.file_name} — attempt ${s.attempt}`);
     const approve = h("button", { type: "button", class: "primary", "data-testid": "approve" }, "Approve");
     const reject = h("button", { type: "button", "data-testid": "reject" }, "Reject");
     const decide = async (decision) => {
@@ -134,6 +144,7 @@ export function createInstructorView({ db, api, ui }) {
         ui.clear();
         outcome.textContent = `${reply.status === "approved" ? "Approved" : "Rejected"} ${reply.file_name} (attempt ${reply.attempt}).`;
         outcome.dataset.status = reply.status;
+        outcome.focus(); // the buttons are gone or disabled: focus stays with what happened
         await refresh();
       } catch (err) {
         approve.disabled = false;
@@ -146,7 +157,7 @@ export function createInstructorView({ db, api, ui }) {
     const learner = s.learner_name ? `${s.learner_name} (${s.learner_email || s.user_id})` : s.learner_email || s.user_id;
     const where = [s.pathway_title, s.resource_title || s.resource_id].filter(Boolean).join(" › ");
     panel.replaceChildren(
-      h("h3", {}, `${s.file_name} — attempt ${s.attempt}`),
+      title,
       h("p", { class: "hint" }, `${learner} · ${where} · ${s.content_type}, ${formatBytes(s.size_bytes)} · uploaded ${when(s.uploaded_at)}`),
       earlierAttempts(s),
       link,
@@ -156,7 +167,9 @@ export function createInstructorView({ db, api, ui }) {
       outcome,
     );
     panel.dataset.submission = s.submission_id;
+    panel.setAttribute("aria-labelledby", "review-title");
     panel.hidden = false;
+    title.focus(); // keyboard and screen reader users land on what they opened
     try {
       const reply = await api.downloadUrl(s.submission_id);
       link.replaceWith(

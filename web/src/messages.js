@@ -85,6 +85,15 @@ export function describeError(err) {
   }
 }
 
+/** Why one named file was not sent: "notes.exe was not sent. This file type is not accepted here." */
+export function describeRefusal(fileName, err) {
+  const name = String(fileName || "").trim() || "The file";
+  return `${name} was not sent. ${describeError(err)}`;
+}
+
+/** What a drop that held no file means to the learner. */
+export const NOTHING_DROPPED = "Only files can be dropped here. Drop a file, or choose one with the button.";
+
 const TYPE_NAMES = {
   "text/plain": "plain text",
   "text/markdown": "Markdown",

@@ -48,18 +48,40 @@ function storageError(status, body) {
   return new ApiError(status, code ? code[1] : "", message ? message[1] : "");
 }
 
-/** PUT the file to the signed URL with exactly the returned headers; onProgress(fraction 0..1). */
-export function putFile(grant, file, onProgress) {
+/** Raised when the learner cancels an upload. */
+export class UploadCancelled extends Error {
+  constructor() {
+    super("the upload was cancelled");
+    this.name = "UploadCancelled";
+  }
+}
+
+/**
+ * PUT the file to the signed URL with exactly the returned headers; onProgress(fraction 0..1).
+ * `signal` (an AbortSignal) cancels it: the request is aborted and the promise rejects with
+ * UploadCancelled.
+ */
+export function putFile(grant, file, onProgress, signal = null) {
   return new Promise((resolve, reject) => {
+    if (signal && signal.aborted) {
+      reject(new UploadCancelled());
+      return;
+    }
     const xhr = new XMLHttpRequest();
     xhr.open(grant.method || "PUT", grant.upload_url);
     for (const [name, value] of Object.entries(grant.headers || {})) {
       xhr.setRequestHeader(name, value);
     }
+    const onAbort = () => xhr.abort();
+    if (signal) signal.addEventListener("abort", onAbort, { once: true });
+    const done = () => {
+      if (signal) signal.removeEventListener("abort", onAbort);
+    };
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
     };
     xhr.onload = () => {
+      done();
       if (xhr.status >= 200 && xhr.status < 300) {
         onProgress(1);
         resolve();
@@ -67,7 +89,30 @@ export function putFile(grant, file, onProgress) {
         reject(storageError(xhr.status, xhr.responseText));
       }
     };
-    xhr.onerror = () => reject(new ApiError(0, "network", "the upload could not be sent"));
+    xhr.onabort = () => {
+      done();
+      reject(new UploadCancelled());
+    };
+    xhr.onerror = () => {
+      done();
+      reject(new ApiError(0, "network", "the upload could not be sent"));
+    };
     xhr.send(file);
   });
+}
+
+/** The files of a drop: only plain files (a dropped folder or text is not one). */
+export function droppedFiles(dataTransfer) {
+  const items = Array.from((dataTransfer && dataTransfer.items) || []);
+  if (items.length) {
+    return items
+      .filter((item) => item.kind === "file")
+      .filter((item) => {
+        const entry = typeof item.webkitGetAsEntry === "function" ? item.webkitGetAsEntry() : null;
+        return !entry || entry.isFile;
+      })
+      .map((item) => item.getAsFile())
+      .filter(Boolean);
+  }
+  return Array.from((dataTransfer && dataTransfer.files) || []);
 }
