@@ -17,6 +17,7 @@ import pytest
 import requests
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from tests.emulator.task_calls import task_headers
 from tests.emulator.test_submissions_e2e import (
     IMG_EXERCISE,
     IMG_MODULE,
@@ -258,7 +259,7 @@ def test_a_delete_racing_reviews_and_expiry_ends_consistent(
     review = api("review")
     teacher = mint(unique("teacher"), instructor=True)
     expire_url = cloud["functions"]["task_expire_upload"]
-    secret = {"X-Aibc-Task-Secret": cloud["tasks_local_secret"]}
+    secret = task_headers(cloud, "task_expire_upload")
 
     def act(i: int) -> tuple[str, int]:
         if i == 0:
