@@ -256,7 +256,7 @@ def keep_profile(caller: Caller) -> None:
     try:
         keeper().keep(caller, deps().profiles)
     except Exception as exc:  # noqa: BLE001 - the profile is best effort; the request goes on
-        log.warning("could not keep the profile", user_id=caller.uid, error=repr(exc))
+        log.warning("could not keep the profile", uid=caller.uid, error=repr(exc))
 
 
 def _cors_headers(request: flask.Request) -> dict[str, str]:

@@ -45,7 +45,7 @@ class ProfileKeeper:
                     user_id=me.uid, display_name=me.name, email=me.email, profile_updated_at=now()
                 )
             )
-            log.info("profile kept", user_id=me.uid, created=current is None)
+            log.info("profile kept", uid=me.uid, created=current is None)
         with self._lock:
             if len(self._seen) >= self.max_cached:
                 self._seen.clear()  # bounded: the next calls read (and seldom write) again

@@ -74,8 +74,8 @@ def _act(
     log.info(
         "progress action",
         action=action.value,
-        user=uid,
-        resource=res.resource_id,
+        uid=uid,
+        resource_id=res.resource_id,
         from_status=outcome.before.status.value,
         to_status=outcome.after.status.value,
         changed=outcome.changed,

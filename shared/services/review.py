@@ -417,7 +417,7 @@ def review_submission(
     log.info(
         "submission reviewed",
         submission_id=submission_id,
-        user_id=view.user_id,
+        uid=view.user_id,
         reviewer=me.uid,
         decision=req.decision,
     )
@@ -505,7 +505,7 @@ def revise_submission(
     log.info(
         "submission decision revised",
         submission_id=submission_id,
-        user_id=view.user_id,
+        uid=view.user_id,
         reviewer=me.uid,
         decision=req.decision,
         revision=view.revision,

@@ -140,10 +140,10 @@ def resource_progress_written(
     written = recompute_module(store, uid, mod.module_id, ids, compute)
     log.info(
         "module rollup",
-        event=change.meta.id,
-        user=uid,
-        resource=resource_id,
-        module=mod.module_id,
+        event_id=change.meta.id,
+        uid=uid,
+        resource_id=resource_id,
+        module_id=mod.module_id,
         written=written is not None,
         percentage=written.percentage if written else None,
     )
@@ -179,10 +179,10 @@ def module_progress_written(
     written = recompute_pathway(store, uid, path.pathway_id, module_ids, compute)
     log.info(
         "pathway rollup",
-        event=change.meta.id,
-        user=uid,
-        module=module_id,
-        pathway=path.pathway_id,
+        event_id=change.meta.id,
+        uid=uid,
+        module_id=module_id,
+        pathway_id=path.pathway_id,
         written=written is not None,
         percentage=written.percentage if written else None,
     )

@@ -302,7 +302,7 @@ def issue_upload_url(
     _enqueue_expiry(tasks, sub.submission_id, sub.expires_at + EXPIRY_GRACE)
     log.info(
         "upload url issued",
-        user_id=me.uid,
+        uid=me.uid,
         resource_id=resource_id,
         submission_id=sub.submission_id,
         attempt=sub.attempt,
@@ -411,7 +411,7 @@ def delete_submission(
     deleted = store.transact(work, lock=learner_lock(me.uid))
     if deleted is not None and cfg.delete_removes_object:
         objects.delete(deleted.gcs_bucket, deleted.gcs_path, None)
-    log.info("submission deleted", user_id=me.uid, submission_id=submission_id)
+    log.info("submission deleted", uid=me.uid, submission_id=submission_id)
     return DeleteReply(submission_id=submission_id, status=S.deleted)
 
 
@@ -566,7 +566,7 @@ def record_upload(
         outcome=outcome,
         reason=reason,
         submission_id=sub.submission_id,
-        user_id=sub.user_id,
+        uid=sub.user_id,
         resource_id=sub.resource_id,
         event_id=obj.meta.id,
         **ids,
@@ -621,7 +621,7 @@ def _refuse_late_upload(
         outcome=outcome,
         status=str(sub.status),
         submission_id=sub.submission_id,
-        user_id=sub.user_id,
+        uid=sub.user_id,
         event_id=obj.meta.id,
         generation=obj.generation,
     )
