@@ -61,6 +61,20 @@ def client() -> firestore.Client:
     return firestore.Client(project=settings().project_id)
 
 
+class LazyClient:
+    """Base of every Firestore adapter: holds the client it was given (tests), else the process's
+    client, created on first use (nothing connects at import or construction)."""
+
+    def __init__(self, db: firestore.Client | None = None) -> None:
+        self._db = db
+
+    @property
+    def db(self) -> firestore.Client:
+        if self._db is None:
+            self._db = client()
+        return self._db
+
+
 # ---- mapping ---------------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ import datetime as dt
 from typing import Any
 
 from shared.adapters import unit_of_work as docs
-from shared.adapters.firestore import client, from_document
+from shared.adapters.firestore import LazyClient, from_document
 from shared.domain.models import ResourceSubmissions
 from shared.services.ports import LearnerState
 from shared.services.reconcile import BatchResult, ReconcileBatch, RunReport, summarize
@@ -39,14 +39,7 @@ def _owner(ref: Any) -> str | None:
     return uid
 
 
-class FirestoreLearnerIndex:
-    def __init__(self, db: Any = None) -> None:
-        self._db = db
-
-    @property
-    def db(self) -> Any:
-        return self._db if self._db is not None else client()
-
+class FirestoreLearnerIndex(LazyClient):
     def learners_in_module(self, module_id: str) -> list[str]:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -120,13 +113,9 @@ class FirestoreLearnerIndex:
         return state
 
 
-class FirestoreRunLog:
-    def __init__(self, db: Any = None) -> None:
-        self._db = db
-
+class FirestoreRunLog(LazyClient):
     def _ref(self, run_id: str) -> Any:
-        db = self._db if self._db is not None else client()
-        return db.collection(RUNS).document(run_id)
+        return self.db.collection(RUNS).document(run_id)
 
     @staticmethod
     def _meta(task: ReconcileBatch) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from shared.adapters.firestore import client, from_document, plain_read, to_document
+from shared.adapters.firestore import LazyClient, from_document, plain_read, to_document
 from shared.domain.models import LearnerProfile
 
 USERS = "users"
@@ -17,16 +17,7 @@ def _profile(uid: str, data: dict[str, Any]) -> LearnerProfile:
     return from_document(LearnerProfile, "user_id", uid, data)
 
 
-class FirestoreProfileStore:
-    def __init__(self, db: Any = None) -> None:
-        self._db = db
-
-    @property
-    def db(self) -> Any:
-        if self._db is None:
-            self._db = client()
-        return self._db
-
+class FirestoreProfileStore(LazyClient):
     def profile(self, uid: str) -> LearnerProfile | None:
         with plain_read():
             snap = self.db.collection(USERS).document(uid).get()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
 
-from shared.adapters.firestore import client, from_document, plain_read
+from shared.adapters.firestore import LazyClient, from_document, plain_read
 from shared.adapters.unit_of_work import (
     FirestoreUnitOfWork,
     module_progress,
@@ -38,23 +38,14 @@ from shared.domain.models import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from google.cloud import firestore
+    pass
 
 M = TypeVar("M", bound=BaseModel)
 
 
-class FirestoreCatalog:
+class FirestoreCatalog(LazyClient):
     """Reads ``pathways``, ``modules`` and ``resources`` (one batched read per call); the client
     is created on first use."""
-
-    def __init__(self, db: firestore.Client | None = None) -> None:
-        self._db = db
-
-    @property
-    def db(self) -> firestore.Client:
-        if self._db is None:
-            self._db = client()
-        return self._db
 
     def _many(self, collection: str, ids: Sequence[str], model: type[M], key: str) -> dict[str, M]:
         if not ids:

@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 from shared.adapters.firestore import (
     ATTEMPTS,
-    client,
+    LazyClient,
     from_document,
     plain_read,
     run_transaction,
@@ -203,18 +203,12 @@ class FirestoreTx:
         self.tx.set(self._one(uid, "notifications", notification_id), data)
 
 
-class FirestoreUnitOfWork:
+class FirestoreUnitOfWork(LazyClient):
     """The ``UnitOfWork`` port; the Firestore client is created on first use."""
 
     def __init__(self, db: firestore.Client | None = None, attempts: int = ATTEMPTS) -> None:
-        self._db = db
+        super().__init__(db)
         self.attempts = attempts
-
-    @property
-    def db(self) -> firestore.Client:
-        if self._db is None:
-            self._db = client()
-        return self._db
 
     @property
     def refs(self) -> Refs:
