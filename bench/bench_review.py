@@ -33,7 +33,7 @@ from typing import Any
 
 import requests
 
-from bench.bench_uploads import load_stack, pct
+from bench.bench_progress import load_stack, pct
 from localcloud.tokens import mint
 
 ROOT = Path(__file__).resolve().parent.parent

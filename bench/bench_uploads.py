@@ -31,9 +31,6 @@ recorded; the burst, 1 x 201 and 29 x 500.)
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
 import threading
 import time
 import uuid
@@ -44,34 +41,14 @@ from typing import Any
 
 import requests
 
+from bench.bench_progress import load_stack, pct
+
 ROOT = Path(__file__).resolve().parent.parent
 PNG = (ROOT / "tests" / "fixtures" / "files" / "sample.png").read_bytes()
 PATHWAY = "image-generation"
 EXERCISE = f"{PATHWAY}-m1-exercise"
 PROJECT = f"{PATHWAY}-m1-project"
 INSTRUCTORS = 5
-
-
-def load_stack(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        sys.exit("the local cloud is not running: start it with `make up`")
-    stack: dict[str, Any] = json.loads(path.read_text())
-    emu = stack["emulators"]
-    os.environ.update(
-        {
-            "GOOGLE_CLOUD_PROJECT": stack["project_id"],
-            "FIRESTORE_EMULATOR_HOST": emu["firestore"],
-            "FIREBASE_AUTH_EMULATOR_HOST": emu["auth"],
-        }
-    )
-    return stack
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 class Replies:
