@@ -20,15 +20,12 @@ from pydantic import ValidationError
 from shared.domain import progress as rules
 from shared.domain import uploads
 from shared.domain.models import (
-    Module,
     ModuleProgress,
-    Pathway,
     PathwayProgress,
     Resource,
     ResourceProgress,
     ResourceStatus,
     ResourceSubmissions,
-    ResourceType,
     Submission,
     SubmissionStatus,
 )
@@ -41,7 +38,7 @@ from shared.services.reconcile import (
     RunReport,
     Tally,
 )
-from tests.unit.fakes import FakeStore, FakeTx
+from tests.unit.fakes import FakeCatalog, FakeStore, FakeTx
 
 T = TypeVar("T")
 
@@ -52,45 +49,6 @@ LATER = dt.datetime(2026, 7, 1, tzinfo=dt.UTC)
 
 
 # ---- fakes -------------------------------------------------------------------------------------
-
-
-class FakeCatalog:
-    def __init__(self) -> None:
-        self.paths: dict[str, Pathway] = {}
-        self.mods: dict[str, Module] = {}
-        self.res: dict[str, Resource] = {}
-
-    def add(self, pid: str, modules: dict[str, list[tuple[str, bool, bool]]]) -> None:
-        """``modules``: module id -> [(resource id, requires_upload, optional)]."""
-        self.paths[pid] = Pathway(pathway_id=pid, title=pid, module_ids=list(modules))
-        for order, (mid, items) in enumerate(modules.items()):
-            self.mods[mid] = Module(
-                module_id=mid,
-                pathway_id=pid,
-                title=mid,
-                order=order,
-                resource_ids=[i[0] for i in items],
-            )
-            for rorder, (rid, upload, optional) in enumerate(items):
-                self.res[rid] = Resource(
-                    resource_id=rid,
-                    pathway_id=pid,
-                    module_id=mid,
-                    title=rid,
-                    type=ResourceType.exercise if upload else ResourceType.video,
-                    order=rorder,
-                    requires_upload=upload,
-                    optional=optional,
-                )
-
-    def pathways(self, ids: Sequence[str]) -> dict[str, Pathway]:
-        return {i: self.paths[i] for i in ids if i in self.paths}
-
-    def modules(self, ids: Sequence[str]) -> dict[str, Module]:
-        return {i: self.mods[i] for i in ids if i in self.mods}
-
-    def resources(self, ids: Sequence[str]) -> dict[str, Resource]:
-        return {i: self.res[i] for i in ids if i in self.res}
 
 
 class FakeLearners:
@@ -312,7 +270,7 @@ def build_catalog(shapes: list[list[list[tuple[bool, bool]]]]) -> FakeCatalog:
     catalog = FakeCatalog()
     for p, mods in enumerate(shapes):
         pid = f"p{p}"
-        catalog.add(
+        catalog.add_pathway(
             pid,
             {
                 f"{pid}-m{m}": [
@@ -525,7 +483,7 @@ def test_a_dry_run_reports_the_drift_and_changes_nothing(
 
 def one_pathway() -> FakeCatalog:
     catalog = FakeCatalog()
-    catalog.add(
+    catalog.add_pathway(
         "p",
         {
             "m1": [("m1-a", False, False), ("m1-b", False, False)],
@@ -685,7 +643,7 @@ def test_untouched_levels_are_not_drift() -> None:
 
 def test_the_pathway_filter_only_touches_that_pathways_documents() -> None:
     catalog = one_pathway()
-    catalog.add("q", {"q1": [("q1-a", False, False)]})
+    catalog.add_pathway("q", {"q1": [("q1-a", False, False)]})
     store = FakeLearners()
     store.resources["fay", "q1-a"] = ResourceProgress(
         resource_id="q1-a", pathway_id="q", module_id="q1", status=S.completed
