@@ -35,7 +35,12 @@ class Recorder:
                 status = recorder.status
                 with recorder.lock:
                     recorder.requests.append(
-                        {"headers": dict(self.headers), "body": body, "status": status}
+                        {
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "body": body,
+                            "status": status,
+                        }
                     )
                 self.send_response(status)
                 self.send_header("Content-Length", "0")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -33,13 +33,6 @@ from tests.helpers import unique, wait_for
 pytestmark = pytest.mark.cloud
 
 SETTLE = 90.0
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    rec = Recorder()
-    yield rec
-    rec.close()
 
 
 def restarts(name: str) -> int:

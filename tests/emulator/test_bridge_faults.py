@@ -29,13 +29,6 @@ SETTLE = 90.0
 
 
 @pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    rec = Recorder()
-    yield rec
-    rec.close()
-
-
-@pytest.fixture
 def own_dead_letters(bridge: Any) -> Iterator[list[str]]:
     """Targets whose dead letters this test makes on purpose: cleared afterwards, pass or fail."""
     targets: list[str] = []
