@@ -327,7 +327,6 @@ def _deploy(config: Config, name: str) -> tuple[str, ...]:
         f"--entry-point={name}",
         f"--service-account={config.runtime_sa}",
         f"--build-service-account=projects/{config.project}/serviceAccounts/{config.build_sa}",
-        env_flag(_env_vars(config)),
         "--update-labels=app=aibc",
     ]
     trigger: list[str]
@@ -360,7 +359,18 @@ def _deploy(config: Config, name: str) -> tuple[str, ...]:
         sizing = SIZING["event"]
     else:  # pragma: no cover - registry.ALL is the union of the four lists
         raise ValueError(f"unknown entry point kind: {name}")
-    return (*common, *trigger, *_flags(sizing), f"--project={config.project}", "--quiet")
+    # functions-framework serves (cpu x 4) threads unless THREADS says otherwise: 4 on one vCPU, so
+    # of the `concurrency` requests Cloud Run routes to an instance all but 4 would wait in its
+    # socket queue behind a slow one. One thread per request Cloud Run may send.
+    env = {**_env_vars(config), "THREADS": sizing["concurrency"]}
+    return (
+        *common,
+        env_flag(env),
+        *trigger,
+        *_flags(sizing),
+        f"--project={config.project}",
+        "--quiet",
+    )
 
 
 def _bind_project(config: Config, member: str, role: str) -> tuple[str, ...]:

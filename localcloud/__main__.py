@@ -336,6 +336,22 @@ def function_env(stack: dict[str, Any]) -> dict[str, str]:
     return env
 
 
+def threads(name: str) -> str:
+    """How many requests one local function process serves at once: the deploy's per-instance
+    concurrency (deploy/plan.py SIZING, which the deploy also passes as THREADS) times
+    ``LOCALCLOUD_INSTANCES`` (default 2), because the one local process stands in for the instances
+    Cloud Run would spread a burst over; ``LOCALCLOUD_THREADS`` sets a figure outright.
+    (functions-framework's own default, cpu x 4, is 8 here: one learner's burst of 30 would hold
+    every thread while everyone else waited in the socket queue.)"""
+    if os.environ.get("LOCALCLOUD_THREADS"):
+        return str(int(os.environ["LOCALCLOUD_THREADS"]))
+    from deploy.plan import SIZING
+
+    kind = "http" if name in entrypoints.HTTP else "task" if name in entrypoints.TASKS else "event"
+    instances = int(os.environ.get("LOCALCLOUD_INSTANCES", "2"))
+    return str(int(SIZING[kind]["concurrency"]) * instances)
+
+
 def function_command(name: str, kind: str, runtime: parity.Runtime | None = None) -> list[str]:
     """The command that serves one entry point on its port (the supervisor reuses it): from the
     staged source in the runtime-only venv (production parity), else from the checkout."""
@@ -476,7 +492,7 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
     for name, kind in kinds.items():
         restartable[name] = {
             "argv": function_command(name, kind, runtime),
-            "env": {**env, "K_SERVICE": name, "FUNCTION_TARGET": name},
+            "env": {**env, "K_SERVICE": name, "FUNCTION_TARGET": name, "THREADS": threads(name)},
         }
         procs[name] = spawn(name, **restartable[name])
     for name in kinds:

@@ -281,7 +281,7 @@ def test_environment_is_the_production_one() -> None:
     for argv in deploys().values():
         env = env_of(argv)
         for key in env:
-            assert key in read_by_settings or key.startswith("FUNCTION_URL_"), key
+            assert key in read_by_settings or key.startswith("FUNCTION_URL_") or key == "THREADS"
         assert env["GOOGLE_CLOUD_PROJECT"] == PROJECT
         assert env["SUBMISSIONS_BUCKET"] == BUCKET
         assert env["TASKS_QUEUE"] == CONFIG.queue
@@ -295,6 +295,13 @@ def test_environment_is_the_production_one() -> None:
         local_only += [k for k in ("SIGNING_KEY_FILE", "TASKS_LOCAL_SECRET") if k in env]
         local_only += [k for k in ("STORAGE_PUBLIC_ENDPOINT",) if k in env]
         assert local_only == []
+
+
+def test_every_instance_serves_as_many_requests_at_once_as_cloud_run_sends_it() -> None:
+    """functions-framework reads THREADS (else cpu x 4 = 4 on one vCPU); Cloud Run sends an instance
+    up to ``--concurrency`` requests at once, so the two must agree."""
+    for name, argv in deploys().items():
+        assert env_of(argv)["THREADS"] == one(argv, "concurrency"), name
 
 
 # ---- least privilege ------------------------------------------------------------------------
