@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.domain.models import (
+    CompletionRule,
+    Resource,
     ResourceProgress,
     ResourceStatus,
     ResourceSubmissions,
@@ -43,7 +45,7 @@ from shared.domain.models import (
     SubmissionEntry,
     SubmissionStatus,
 )
-from shared.domain.progress import event_stamp
+from shared.domain.progress import event_stamp, is_late
 from shared.errors import InvalidArgument, TooLarge, UnsupportedMediaType
 
 MAX_FILE_NAME_CHARS = 200
@@ -408,9 +410,11 @@ def settle_progress(
     at: dt.datetime,
     *,
     recorded_upload: bool = False,
+    resource: Resource | None = None,
 ) -> ResourceProgress | None:
     """The resource progress after ``written`` (one submission's new state) is stored; ``None`` when
-    nothing changes (write nothing, so no progress event fires).
+    nothing changes (write nothing, so no progress event fires). ``resource`` (when the caller has
+    it): its completion rule and due date (see :func:`settle`).
 
     ``submissions`` maps each of the learner's submissions for ``written``'s resource to its status,
     as read in the same transaction (with or without ``written``'s old status, which ``written``
@@ -423,7 +427,7 @@ def settle_progress(
         pathway_id=written.pathway_id,
         module_id=written.module_id,
     )
-    return settle(before, every.values(), at, recorded_upload=recorded_upload)
+    return settle(before, every.values(), at, recorded_upload=recorded_upload, resource=resource)
 
 
 def settle(
@@ -432,17 +436,32 @@ def settle(
     at: dt.datetime,
     *,
     recorded_upload: bool = False,
+    resource: Resource | None = None,
 ) -> ResourceProgress | None:
     """``before`` with the status every one of the learner's submissions for the resource implies
     (:func:`resource_status`), ``started_at`` / ``completed_at`` following it; ``None`` when nothing
     changes. The rule of :func:`settle_progress`, and of the drift repair, which recounts a status
-    from the per-resource index alone (``before``: the stored progress, or a fresh one)."""
+    from the per-resource index alone (``before``: the stored progress, or a fresh one).
+
+    With ``resource``: under the ``approved`` rule ``completed_at`` is the approval (set when the
+    status becomes ``reviewed``, cleared when it leaves it), else the first valid upload; ``late``
+    is decided when the status first enters ``submitted`` / ``reviewed`` (after ``due_at``: late)
+    and cleared when it leaves them. Without it (an older caller), the upload rule's dates, and
+    ``late`` only cleared."""
     status = resource_status(before.status, submissions)
-    started_at, completed_at = before.started_at, before.completed_at
+    started_at, completed_at, late = before.started_at, before.completed_at, before.late
+    done = UPLOAD_STATUSES
+    if resource is not None and resource.rule == CompletionRule.approved:
+        done = frozenset({ResourceStatus.reviewed})
     if status in UPLOAD_STATUSES:
         started_at = started_at or at
-        completed_at = completed_at or at
+        if before.status not in UPLOAD_STATUSES and resource is not None:
+            late = is_late(resource, at)
     elif before.status in UPLOAD_STATUSES:
+        late = False
+    if status in done:
+        completed_at = completed_at or at
+    elif before.status in UPLOAD_STATUSES or status in UPLOAD_STATUSES:
         completed_at = None
     after = before.model_copy(
         update={
@@ -450,6 +469,7 @@ def settle(
             "submission_count": before.submission_count + (1 if recorded_upload else 0),
             "started_at": started_at,
             "completed_at": completed_at,
+            "late": late,
         }
     )
     if after == before:
