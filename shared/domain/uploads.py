@@ -427,7 +427,14 @@ def settle_progress(
         pathway_id=written.pathway_id,
         module_id=written.module_id,
     )
-    return settle(before, every.values(), at, recorded_upload=recorded_upload, resource=resource)
+    return settle(
+        before,
+        every.values(),
+        at,
+        recorded_upload=recorded_upload,
+        resource=resource,
+        submitted_at=written.uploaded_at or at,
+    )
 
 
 def settle(
@@ -437,6 +444,7 @@ def settle(
     *,
     recorded_upload: bool = False,
     resource: Resource | None = None,
+    submitted_at: dt.datetime | None = None,
 ) -> ResourceProgress | None:
     """``before`` with the status every one of the learner's submissions for the resource implies
     (:func:`resource_status`), ``started_at`` / ``completed_at`` following it; ``None`` when nothing
@@ -444,10 +452,10 @@ def settle(
     from the per-resource index alone (``before``: the stored progress, or a fresh one).
 
     With ``resource``: under the ``approved`` rule ``completed_at`` is the approval (set when the
-    status becomes ``reviewed``, cleared when it leaves it), else the first valid upload; ``late``
-    is decided when the status first enters ``submitted`` / ``reviewed`` (after ``due_at``: late)
-    and cleared when it leaves them. Without it (an older caller), the upload rule's dates, and
-    ``late`` only cleared."""
+    status becomes ``reviewed``, cleared when it leaves it), else the first valid upload. ``late``
+    is decided when the status enters ``submitted`` / ``reviewed`` and ``submitted_at`` (the upload
+    time of the submission that takes it there) is given: after ``due_at`` is late; it is cleared
+    when the status leaves them. The drift repair passes no ``submitted_at``: it keeps ``late``."""
     status = resource_status(before.status, submissions)
     started_at, completed_at, late = before.started_at, before.completed_at, before.late
     done = UPLOAD_STATUSES
@@ -455,8 +463,8 @@ def settle(
         done = frozenset({ResourceStatus.reviewed})
     if status in UPLOAD_STATUSES:
         started_at = started_at or at
-        if before.status not in UPLOAD_STATUSES and resource is not None:
-            late = is_late(resource, at)
+        if before.status not in UPLOAD_STATUSES and resource is not None and submitted_at:
+            late = is_late(resource, submitted_at)
     elif before.status in UPLOAD_STATUSES:
         late = False
     if status in done:

@@ -13,6 +13,7 @@ from shared.domain.progress import ProgressUpdate
 from shared.errors import Conflict, InvalidArgument, NotFound
 from shared.services import progress as service
 from shared.services.progress import ExcuseRequest
+from shared.services.reconcile import settled
 from tests.unit.fakes import FakeCatalog, FakeStore
 from tests.unit.test_progress_services import Clock, settle
 from tests.unit.test_uploads_services import ALICE, PNG, World
@@ -214,3 +215,21 @@ def test_an_upload_after_the_due_date_is_late_in_the_progress_and_the_queue() ->
     [item] = w.queue().submissions
     assert item.late
     assert ALICE.uid == item.user_id
+
+
+def test_the_drift_repair_agrees_with_the_approved_rule_and_keeps_late() -> None:
+    due = World().now() + dt.timedelta(minutes=1)
+    w = _approved_world(due=due)
+    w.tick(minutes=5)
+    reply = w.issue()
+    w.tick(seconds=1)
+    w.record(w.upload(reply, PNG))
+    waiting = w.progress()
+    assert (waiting.status, waiting.late, waiting.completed_at) == (S.submitted, True, None)
+    index = w.store.state.index[("alice", "ex")]
+    resource = w.store.catalog_resources["ex"]
+    # nothing drifted: awaiting approval is not complete, and the late flag stays
+    assert settled(waiting, index, resource, w.now()) is None
+    w.review(reply.submission_id, "approve")
+    index = w.store.state.index[("alice", "ex")]
+    assert settled(w.progress(), index, resource, w.now()) is None
