@@ -503,7 +503,11 @@ def progress_event(
     suffix = f"-{generation}" if generation is not None else ""
     cause = submission_id if submission_id is not None else run_id
     event_id = f"{stamp}-{after.resource_id}-{action}-{cause}{suffix}"
-    extra = {"run_id": run_id} if run_id is not None else {}
+    extra: dict[str, Any] = {"run_id": run_id} if run_id is not None else {}
+    if after.late != (before.late if before else False):
+        extra["late"] = after.late
+    if after.completed_at is not None and (before is None or before.completed_at is None):
+        extra["completed"] = True  # this change met the resource's rule (an upload, an approval)
     return event_id, {
         **extra,
         "action": action,

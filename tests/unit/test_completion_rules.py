@@ -467,3 +467,101 @@ def test_learner_actions_never_count_a_resource_whose_rule_is_unmet(
             assert doc.completed_at is not None
     expected = rid in _SPEC and doc is not None and not doc.excused and _SPEC[rid](doc)
     assert rules.counts(r, doc) == expected
+
+
+PATHWAY_MODULES = {
+    "m1": [res("m1-a", R.manual), res("m1-b", R.min_time, min_minutes=30)],
+    "m2": [
+        res("m2-a", R.score, pass_score=70),
+        res("m2-b", R.approved),
+        res("m2-c", optional=True),
+    ],
+}
+
+
+def _in(rid: str) -> Resource:
+    mid = rid[:2]
+    return next(r for r in PATHWAY_MODULES[mid] if r.resource_id == rid).model_copy(
+        update={"module_id": mid}
+    )
+
+
+pathway_snapshots = st.lists(
+    st.tuples(
+        st.sampled_from([r.resource_id for rs in PATHWAY_MODULES.values() for r in rs]),
+        st.sampled_from(list(ResourceStatus)),
+        st.integers(0, 60),
+        st.one_of(st.none(), st.integers(0, 100)),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(history=pathway_snapshots, data=st.data())
+def test_pathway_rollup_with_every_rule_in_any_order_equals_the_scratch_count(
+    history: list[tuple[str, ResourceStatus, int, int | None, bool]], data: st.DataObject
+) -> None:
+    """Both levels: module recomputes and pathway recomputes interleaved in any order, with
+    duplicates, each from the state of its moment; once the final state has been recomputed
+    (module, then pathway, as the triggers chain), the pathway equals a from-scratch count."""
+    resources = {mid: [_in(r.resource_id) for r in rs] for mid, rs in PATHWAY_MODULES.items()}
+    modules = {
+        mid: Module(
+            module_id=mid,
+            pathway_id="p1",
+            title=mid,
+            order=i,
+            resource_ids=[r.resource_id for r in rs],
+        )
+        for i, (mid, rs) in enumerate(resources.items())
+    }
+    prefixes = []
+    for i in range(len(history)):
+        state: dict[str, ResourceProgress] = {}
+        for rid, status, minutes, score, excused in history[: i + 1]:
+            state[rid] = _doc(rid, status, minutes, score, excused).model_copy(
+                update={"module_id": rid[:2]}
+            )
+        prefixes.append(state)
+    totals = {mid: rules.count_module(rs, {})[1] for mid, rs in resources.items()}
+    stored_modules: dict[str, ModuleProgress] = {}
+    stored_path = None
+    steps = data.draw(
+        st.lists(
+            st.tuples(st.sampled_from(["m1", "m2", "path"]), st.integers(0, len(prefixes) - 1)),
+            max_size=40,
+        )
+    )
+    final = len(prefixes) - 1
+    for minute, (what, i) in enumerate([*steps, ("m1", final), ("m2", final), ("path", final)]):
+        now = at(minute)
+        if what == "path":
+            fresh_path = rules.pathway_rollup(
+                "p1", list(modules), stored_modules, totals, stored_path, now
+            )
+            stored_path = fresh_path or stored_path
+        else:
+            fresh = rules.module_rollup(
+                modules[what], resources[what], prefixes[i], stored_modules.get(what), now
+            )
+            if fresh is not None:
+                stored_modules[what] = fresh
+    spec = {"m1-a": "man", "m1-b": "time", "m2-a": "quiz", "m2-b": "appr"}
+    done_modules = done = total = 0
+    for _mid, rs in resources.items():
+        m_done = m_total = 0
+        for r in rs:
+            doc = prefixes[final].get(r.resource_id)
+            if r.optional or (doc is not None and doc.excused):
+                continue
+            m_total += 1
+            m_done += bool(doc is not None and _SPEC[spec[r.resource_id]](doc))
+        done, total = done + m_done, total + m_total
+        done_modules += m_done == m_total
+    assert stored_path is not None
+    assert (stored_path.completed_resources, stored_path.total_resources) == (done, total)
+    assert (stored_path.completed_modules, stored_path.total_modules) == (done_modules, 2)
+    assert (stored_path.completed_at is not None) == (done_modules == 2)

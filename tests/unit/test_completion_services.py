@@ -194,6 +194,8 @@ def test_an_approval_completes_an_approved_resource_in_the_review() -> None:
     w.review(reply.submission_id, "approve")
     assert w.progress().status == S.reviewed
     assert w.progress().completed_at == w.now()
+    marked = [(e["action"], e.get("completed")) for _, e in w.store.events]
+    assert marked == [("upload_recorded", None), ("submission_reviewed", True)]
 
 
 def test_an_upload_after_the_due_date_is_late_in_the_progress_and_the_queue() -> None:
@@ -212,6 +214,7 @@ def test_an_upload_after_the_due_date_is_late_in_the_progress_and_the_queue() ->
     w.tick(seconds=1)
     w.record(w.upload(late, PNG))
     assert w.progress().late
+    assert [e.get("late") for _, e in w.store.events] == [None, None, True]
     [item] = w.queue().submissions
     assert item.late
     assert ALICE.uid == item.user_id
