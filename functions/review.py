@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 
 from shared.bootstrap import deps
 from shared.domain.models import known_id
+from shared.domain.progress import ResourceProgressView
 from shared.http import Call, Router
+from shared.services import progress
 from shared.services import review as service
 from shared.services.uploads import SubmissionView
 
@@ -62,6 +64,33 @@ def revise_one(call: Call) -> SubmissionView:
         store=d.submissions,
         tasks=d.tasks,
     )
+
+
+# ---- excusing a learner from a resource (shared.services.progress.excuse) ----
+# Authorization: the instructor claim, as every route of this function (``auth="instructor"``);
+# a per-learner scope check (instructor of the learner's cohort) belongs in ``_learner`` below.
+
+
+def _learner(call: Call) -> tuple[str, str]:
+    """The learner and resource a route names (the one place to check the caller may act on
+    that learner)."""
+    return known_id(call.params["uid"], "learner"), call.params["resource_id"]
+
+
+@router.post("/admin/users/{uid}/resources/{resource_id}/excuse", auth="instructor")
+def excuse(call: Call) -> ResourceProgressView:
+    uid, rid = _learner(call)
+    d = deps()
+    body = call.body(progress.ExcuseRequest)
+    return progress.excuse(d.catalog, d.progress, call.me, uid, rid, body)
+
+
+@router.post("/admin/users/{uid}/resources/{resource_id}/unexcuse", auth="instructor")
+def unexcuse(call: Call) -> ResourceProgressView:
+    uid, rid = _learner(call)
+    d = deps()
+    body = call.body(progress.ExcuseRequest)
+    return progress.unexcuse(d.catalog, d.progress, call.me, uid, rid, body)
 
 
 def review(request: flask.Request) -> flask.Response:

@@ -32,6 +32,7 @@ from shared.domain.progress import (
 )
 from shared.errors import AppError
 from shared.http import MAX_BODY_BYTES, MAX_JSON_DEPTH, route_regex
+from shared.services.progress import ExcuseRequest
 from shared.services.review import (
     BulkApproveRequest,
     BulkReply,
@@ -83,6 +84,7 @@ ID_PARAMS = {
     "module_id": "A module id from the catalog",
     "resource_id": "A resource id from the catalog",
     "submission_id": "A submission id (from upload-url or a listing)",
+    "uid": "A learner's uid (Firebase Auth)",
 }
 
 OPERATIONS = [
@@ -136,7 +138,9 @@ OPERATIONS = [
         "progress",
         "put",
         "/users/me/resources/{resource_id}/progress",
-        "Set the percentage and ADD minutes (0–1440 per call)",
+        "Set the percentage and ADD minutes (0–1440 per call); `score` (0–100, only for a "
+        "resource whose completion rule is `score`, else 400) keeps the best; completes the "
+        "resource when this makes a `min_time` or `score` rule met",
         "required",
         ResourceProgressView,
         body=ProgressUpdate,
@@ -146,8 +150,8 @@ OPERATIONS = [
         "progress",
         "post",
         "/users/me/resources/{resource_id}/complete",
-        "Mark completed; a no-op if already done; 409 for a resource that needs an upload "
-        "and has none",
+        "Mark completed; a no-op if already done; 409 (saying what is missing) while the "
+        "resource's completion rule is not met (upload, approval, minutes, score)",
         "required",
         ResourceProgressView,
         errors=(401, 404, 409),
@@ -246,6 +250,29 @@ OPERATIONS = [
         SubmissionView,
         body=ReviseRequest,
         errors=(400, 401, 403, 404, 409),
+    ),
+    # ---- excuses (shared.services.progress.excuse) ----
+    Op(
+        "review",
+        "post",
+        "/admin/users/{uid}/resources/{resource_id}/excuse",
+        "Excuse a learner from a resource (a reason is required): it leaves that learner's module "
+        "and pathway numbers; audited; excusing again is a no-op",
+        "instructor",
+        ResourceProgressView,
+        body=ExcuseRequest,
+        errors=(400, 401, 403, 404),
+    ),
+    Op(
+        "review",
+        "post",
+        "/admin/users/{uid}/resources/{resource_id}/unexcuse",
+        "Take an excuse back (a reason is required): the resource counts for the learner again; "
+        "audited; a no-op when not excused",
+        "instructor",
+        ResourceProgressView,
+        body=ExcuseRequest,
+        errors=(400, 401, 403, 404),
     ),
 ]
 

@@ -7,7 +7,7 @@ import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from shared.errors import NotFound
 
@@ -55,6 +55,16 @@ class SubmissionStatus(StrEnum):
     deleted = "deleted"
 
 
+class CompletionRule(StrEnum):
+    """What completes a resource (``shared.domain.progress.rule_met``)."""
+
+    manual = "manual"  # the learner checks it off
+    upload = "upload"  # a valid upload is on record (submitted or reviewed)
+    approved = "approved"  # an instructor approved a submission
+    min_time = "min_time"  # time spent (PUT progress heartbeats) >= min_minutes
+    score = "score"  # the best quiz score reported with PUT progress >= pass_score
+
+
 class _Doc(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -97,6 +107,37 @@ class Resource(_Strict):
     max_file_size_mb: int = Field(default=0, ge=0, le=5_000)
     optional: bool = False
 
+    # ---- completion rules and due dates (shared.domain.progress) ----
+    # ``completion`` None: the rule the resource had before rules existed, ``upload`` when it
+    # ``requires_upload``, else ``manual`` (:attr:`rule`). ``optional`` (above) combines with any
+    # rule: an optional resource can be done but never counts toward module or pathway numbers.
+    completion: CompletionRule | None = None
+    min_minutes: int | None = Field(default=None, ge=1, le=100_000)  # rule ``min_time``
+    pass_score: int | None = Field(default=None, ge=0, le=100)  # rule ``score``
+    due_at: dt.datetime | None = None  # completed / submitted after it: ``late``
+
+    @property
+    def rule(self) -> CompletionRule:
+        if self.completion is not None:
+            return self.completion
+        return CompletionRule.upload if self.requires_upload else CompletionRule.manual
+
+    @model_validator(mode="after")
+    def _rule_fits(self) -> Resource:
+        rule = self.rule
+        by_upload = rule in (CompletionRule.upload, CompletionRule.approved)
+        if by_upload != self.requires_upload:
+            raise ValueError(
+                f"completion {rule.value} needs requires_upload {str(by_upload).lower()}"
+            )
+        if (rule == CompletionRule.min_time) != (self.min_minutes is not None):
+            raise ValueError("min_minutes is given exactly when completion is min_time")
+        if (rule == CompletionRule.score) != (self.pass_score is not None):
+            raise ValueError("pass_score is given exactly when completion is score")
+        if self.due_at is not None and self.due_at.tzinfo is None:
+            raise ValueError("due_at needs a time zone")
+        return self
+
 
 # ---- learner state ---------------------------------------------------------------------------
 
@@ -112,6 +153,14 @@ class ResourceProgress(_Doc):
     started_at: dt.datetime | None = None
     completed_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+
+    # ---- completion rules, due dates, excuses (shared.domain.progress) ----
+    score: int | None = None  # the best quiz score reported (rule ``score``)
+    late: bool = False  # completed (or submitted) after the resource's ``due_at``
+    excused: bool = False  # an instructor excused the learner: the resource leaves their count
+    excused_by: str | None = None
+    excused_at: dt.datetime | None = None
+    excuse_reason: str | None = None
 
 
 class ModuleProgress(_Doc):

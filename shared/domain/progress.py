@@ -5,23 +5,47 @@ Statuses
     ``submitted`` and ``reviewed`` are set by the upload / review flow, never by these rules.
 
 A resource *counts* toward its module when its status is ``completed``, ``submitted`` or
-``reviewed``. A resource with ``requires_upload`` counts only once a valid upload is recorded
-(status ``submitted`` or ``reviewed``, which follows the submissions). Optional resources never count,
-neither in the numerator nor in the denominator.
+``reviewed``, its completion rule is met (:func:`rule_met`), it is not optional and the learner was
+not excused from it. Optional resources and excused ones leave the count: neither numerator nor
+denominator (an excuse only for the learner excused).
+
+Completion rules (``Resource.completion``; None is the rule resources had before rules existed:
+``upload`` when ``requires_upload``, else ``manual``)
+    ``manual``      the learner's ``complete`` (a check-off).
+    ``upload``      a valid upload on record (status ``submitted`` or ``reviewed``, which follows the
+                    submissions, see ``shared.domain.uploads``).
+    ``approved``    an approved submission (status ``reviewed``); the approval itself completes it,
+                    in the review's transaction.
+    ``min_time``    ``time_spent_minutes`` (the sum of PUT progress heartbeats) >= ``min_minutes``.
+    ``score``       the best ``score`` reported with PUT progress (0–100) >= ``pass_score``.
+    ``complete`` on a resource whose rule is not met yet is :class:`~shared.errors.Conflict` (409)
+    saying what is missing, and records nothing. An ``update`` after which a ``min_time`` or
+    ``score`` rule becomes met (it was not before) completes the resource in the same transaction;
+    its event says so (``auto_completed`` with the rule). A score for a resource whose rule is not
+    ``score`` is :class:`~shared.errors.InvalidArgument` (400).
+
+Due dates and late
+    ``late`` is decided when the resource is completed (``complete``, an automatic completion) or an
+    upload first takes it to ``submitted``: true when that happens after ``Resource.due_at``.
+    It is cleared when the completion is taken back.
+
+Excuses
+    :func:`excuse` / :func:`unexcuse` (an instructor's act) set or clear ``excused`` with who, when
+    and why; the status is kept, so un-excusing restores whatever the learner had done.
 
 Actions (each returns a :class:`Outcome`; ``changed=False`` means: write nothing, not even an event)
     ``start``       ``not_started`` → ``in_progress`` (sets ``started_at``). Any other state: no-op,
                     so a retried request is harmless and a finished resource never regresses.
     ``update``      sets ``progress_percentage`` (0–100) and ADDS ``time_spent_minutes`` (0–1440 per
-                    call). ``not_started`` becomes ``in_progress``. Other statuses are kept; while a
-                    resource counts, its percentage stays 100. It never completes a resource by
-                    itself: completion is an explicit ``complete``. An update adding 0 minutes with
-                    the same percentage is a no-op.
+                    call); a ``score`` keeps the best. ``not_started`` becomes ``in_progress``.
+                    Other statuses are kept; while a resource counts, its percentage stays 100.
+                    It completes a resource only when it makes a ``min_time`` or ``score`` rule
+                    met (above). An update adding 0 minutes with the same percentage is a no-op.
     ``complete``    ``not_started`` / ``in_progress`` → ``completed`` (percentage 100,
                     ``completed_at`` now). Already ``completed``, ``submitted`` or ``reviewed``:
-                    no-op (retries are safe, an upload is never downgraded). A ``requires_upload``
-                    resource without a recorded upload: :class:`~shared.errors.Conflict` (409).
-    ``uncomplete``  ``completed`` → ``in_progress``; ``completed_at`` cleared, the percentage and
+                    no-op (retries are safe, an upload is never downgraded). A resource whose rule is
+                    not met: :class:`~shared.errors.Conflict` (409) naming what is missing.
+    ``uncomplete``  ``completed`` → ``in_progress``; ``completed_at`` and ``late`` cleared, the percentage and
                     minutes are kept. ``in_progress``: no-op (so a retried uncomplete whose first
                     reply was lost still gets 200). ``not_started``: 409 (nothing to take back).
                     ``submitted`` / ``reviewed``: 409 (an upload is withdrawn by deleting the
@@ -29,7 +53,8 @@ Actions (each returns a :class:`Outcome`; ``changed=False`` means: write nothing
 
 Rollups (recomputed from the source of truth, never incremented, so they are idempotent under
 duplicate events and correct whatever order events arrive in)
-    module   ``completed_resources / total_resources`` over the module's non-optional resources.
+    module   ``completed_resources / total_resources`` over the module's non-optional resources
+             the learner is not excused from.
     pathway  ``completed_modules / total_modules`` (``percentage``, as the original design) and
              ``completed_resources / total_resources`` across the pathway (``resource_percentage``).
     A level is complete when done == total; an empty level (no counting resources / no modules)
@@ -50,6 +75,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.models import (
+    CompletionRule,
     Module,
     ModuleProgress,
     PathwayProgress,
@@ -58,7 +84,7 @@ from shared.domain.models import (
     ResourceStatus,
     ResourceType,
 )
-from shared.errors import Conflict
+from shared.errors import Conflict, InvalidArgument
 
 COUNTING = frozenset({ResourceStatus.completed, ResourceStatus.submitted, ResourceStatus.reviewed})
 UPLOADED = frozenset({ResourceStatus.submitted, ResourceStatus.reviewed})
@@ -72,6 +98,8 @@ class Action(StrEnum):
     update = "update"
     complete = "complete"
     uncomplete = "uncomplete"
+    excuse = "excuse"
+    unexcuse = "unexcuse"
 
 
 # ---- request and reply models (the HTTP contract of docs/API.md) -------------------------
@@ -86,6 +114,9 @@ class ProgressUpdate(_Request):
 
     progress_percentage: Annotated[int, Field(ge=0, le=100, strict=True)]
     time_spent_minutes: Annotated[int, Field(ge=0, le=MAX_MINUTES_PER_UPDATE, strict=True)] = 0
+    score: Annotated[int | None, Field(ge=0, le=100, strict=True)] = Field(
+        default=None, description="a quiz score (0-100), only for a resource with completion score"
+    )
 
 
 class ResourceProgressView(BaseModel):
@@ -101,6 +132,10 @@ class ResourceProgressView(BaseModel):
     started_at: dt.datetime | None
     completed_at: dt.datetime | None
     updated_at: dt.datetime | None
+    score: int | None = None
+    late: bool = False
+    excused: bool = False
+    excuse_reason: str | None = None
 
 
 class ReportResource(BaseModel):
@@ -112,6 +147,15 @@ class ReportResource(BaseModel):
     time_spent_minutes: int
     submission_count: int
     completed_at: dt.datetime | None
+    score: int | None = None
+    late: bool = False
+    excused: bool = False
+    excuse_reason: str | None = None
+    optional: bool = False
+    completion: CompletionRule = CompletionRule.manual
+    min_minutes: int | None = None
+    pass_score: int | None = None
+    due_at: dt.datetime | None = None
 
 
 class ReportModule(BaseModel):
@@ -147,6 +191,10 @@ class ListedResource(BaseModel):
     accepted_file_types: list[str]
     max_file_size_mb: int
     optional: bool
+    completion: CompletionRule = CompletionRule.manual
+    min_minutes: int | None = None
+    pass_score: int | None = None
+    due_at: dt.datetime | None = None
     status: ResourceStatus | None = Field(
         default=None, description="the caller's status; present only when a token is given"
     )
@@ -176,11 +224,61 @@ def has_upload(progress: ResourceProgress) -> bool:
     return progress.status in UPLOADED
 
 
-def counts(resource: Resource, progress: ResourceProgress | None) -> bool:
-    """Whether this resource counts as done toward its module (never for optional resources)."""
-    if resource.optional or progress is None or progress.status not in COUNTING:
+def rule_met(resource: Resource, progress: ResourceProgress | None) -> bool:
+    """Whether the input of the resource's completion rule is there (for ``manual``: always, the
+    check-off itself is the act)."""
+    rule = resource.rule
+    if rule == CompletionRule.manual:
+        return True
+    if progress is None:
         return False
-    return not resource.requires_upload or has_upload(progress)
+    if rule == CompletionRule.upload:
+        return has_upload(progress)
+    if rule == CompletionRule.approved:
+        return progress.status == ResourceStatus.reviewed
+    if rule == CompletionRule.min_time:
+        return progress.time_spent_minutes >= (resource.min_minutes or 0)
+    return progress.score is not None and progress.score >= (resource.pass_score or 0)
+
+
+def missing(resource: Resource, progress: ResourceProgress | None) -> str | None:
+    """What the rule still needs, as the 409 of ``complete`` says it; ``None`` when it is met."""
+    if rule_met(resource, progress):
+        return None
+    rule = resource.rule
+    if rule == CompletionRule.upload:
+        return "this resource is completed by uploading a submission"
+    if rule == CompletionRule.approved:
+        if progress is not None and progress.status == ResourceStatus.submitted:
+            return "this resource is completed when an instructor approves your submission"
+        return "this resource is completed by an approved submission: upload one for review"
+    if rule == CompletionRule.min_time:
+        spent = progress.time_spent_minutes if progress else 0
+        return f"this resource needs at least {resource.min_minutes} minutes spent ({spent} so far)"
+    best = progress.score if progress else None
+    so_far = "no score yet" if best is None else f"best so far {best}"
+    return f"this resource needs a score of at least {resource.pass_score} ({so_far})"
+
+
+def excused(progress: ResourceProgress | None) -> bool:
+    return progress is not None and progress.excused
+
+
+def in_count(resource: Resource, progress: ResourceProgress | None) -> bool:
+    """Whether the resource is in this learner's denominator: not optional, not excused."""
+    return not resource.optional and not excused(progress)
+
+
+def counts(resource: Resource, progress: ResourceProgress | None) -> bool:
+    """Whether this resource counts as done toward its module (never for optional resources, nor
+    for one the learner is excused from: those leave the count)."""
+    if not in_count(resource, progress) or progress is None or progress.status not in COUNTING:
+        return False
+    return rule_met(resource, progress)
+
+
+def is_late(resource: Resource, at: dt.datetime) -> bool:
+    return resource.due_at is not None and at > resource.due_at
 
 
 def blank(resource: Resource) -> ResourceProgress:
@@ -207,6 +305,10 @@ class Outcome:
     before: ResourceProgress
     after: ResourceProgress
     changed: bool
+    # the rule whose input this action met (an update that completed the resource by itself)
+    auto_completed: CompletionRule | None = None
+    by: str | None = None  # who excused (or un-excused)
+    reason: str | None = None  # and why
 
     def event_id(self, at: dt.datetime) -> str:
         """The event's deterministic id: ``{time}-{resource}-{action}`` (time first, so the
@@ -214,7 +316,19 @@ class Outcome:
         return f"{event_stamp(at)}-{self.after.resource_id}-{self.action.value}"
 
     def event(self, at: dt.datetime) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.auto_completed is not None:
+            extra["auto_completed"] = self.auto_completed.value
+        if self.after.late != self.before.late:
+            extra["late"] = self.after.late
+        if self.after.score != self.before.score:
+            extra["score"] = self.after.score
+        if self.after.excused != self.before.excused:
+            extra["excused"] = self.after.excused
+            extra["by"] = self.by
+            extra["reason"] = self.reason
         return {
+            **extra,
             "action": self.action.value,
             "resource_id": self.after.resource_id,
             "module_id": self.after.module_id,
@@ -227,11 +341,18 @@ class Outcome:
         }
 
 
-def _outcome(action: Action, before: ResourceProgress, after: ResourceProgress) -> Outcome:
+def _outcome(
+    action: Action,
+    before: ResourceProgress,
+    after: ResourceProgress,
+    auto: CompletionRule | None = None,
+    by: str | None = None,
+    reason: str | None = None,
+) -> Outcome:
     same = before.model_dump(exclude={"updated_at"}) == after.model_dump(exclude={"updated_at"})
     if same:
         return Outcome(action, before, before, changed=False)
-    return Outcome(action, before, after, changed=True)
+    return Outcome(action, before, after, changed=True, auto_completed=auto, by=by, reason=reason)
 
 
 def _current(resource: Resource, current: ResourceProgress | None) -> ResourceProgress:
@@ -267,40 +388,65 @@ def update(
     now: dt.datetime,
 ) -> Outcome:
     before = _current(resource, current)
+    if change.score is not None and resource.rule != CompletionRule.score:
+        raise InvalidArgument(
+            f"this resource takes no score: its completion rule is {resource.rule.value}"
+        )
     status = before.status
     if status == ResourceStatus.not_started:
         status = ResourceStatus.in_progress
     percentage = change.progress_percentage
     if counts(resource, before) or before.status == ResourceStatus.completed:
         percentage = 100
+    score = before.score
+    if change.score is not None and (score is None or change.score > score):
+        score = change.score
     after = before.model_copy(
         update={
             "status": status,
             "progress_percentage": percentage,
             "time_spent_minutes": before.time_spent_minutes + change.time_spent_minutes,
+            "score": score,
             "started_at": before.started_at or now,
             "updated_at": now,
         }
     )
-    return _outcome(Action.update, before, after)
+    auto = None
+    automatic = resource.rule in (CompletionRule.min_time, CompletionRule.score)
+    if (
+        automatic
+        and after.status not in COUNTING
+        and not rule_met(resource, before)
+        and rule_met(resource, after)
+    ):
+        auto = resource.rule
+        after = _completed(resource, after, now)
+    return _outcome(Action.update, before, after, auto)
+
+
+def _completed(
+    resource: Resource, progress: ResourceProgress, now: dt.datetime
+) -> ResourceProgress:
+    return progress.model_copy(
+        update={
+            "status": ResourceStatus.completed,
+            "progress_percentage": 100,
+            "started_at": progress.started_at or now,
+            "completed_at": now,
+            "late": is_late(resource, now),
+            "updated_at": now,
+        }
+    )
 
 
 def complete(resource: Resource, current: ResourceProgress | None, now: dt.datetime) -> Outcome:
     before = _current(resource, current)
-    if before.status in COUNTING:
+    need = missing(resource, before)
+    if before.status in COUNTING and need is None:
         return Outcome(Action.complete, before, before, changed=False)
-    if resource.requires_upload and not has_upload(before):
-        raise Conflict("this resource is completed by uploading a submission")
-    after = before.model_copy(
-        update={
-            "status": ResourceStatus.completed,
-            "progress_percentage": 100,
-            "started_at": before.started_at or now,
-            "completed_at": now,
-            "updated_at": now,
-        }
-    )
-    return _outcome(Action.complete, before, after)
+    if need is not None:
+        raise Conflict(need)
+    return _outcome(Action.complete, before, _completed(resource, before, now))
 
 
 def uncomplete(resource: Resource, current: ResourceProgress | None, now: dt.datetime) -> Outcome:
@@ -310,9 +456,62 @@ def uncomplete(resource: Resource, current: ResourceProgress | None, now: dt.dat
     if before.status != ResourceStatus.completed:
         raise Conflict(f"a resource that is {before.status.value} cannot be uncompleted")
     after = before.model_copy(
-        update={"status": ResourceStatus.in_progress, "completed_at": None, "updated_at": now}
+        update={
+            "status": ResourceStatus.in_progress,
+            "completed_at": None,
+            "late": False,
+            "updated_at": now,
+        }
     )
     return _outcome(Action.uncomplete, before, after)
+
+
+def excuse(
+    resource: Resource,
+    current: ResourceProgress | None,
+    by: str,
+    reason: str,
+    now: dt.datetime,
+) -> Outcome:
+    """An instructor excuses the learner from the resource: it leaves their count (status and
+    everything the learner did are kept). Already excused: no-op (the first excuse stands)."""
+    before = _current(resource, current)
+    if before.excused:
+        return Outcome(Action.excuse, before, before, changed=False)
+    after = before.model_copy(
+        update={
+            "excused": True,
+            "excused_by": by,
+            "excused_at": now,
+            "excuse_reason": reason,
+            "updated_at": now,
+        }
+    )
+    return _outcome(Action.excuse, before, after, by=by, reason=reason)
+
+
+def unexcuse(
+    resource: Resource,
+    current: ResourceProgress | None,
+    by: str,
+    reason: str,
+    now: dt.datetime,
+) -> Outcome:
+    """The excuse taken back: the resource counts for the learner again, as their status says.
+    Not excused: no-op."""
+    before = _current(resource, current)
+    if not before.excused:
+        return Outcome(Action.unexcuse, before, before, changed=False)
+    after = before.model_copy(
+        update={
+            "excused": False,
+            "excused_by": None,
+            "excused_at": None,
+            "excuse_reason": None,
+            "updated_at": now,
+        }
+    )
+    return _outcome(Action.unexcuse, before, after, by=by, reason=reason)
 
 
 def view(resource: Resource, current: ResourceProgress | None) -> ResourceProgressView:
@@ -338,8 +537,9 @@ def completed_at(
 def count_module(
     resources: Iterable[Resource], progress: Mapping[str, ResourceProgress]
 ) -> tuple[int, int]:
-    """``(completed, total)`` over the non-optional resources of a module."""
-    required = [r for r in resources if not r.optional]
+    """``(completed, total)`` over the module's non-optional resources the learner is not excused
+    from."""
+    required = [r for r in resources if in_count(r, progress.get(r.resource_id))]
     done = sum(1 for r in required if counts(r, progress.get(r.resource_id)))
     return done, len(required)
 

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.domain.models import (
+    CompletionRule,
+    Resource,
     ResourceProgress,
     ResourceStatus,
     ResourceSubmissions,
@@ -43,7 +45,7 @@ from shared.domain.models import (
     SubmissionEntry,
     SubmissionStatus,
 )
-from shared.domain.progress import event_stamp
+from shared.domain.progress import event_stamp, is_late
 from shared.errors import InvalidArgument, TooLarge, UnsupportedMediaType
 
 MAX_FILE_NAME_CHARS = 200
@@ -408,9 +410,11 @@ def settle_progress(
     at: dt.datetime,
     *,
     recorded_upload: bool = False,
+    resource: Resource | None = None,
 ) -> ResourceProgress | None:
     """The resource progress after ``written`` (one submission's new state) is stored; ``None`` when
-    nothing changes (write nothing, so no progress event fires).
+    nothing changes (write nothing, so no progress event fires). ``resource`` (when the caller has
+    it): its completion rule and due date (see :func:`settle`).
 
     ``submissions`` maps each of the learner's submissions for ``written``'s resource to its status,
     as read in the same transaction (with or without ``written``'s old status, which ``written``
@@ -423,7 +427,14 @@ def settle_progress(
         pathway_id=written.pathway_id,
         module_id=written.module_id,
     )
-    return settle(before, every.values(), at, recorded_upload=recorded_upload)
+    return settle(
+        before,
+        every.values(),
+        at,
+        recorded_upload=recorded_upload,
+        resource=resource,
+        submitted_at=written.uploaded_at or at,
+    )
 
 
 def settle(
@@ -432,17 +443,33 @@ def settle(
     at: dt.datetime,
     *,
     recorded_upload: bool = False,
+    resource: Resource | None = None,
+    submitted_at: dt.datetime | None = None,
 ) -> ResourceProgress | None:
     """``before`` with the status every one of the learner's submissions for the resource implies
     (:func:`resource_status`), ``started_at`` / ``completed_at`` following it; ``None`` when nothing
     changes. The rule of :func:`settle_progress`, and of the drift repair, which recounts a status
-    from the per-resource index alone (``before``: the stored progress, or a fresh one)."""
+    from the per-resource index alone (``before``: the stored progress, or a fresh one).
+
+    With ``resource``: under the ``approved`` rule ``completed_at`` is the approval (set when the
+    status becomes ``reviewed``, cleared when it leaves it), else the first valid upload. ``late``
+    is decided when the status enters ``submitted`` / ``reviewed`` and ``submitted_at`` (the upload
+    time of the submission that takes it there) is given: after ``due_at`` is late; it is cleared
+    when the status leaves them. The drift repair passes no ``submitted_at``: it keeps ``late``."""
     status = resource_status(before.status, submissions)
-    started_at, completed_at = before.started_at, before.completed_at
+    started_at, completed_at, late = before.started_at, before.completed_at, before.late
+    done = UPLOAD_STATUSES
+    if resource is not None and resource.rule == CompletionRule.approved:
+        done = frozenset({ResourceStatus.reviewed})
     if status in UPLOAD_STATUSES:
         started_at = started_at or at
-        completed_at = completed_at or at
+        if before.status not in UPLOAD_STATUSES and resource is not None and submitted_at:
+            late = is_late(resource, submitted_at)
     elif before.status in UPLOAD_STATUSES:
+        late = False
+    if status in done:
+        completed_at = completed_at or at
+    elif before.status in UPLOAD_STATUSES or status in UPLOAD_STATUSES:
         completed_at = None
     after = before.model_copy(
         update={
@@ -450,6 +477,7 @@ def settle(
             "submission_count": before.submission_count + (1 if recorded_upload else 0),
             "started_at": started_at,
             "completed_at": completed_at,
+            "late": late,
         }
     )
     if after == before:
@@ -475,7 +503,11 @@ def progress_event(
     suffix = f"-{generation}" if generation is not None else ""
     cause = submission_id if submission_id is not None else run_id
     event_id = f"{stamp}-{after.resource_id}-{action}-{cause}{suffix}"
-    extra = {"run_id": run_id} if run_id is not None else {}
+    extra: dict[str, Any] = {"run_id": run_id} if run_id is not None else {}
+    if after.late != (before.late if before else False):
+        extra["late"] = after.late
+    if after.completed_at is not None and (before is None or before.completed_at is None):
+        extra["completed"] = True  # this change met the resource's rule (an upload, an approval)
     return event_id, {
         **extra,
         "action": action,

@@ -147,7 +147,7 @@ def _listed(tree: ModuleTree, statuses: Mapping[str, ResourceStatus] | None) -> 
             status = statuses.get(r.resource_id, ResourceStatus.not_started)
         items.append(
             ListedResource(
-                **r.model_dump(exclude={"pathway_id", "module_id"}),
+                **{**r.model_dump(exclude={"pathway_id", "module_id"}), "completion": r.rule},
                 status=status,
             )
         )

@@ -19,9 +19,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from shared import log
 from shared.domain import progress as rules
+from shared.domain.identity import Caller
 from shared.domain.models import (
     PathwayProgress,
     Resource,
@@ -36,10 +40,19 @@ from shared.domain.progress import (
     ReportResource,
     ResourceProgressView,
 )
+from shared.services import audit
 from shared.services import catalog as cat
 from shared.services.ports import CatalogReader, ProgressStore, Tx
 
 Clock = Callable[[], dt.datetime]
+
+
+class ExcuseRequest(BaseModel):
+    """Body of ``POST /admin/users/{uid}/resources/{rid}/excuse`` (and ``/unexcuse``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
 def utcnow() -> dt.datetime:
@@ -115,11 +128,95 @@ def update(
     return _act(catalog, store, uid, resource_id, Action.update, decide, clock)
 
 
+# ---- an instructor's excuse ---------------------------------------------------------------------
+
+
+def excuse(
+    catalog: CatalogReader,
+    store: ProgressStore,
+    me: Caller,
+    uid: str,
+    resource_id: str,
+    req: ExcuseRequest,
+    *,
+    clock: Clock = utcnow,
+) -> ResourceProgressView:
+    """Excuse the learner ``uid`` from the resource: one transaction writes the resource progress
+    (the input of the module rollup, which the trigger then recounts without it), its event and
+    the audit entry. Excusing again is a no-op answered 200."""
+    return _excuse(catalog, store, me, uid, resource_id, req, Action.excuse, clock)
+
+
+def unexcuse(
+    catalog: CatalogReader,
+    store: ProgressStore,
+    me: Caller,
+    uid: str,
+    resource_id: str,
+    req: ExcuseRequest,
+    *,
+    clock: Clock = utcnow,
+) -> ResourceProgressView:
+    """Take an excuse back (the resource counts for the learner again), the same way."""
+    return _excuse(catalog, store, me, uid, resource_id, req, Action.unexcuse, clock)
+
+
+def _excuse(
+    catalog: CatalogReader,
+    store: ProgressStore,
+    me: Caller,
+    uid: str,
+    resource_id: str,
+    req: ExcuseRequest,
+    action: Action,
+    clock: Clock,
+) -> ResourceProgressView:
+    res = cat.resource(catalog, resource_id)
+    decide = rules.excuse if action == Action.excuse else rules.unexcuse
+
+    def work(tx: Tx) -> Outcome:
+        current = tx.progress(uid, res.resource_id)
+        now = clock()
+        if current is not None and current.updated_at is not None and now <= current.updated_at:
+            now = current.updated_at + dt.timedelta(microseconds=1)
+        outcome = decide(res, current, me.uid, req.reason, now)
+        if outcome.changed:
+            tx.put_progress(uid, outcome.after)
+            tx.add_progress_event(uid, outcome.event_id(now), outcome.event(now))
+            tx.put_audit(
+                audit.learner_entry(
+                    actor=me.uid,
+                    action="resource_excused" if action == Action.excuse else "resource_unexcused",
+                    outcome="excused" if action == Action.excuse else "unexcused",
+                    uid=uid,
+                    resource=res,
+                    at=now,
+                    reason=req.reason,
+                    status=outcome.after.status.value,
+                )
+            )
+        return outcome
+
+    outcome = store.transact(work, lock=progress_lock(uid, res.resource_id))
+    log.info(
+        "resource excuse",
+        action=action.value,
+        uid=uid,
+        resource_id=res.resource_id,
+        instructor=me.uid,
+        changed=outcome.changed,
+    )
+    return rules.view(res, outcome.after)
+
+
 def resource_progress(
     catalog: CatalogReader, store: ProgressStore, uid: str, resource_id: str
 ) -> ResourceProgressView:
     res = cat.resource(catalog, resource_id)
     return rules.view(res, store.resources(uid, [res.resource_id]).get(res.resource_id))
+
+
+_RULE_FIELDS = {"title", "type", "optional", "min_minutes", "pass_score", "due_at"}
 
 
 def report(
@@ -139,7 +236,13 @@ def report(
         resources = []
         for r in m.resources:
             v = rules.view(r, docs.get(r.resource_id))
-            resources.append(ReportResource(title=r.title, type=r.type, **v.model_dump()))
+            resources.append(
+                ReportResource(
+                    **v.model_dump(),
+                    **r.model_dump(include=_RULE_FIELDS),
+                    completion=r.rule,
+                )
+            )
         modules.append(
             ReportModule(
                 module_id=m.module.module_id,

@@ -147,7 +147,7 @@ def settled(
             pathway_id=resource.pathway_id,
             module_id=resource.module_id,
         )
-    return uploads.settle(before, statuses, at)
+    return uploads.settle(before, statuses, at, resource=resource)
 
 
 def status_candidates(

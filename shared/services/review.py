@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from shared import log
 from shared.domain.identity import Caller
 from shared.domain.models import Id, Submission, SubmissionStatus
+from shared.domain.progress import is_late
 from shared.errors import AppError, Conflict, InvalidArgument, NotFound
 from shared.services import audit
 from shared.services.ports import CatalogReader, ProfileStore, SubmissionStore, TaskQueue, Tx
@@ -111,6 +112,9 @@ class ReviewItem(SubmissionSummary):
     # The most recent earlier attempts (newest first, at most MAX_EARLIER) and how many there are.
     earlier_attempts: list[EarlierAttempt] = Field(default_factory=list)
     earlier_attempts_total: int = 0
+    # The resource's due date, and whether this upload was recorded after it.
+    due_at: dt.datetime | None = None
+    late: bool = False
 
 
 class PendingPage(BaseModel):
@@ -298,6 +302,12 @@ def with_context(
                     "pathway_title": path.title if path else None,
                     "earlier_attempts": attempts,
                     "earlier_attempts_total": totals[s.submission_id],
+                    "due_at": res.due_at if res else None,
+                    "late": bool(
+                        res is not None
+                        and s.uploaded_at is not None
+                        and is_late(res, s.uploaded_at)
+                    ),
                 }
             )
         )
@@ -368,7 +378,9 @@ def _decide(
                 f"the file of submission {submission_id} changed since generation "
                 f"{req.generation} was reviewed (now {sub.gcs_generation}): review it again"
             )
-        state = ResourceState.read(tx, sub.user_id, sub.resource_id)
+        state = ResourceState.read(
+            tx, sub.user_id, sub.resource_id, store.get_resource(sub.resource_id)
+        )
         at = state.stamp(now())
         reviewed = sub.model_copy(
             update={
@@ -459,7 +471,9 @@ def revise_submission(
                 f"the decision on submission {submission_id} was revised since revision "
                 f"{req.revision} (now {sub.revision}): reload it and revise again"
             )
-        state = ResourceState.read(tx, sub.user_id, sub.resource_id)
+        state = ResourceState.read(
+            tx, sub.user_id, sub.resource_id, store.get_resource(sub.resource_id)
+        )
         at = state.stamp(now())
         revision = sub.revision + 1
         revised = sub.model_copy(

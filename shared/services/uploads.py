@@ -33,7 +33,13 @@ from shared import log
 from shared.config import Settings
 from shared.domain import uploads as rules
 from shared.domain.identity import Caller
-from shared.domain.models import ResourceProgress, ResourceStatus, ResourceSubmissions, Submission
+from shared.domain.models import (
+    Resource,
+    ResourceProgress,
+    ResourceStatus,
+    ResourceSubmissions,
+    Submission,
+)
 from shared.domain.models import SubmissionStatus as S
 from shared.errors import Conflict, InvalidArgument, NotFound, RateLimited
 from shared.events import StorageObject
@@ -69,10 +75,17 @@ class ResourceState:
 
     progress: ResourceProgress | None
     index: ResourceSubmissions
+    # The catalog's resource when the caller has it: its completion rule and due date decide
+    # ``completed_at`` and ``late`` (``shared.domain.uploads.settle``).
+    resource: Resource | None = None
 
     @classmethod
-    def read(cls, tx: Tx, uid: str, resource_id: str) -> ResourceState:
-        return cls(tx.progress(uid, resource_id), tx.resource_submissions(uid, resource_id))
+    def read(
+        cls, tx: Tx, uid: str, resource_id: str, resource: Resource | None = None
+    ) -> ResourceState:
+        return cls(
+            tx.progress(uid, resource_id), tx.resource_submissions(uid, resource_id), resource
+        )
 
     def stamp(self, now: dt.datetime) -> dt.datetime:
         """The time of this change: ``now`` (read inside the transaction, after its reads), but
@@ -102,6 +115,7 @@ class ResourceState:
             written,
             at,
             recorded_upload=recorded_upload,
+            resource=self.resource,
         )
         tx.put_submission(written)
         index = rules.with_submission(self.index, written)
@@ -494,7 +508,7 @@ def record_upload(
             return "duplicate"
         if current.status not in RECORDABLE:
             return f"skipped:{current.status}"
-        state = ResourceState.read(tx, current.user_id, current.resource_id)
+        state = ResourceState.read(tx, current.user_id, current.resource_id, resource)
         at = state.stamp(now())
         generations = [*current.counted_generations, obj.generation]
         if reason is not None:

@@ -20,6 +20,7 @@ import { $, h, setBar, when } from "./dom.js";
 import { describeAccepted, describeError, describeRefusal, formatBytes, NOTHING_DROPPED } from "./messages.js";
 import { COUNTED, link, nextResource, parseRoute } from "./routes.js";
 import { formatMinutes, startHeartbeat } from "./timer.js";
+import { renderScore, ruleState, ruleTags } from "./rules.js";
 import { checkFile, droppedFiles, fileType, putFile, UploadCancelled } from "./upload.js";
 
 const STATUS_TEXT = {
@@ -487,8 +488,10 @@ export function createLearnerView({ db, api, ui }) {
         h("span", { class: "tag" }, TYPE_TEXT[resource.type] || resource.type),
         resource.duration_minutes ? h("span", { class: "tag" }, `${resource.duration_minutes} min`) : null,
         resource.optional ? h("span", { class: "tag" }, "optional") : null,
+        ...ruleTags(resource),
         row.badge,
         row.time,
+        (row.rule = ruleState(resource)).el,
       ),
       h("div", { class: "meter" }, row.bar, row.barLabel),
       resource.url
@@ -500,6 +503,7 @@ export function createLearnerView({ db, api, ui }) {
           )
         : null,
       resource.requires_upload ? renderUpload(row) : renderCheck(row),
+      resource.completion === "score" ? renderScore(resource, { api, ui }) : null,
     );
     rows.set(rid, row);
     showResource(row, resource.status ? { status: resource.status } : null);
@@ -689,6 +693,7 @@ export function createLearnerView({ db, api, ui }) {
     row.badge.className = `status status-${row.status}`;
     row.el.dataset.status = row.status;
     setBar(row.bar, row.barLabel, progress);
+    if (row.rule) row.rule.show(data);
     if (row.button) row.button.setAttribute("aria-pressed", counted ? "true" : "false");
   }
 
