@@ -40,6 +40,12 @@ def cohort_dashboard(call: Call) -> service.DashboardReply:
     )
 
 
+@router.get("/dashboard/cohorts")
+def cohorts(call: Call) -> service.CohortList:
+    d = deps()
+    return service.my_cohorts(call.me, store=d.dashboard, catalog=d.catalog)
+
+
 def dashboard(request: flask.Request) -> flask.Response:
     return router(request)
 

@@ -32,7 +32,7 @@ from shared.domain.progress import (
 )
 from shared.errors import AppError
 from shared.http import MAX_BODY_BYTES, MAX_JSON_DEPTH, route_regex
-from shared.services.dashboard import DashboardQuery, DashboardReply
+from shared.services.dashboard import CohortList, DashboardQuery, DashboardReply
 from shared.services.review import (
     BulkApproveRequest,
     BulkReply,
@@ -265,6 +265,16 @@ OPERATIONS += [
         DashboardReply,
         query=DashboardQuery,
         errors=(400, 401, 403, 404),
+    ),
+    Op(
+        "dashboard",
+        "get",
+        "/dashboard/cohorts",
+        "The cohorts whose dashboard the caller may open, with their pathways (admins: all; "
+        "instructors: those listing them; others: none)",
+        "required",
+        CohortList,
+        errors=(401,),
     ),
 ]
 

@@ -179,6 +179,18 @@ class FirestoreDashboardStore(LazyClient):
         ids = (snap.to_dict() or {}).get("cohort_ids") if snap.exists else None
         return [c for c in ids if isinstance(c, str)] if isinstance(ids, list) else []
 
+    def cohorts_of(self, instructor_uid: str | None, limit: int) -> list[CohortInfo]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query: Any = self.db.collection(COHORTS)
+        if instructor_uid is not None:
+            query = query.where(
+                filter=FieldFilter("instructor_uids", "array_contains", instructor_uid)
+            )
+        with plain_read():
+            snaps = list(query.limit(limit).stream())
+        return sorted((_cohort(s.id, s.to_dict() or {}) for s in snaps), key=lambda c: c.cohort_id)
+
     def counters(self, cohort_id: str, pathway_id: str) -> list[dict[str, int]]:
         with plain_read():
             snaps = list(self.paths.counters(cohort_id, pathway_id).limit(SHARDS * 2).stream())

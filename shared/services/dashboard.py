@@ -413,6 +413,51 @@ def dashboard(
     )
 
 
+class CohortPathway(BaseModel):
+    pathway_id: str
+    title: str
+
+
+class CohortChoice(BaseModel):
+    cohort_id: str
+    name: str
+    pathways: list[CohortPathway]
+
+
+class CohortList(BaseModel):
+    cohorts: list[CohortChoice]
+
+
+MAX_COHORTS = 200
+
+
+def my_cohorts(caller: Caller, *, store: DashboardStore, catalog: CatalogReader) -> CohortList:
+    """The cohorts whose dashboard the caller may open (admins: all, up to 200; instructors: those
+    listing them; anyone else: none)."""
+    if caller.admin:
+        found = store.cohorts_of(None, MAX_COHORTS)
+    elif caller.instructor:
+        found = store.cohorts_of(caller.uid, MAX_COHORTS)
+    else:
+        found = []
+    paths = catalog.pathways(sorted({p for c in found for p in c.pathway_ids if valid_id(p)}))
+    return CohortList(
+        cohorts=[
+            CohortChoice(
+                cohort_id=c.cohort_id,
+                name=c.name or c.cohort_id,
+                pathways=[
+                    CohortPathway(pathway_id=p, title=paths[p].title)
+                    for p in c.pathway_ids
+                    if p in paths
+                ],
+            )
+            for c in found
+            if may_see(caller, c)
+        ]
+    )
+
+
 def _grid_row(shape: Shape, row: Row) -> GridRow:
     return GridRow(
         uid=row.uid,

@@ -232,6 +232,10 @@ class DashboardStore(Protocol):
         """The cohorts ``memberships/{uid}`` lists (none: ``[]``)."""
         ...
 
+    def cohorts_of(self, instructor_uid: str | None, limit: int) -> list[CohortInfo]:
+        """The cohorts listing the instructor (``None``: every cohort), by id."""
+        ...
+
     def counters(self, cohort_id: str, pathway_id: str) -> list[dict[str, int]]:
         """Every counter shard of the (cohort, pathway), as dotted names."""
         ...

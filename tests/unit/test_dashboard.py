@@ -121,6 +121,14 @@ class FakeDashboardStore:
     def cohort(self, cohort_id: str) -> CohortInfo | None:
         return self.w.cohorts.get(cohort_id)
 
+    def cohorts_of(self, instructor_uid: str | None, limit: int) -> list[CohortInfo]:
+        found = [
+            c
+            for _, c in sorted(self.w.cohorts.items())
+            if instructor_uid is None or instructor_uid in c.instructor_uids
+        ]
+        return found[:limit]
+
     def cohort_ids(self, uid: str) -> list[str]:
         return sorted({c for (c, u) in self.w.members if u == uid})
 
@@ -598,3 +606,15 @@ def test_only_admins_and_the_cohorts_instructors_see_the_dashboard() -> None:
         service.dashboard(
             Caller(uid="root", admin=True), "c1", "other", q, store=store, catalog=cat
         )
+
+
+def test_the_cohort_list_shows_admins_everything_and_instructors_their_own() -> None:
+    w, store, cat = seeded_page_world(1)
+    w.cohorts["c2"] = CohortInfo(cohort_id="c2", name="", pathway_ids=[PID, "gone"])
+    mine = service.my_cohorts(Caller(uid="ivy", instructor=True), store=store, catalog=cat)
+    assert [c.cohort_id for c in mine.cohorts] == ["c1"]
+    assert [p.title for p in mine.cohorts[0].pathways] == ["Pw"]
+    everything = service.my_cohorts(Caller(uid="root", admin=True), store=store, catalog=cat)
+    assert [(c.cohort_id, c.name) for c in everything.cohorts] == [("c1", "C one"), ("c2", "c2")]
+    assert [p.pathway_id for p in everything.cohorts[1].pathways] == [PID]  # unknown ones left out
+    assert service.my_cohorts(Caller(uid="ivy"), store=store, catalog=cat).cohorts == []
