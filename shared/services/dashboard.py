@@ -514,11 +514,14 @@ def expected_rows(store: DashboardStore, shape: Shape, cohort_id: str) -> dict[s
 
 def verify(store: DashboardStore, shape: Shape, cohort_id: str) -> Drift:
     """Compare rows, counters and the live count with a recount (reads the whole cohort: an
-    operator's and a test's tool, never the page's)."""
+    operator's and a test's tool, never the page's). Rows are compared without their labels
+    (name, email), which follow the profile only on the learner's next event on that pathway."""
     pid = shape.pathway_id
     expected = expected_rows(store, shape, cohort_id)
     kept = {r.uid: r for r in store.all_rows(cohort_id, pid)}
     drift = Drift(cohort_id, pid, learners=len(expected))
+    expected = {u: _counted(r) for u, r in expected.items()}
+    kept = {u: _counted(r) for u, r in kept.items()}
     drift.rows_off = sorted(
         u for u in expected.keys() | kept.keys() if expected.get(u) != kept.get(u)
     )
@@ -535,6 +538,36 @@ def verify(store: DashboardStore, shape: Shape, cohort_id: str) -> Drift:
     return drift
 
 
-def repair(store: DashboardStore, shape: Shape, cohort_id: str, uids: Iterable[str]) -> int:
-    """Sync the named learners' rows in full (through the triggers' own transaction)."""
-    return sum(sync_row(store, shape, cohort_id, uid).written for uid in uids)
+def _counted(row: Row) -> Row:
+    """The row without its labels (name, email): those are the profile's as of the learner's last
+    event on that pathway, not counts."""
+    return row.model_copy(update={"display_name": None, "email": None})
+
+
+@dataclass(frozen=True)
+class Repaired:
+    rows: int
+    counters: dict[str, int]  # the correction applied to the counters
+
+
+def repair(store: DashboardStore, shape: Shape, cohort_id: str, uids: Iterable[str]) -> Repaired:
+    """Sync the named learners' rows in full (the triggers' own transaction), then bring the
+    counters to the sum of the stored rows with one correcting increment.
+
+    The first step keeps ``counters == sum(rows)`` wherever it held; the second restores it where a
+    row or a counter was edited by hand. The second compares a snapshot of the rows with one of the
+    counters, so run it while the cohort is quiet (a learner acting meanwhile can make the
+    correction wrong; verify again afterwards)."""
+    rows = sum(sync_row(store, shape, cohort_id, uid).written for uid in uids)
+    pid = shape.pathway_id
+    want = agg.recount(store.all_rows(cohort_id, pid))
+    have = agg.sum_counters(store.counters(cohort_id, pid))
+    fix = {k: want.get(k, 0) - have.get(k, 0) for k in want.keys() | have.keys()}
+    fix = {k: v for k, v in sorted(fix.items()) if v}
+    if fix:
+
+        def work(tx: DashboardTx) -> None:
+            tx.add_counters(cohort_id, pid, "repair", fix)
+
+        store.transact(work, lock=f"cohorts/{cohort_id}/dashboard/{pid}/repair")
+    return Repaired(rows, fix)

@@ -267,3 +267,23 @@ def test_a_learner_joining_gets_a_row_from_existing_progress_and_leaving_removes
     from shared.domain.dashboard import flatten
 
     assert sum_counters(flatten(s) for s in shards) == {}  # every count taken back
+
+
+def test_the_operators_verify_finds_a_hand_edited_row_and_repairs_it(
+    bridge: Any, api: Any, mint: Callable[..., str], db: Any
+) -> None:
+    from ops.dashboard import main as ops_dashboard
+
+    cid = unique("cohort")
+    make_cohort(db, cid, [], [PATHWAY])
+    uid = unique("learner")
+    ok(api("progress").post(f"/users/me/resources/{VIDEO}/complete", token=mint(uid)))
+    join(db, cid, uid, [PATHWAY], [])
+    bridge.wait_idle(quiet=1.0, timeout=SETTLE)
+    assert ops_dashboard(["verify", "--cohort", cid]) == 0
+    row = db.document(f"cohorts/{cid}/dashboard/{PATHWAY}/rows/{uid}")
+    row.update({"minutes": 999, "modules": {MODULE: 0.0}})  # a hand edit
+    assert ops_dashboard(["verify", "--cohort", cid]) == 1
+    assert ops_dashboard(["verify", "--cohort", cid, "--repair"]) == 1  # reported, then repaired
+    assert ops_dashboard(["verify", "--cohort", cid]) == 0
+    assert (row.get().to_dict() or {})["modules"] == {MODULE: 20.0}

@@ -618,3 +618,18 @@ def test_the_cohort_list_shows_admins_everything_and_instructors_their_own() -> 
     assert [(c.cohort_id, c.name) for c in everything.cohorts] == [("c1", "C one"), ("c2", "c2")]
     assert [p.pathway_id for p in everything.cohorts[1].pathways] == [PID]  # unknown ones left out
     assert service.my_cohorts(Caller(uid="ivy"), store=store, catalog=cat).cohorts == []
+
+
+def test_repair_restores_rows_and_counters_after_hand_edits() -> None:
+    w, store, _cat = seeded_page_world(4)
+    s = shape()
+    key = ("c1", PID, "u01")
+    w.rows[key] = w.rows[key].model_copy(update={"minutes": 999, "modules": {"pw-m1": 0.0}})
+    w.shards[("c1", PID, agg.shard_of("u02"))]["learners"] += 5
+    drift = service.verify(store, s, "c1")
+    assert drift.rows_off == ["u01"]
+    assert "learners" in drift.counters_off
+    fixed = service.repair(store, s, "c1", drift.rows_off)
+    assert fixed.rows == 1
+    assert service.verify(store, s, "c1").total == 0
+    assert service.repair(store, s, "c1", []).counters == {}  # nothing left to correct
