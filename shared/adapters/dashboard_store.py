@@ -204,11 +204,9 @@ class FirestoreDashboardStore(LazyClient):
     def rows_page(
         self, cohort_id: str, pathway_id: str, after: str | None, limit: int
     ) -> list[Row]:
-        from google.cloud.firestore_v1.field_path import FieldPath
-
-        query = self.paths.rows(cohort_id, pathway_id).order_by(FieldPath.document_id())
+        query = self.paths.rows(cohort_id, pathway_id).order_by("__name__")  # by uid
         if after is not None:
-            query = query.start_after({FieldPath.document_id(): after})
+            query = query.start_after({"__name__": after})
         with plain_read():
             snaps = list(query.limit(limit).stream())
         return [_row(s.id, s.to_dict() or {}) for s in snaps]
