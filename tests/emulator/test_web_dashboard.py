@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -70,18 +71,22 @@ def test_the_cohort_dashboard_in_a_browser(
     cid = f"{run}-cohort"
     make_cohort(db, cid, [teacher], [PATHWAY, OTHER])
     uids = [f"{run}-l{i:02d}" for i in range(LEARNERS)]
-    for uid in uids:
-        join(db, cid, uid, [PATHWAY, OTHER], [teacher])
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda uid: join(db, cid, uid, [PATHWAY, OTHER], [teacher]), uids))
     weeks_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=21)
     idle = uids[-IDLE:]
     for uid in idle:  # joined three weeks ago, never did anything
         db.document(f"cohorts/{cid}/members/{uid}").update({"joined_at": weeks_ago})
     progress = api("progress")
-    for i, uid in enumerate(uids[:ACTIVE]):
-        token = mint(uid, extra={"name": f"Learner {i:02d}"})
+
+    def act(i: int) -> None:
+        token = mint(uids[i], extra={"name": f"Learner {i:02d}"})
         for kind in ("video", "article", "quiz")[: 1 + i % 3]:
             reply = progress.post(f"/users/me/resources/{PATHWAY}-m1-{kind}/complete", token=token)
             assert reply.status_code == 200, reply.text
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(act, range(ACTIVE)))
     bridge.wait_idle(quiet=2.0, timeout=240)
     rows = db.collection(f"cohorts/{cid}/dashboard/{PATHWAY}/rows")
     wait_for(lambda: len(list(rows.stream())) == LEARNERS, timeout=120, what="every row")
