@@ -131,3 +131,20 @@ def test_the_cohort_dashboard_in_a_browser(
     assert any("dashboard-phone" in name for name in shots), shots
     assert any("dashboard-live-count" in name for name in shots), shots
     assert not any(name.startswith("FAILED") for name in shots), shots
+
+
+def test_the_dashboards_pure_helpers_under_node() -> None:
+    node = shutil.which("node")
+    assert node, "node is required"
+    run = subprocess.run(
+        [node, "--test", str(ROOT / "web" / "tests" / "dashboard.test.mjs")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert "# fail 0" in run.stdout, output
+    assert "# pass 3" in run.stdout, output

@@ -21,7 +21,7 @@ function svg(tag, attrs = {}, ...children) {
 
 /** The CSS class of a grid cell: its percentage in steps of 25. */
 export function cellClass(value) {
-  const v = pct(value);
+  const v = Math.max(0, Math.min(100, Number(value) || 0)); // unrounded: 99.99 is not done
   if (v >= 100) return "cell cell-100";
   return `cell cell-${Math.floor(v / 25) * 25}`;
 }
