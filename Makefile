@@ -10,7 +10,7 @@ ifdef DEV
 export LOCALCLOUD_MODE := dev
 endif
 
-.PHONY: install up down status demo test lint pytest seed openapi bench-progress bench-uploads bench-review deploy deploy-plan smoke clean
+.PHONY: install up down status demo test lint pytest seed openapi bench-progress bench-uploads bench-review bench-cohort deploy deploy-plan smoke clean
 
 install: .venv/.installed .venv-tasks/.installed node_modules/.installed web/dist/.built /usr/bin/chromium
 
@@ -82,6 +82,13 @@ bench-uploads: install
 
 bench-review: install
 	$(PY) -m bench.bench_review $(BENCH_ARGS)
+
+# The cohort dashboard (issue 12): documents read and time to serve it at two cohort sizes, and the
+# aggregates' drift after concurrent learner actions under duplicate + reordered delivery.
+bench-cohort: install
+	$(PY) -m bench.bench_cohort $(BENCH_ARGS)
+	@# the CSV exports' timings, once bench/bench_exports.py exists (EXPORT_BENCH_ARGS for its options)
+	@if [ -f bench/bench_exports.py ]; then $(PY) -m bench.bench_exports $(EXPORT_BENCH_ARGS); fi
 
 # The plan needs only python3: no credentials, network, gcloud or install.
 deploy-plan:

@@ -18,4 +18,10 @@ FIRESTORE_TRIGGERS = {
 }
 # Cloud Storage object.v1.finalized triggers, on the submissions bucket (SUBMISSIONS_BUCKET).
 STORAGE_TRIGGERS = ["on_upload_finalized"]
+# The cohort dashboard (issue 12 item 4): its HTTP API and the triggers that keep its aggregates.
+HTTP += ["dashboard"]
+FIRESTORE_TRIGGERS |= {
+    "on_dashboard_progress_written": "users/{uid}/resource_progress/{resource_id}",
+    "on_cohort_member_written": "cohorts/{cohort_id}/members/{uid}",
+}
 ALL = HTTP + TASKS + list(FIRESTORE_TRIGGERS) + STORAGE_TRIGGERS

@@ -78,6 +78,10 @@ BASE_PORTS = {
     "task_notify_learner": 8322,
     "task_reevaluate_learners": 8323,
     "task_reconcile": 8324,
+    # the cohort dashboard
+    "dashboard": 8306,
+    "on_dashboard_progress_written": 8314,
+    "on_cohort_member_written": 8316,
 }
 
 PORTS = {name: port + PORT_OFFSET for name, port in BASE_PORTS.items()}

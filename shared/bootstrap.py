@@ -23,6 +23,7 @@ from shared.config import Settings, settings
 from shared.services.catalog import CachedCatalog
 from shared.services.ports import (
     CatalogReader,
+    DashboardStore,
     LearnerIndex,
     ObjectStore,
     ProfileStore,
@@ -169,6 +170,17 @@ class Deps:
             return max(1, min(MAX_PAGE_SIZE, size))
 
         return self._get("reconcile_page_size", build)
+
+    @property
+    def dashboard(self) -> DashboardStore:
+        """The cohort dashboard's aggregates (``cohorts/{cid}/dashboard/...``)."""
+
+        def build() -> DashboardStore:
+            from shared.adapters.dashboard_store import FirestoreDashboardStore
+
+            return FirestoreDashboardStore()
+
+        return self._get("dashboard", build)
 
     def reconciler(self) -> Reconciler:
         """A fresh reconciler for one batch or run (its catalog is read once per run)."""

@@ -32,6 +32,7 @@ from shared.domain.progress import (
 )
 from shared.errors import AppError
 from shared.http import MAX_BODY_BYTES, MAX_JSON_DEPTH, route_regex
+from shared.services.dashboard import CohortList, DashboardQuery, DashboardReply
 from shared.services.progress import ExcuseRequest
 from shared.services.review import (
     BulkApproveRequest,
@@ -276,6 +277,34 @@ OPERATIONS = [
     ),
 ]
 
+# ---- the cohort dashboard (issue 12 item 4) ----
+ID_PARAMS["cohort_id"] = "A cohort id"
+OPERATIONS += [
+    Op(
+        "dashboard",
+        "get",
+        "/cohorts/{cohort_id}/pathways/{pathway_id}/dashboard",
+        "A cohort's progress on a pathway, served from aggregates the triggers keep: counts per "
+        "module and resource, median time spent, completions per day, one page of the learners x "
+        "modules grid (`next_cursor`) and the learners inactive for `inactive_days` (admins, and "
+        "instructors the cohort lists; 403 for others)",
+        "required",
+        DashboardReply,
+        query=DashboardQuery,
+        errors=(400, 401, 403, 404),
+    ),
+    Op(
+        "dashboard",
+        "get",
+        "/dashboard/cohorts",
+        "The cohorts whose dashboard the caller may open, with their pathways (admins: all; "
+        "instructors: those listing them; others: none)",
+        "required",
+        CohortList,
+        errors=(401,),
+    ),
+]
+
 ERROR_TEXT = {
     400: f"Invalid body, query or unknown fields (bodies: JSON objects nested at most "
     f"{MAX_JSON_DEPTH} levels)",
@@ -312,12 +341,14 @@ EDGE_STATUSES = tuple(s for s in EDGE_TEXT if s == 405 or s in _raised_statuses(
 
 def check_routes() -> list[str]:
     """Differences between :data:`OPERATIONS` and the functions' routers (empty when in step)."""
+    from functions.dashboard import router as dashboard_router
     from functions.progress import router as progress_router
     from functions.resources import router as resources_router
     from functions.review import router as review_router
     from functions.uploads import router as uploads_router
 
     routers = {
+        "dashboard": dashboard_router,
         "progress": progress_router,
         "resources": resources_router,
         "review": review_router,
@@ -428,6 +459,11 @@ def build() -> dict[str, Any]:
             {
                 "name": "review",
                 "description": "entry point `review`: the instructor's queue (`instructor` claim)",
+            },
+            {
+                "name": "dashboard",
+                "description": "entry point `dashboard`: a cohort's progress (admins and the "
+                "cohort's instructors)",
             },
         ],
         "paths": paths,

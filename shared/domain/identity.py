@@ -33,6 +33,8 @@ MAX_TOKEN_CHARS = 8192
 class Caller:
     uid: str
     instructor: bool = False
+    # The ``admin: true`` custom claim: sees every cohort.
+    admin: bool = False
     # The token's ``name`` and ``email`` claims (kept in the learner's profile, ``users/{uid}``).
     name: str | None = None
     email: str | None = None

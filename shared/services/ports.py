@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from shared.domain.dashboard import CohortInfo, MemberInfo, Row
 from shared.domain.models import (
     LearnerProfile,
     Module,
@@ -199,3 +200,58 @@ class TaskQueue(Protocol):
         *,
         at: dt.datetime | None = None,
     ) -> None: ...
+
+
+# ---- the cohort dashboard's aggregates (shared/adapters/dashboard_store.py) ---------------------
+
+
+class DashboardTx(Protocol):
+    """One transaction of a dashboard row's sync: reads by key first, then the writes."""
+
+    def member(self, cohort_id: str, uid: str) -> MemberInfo | None: ...
+    def row(self, cohort_id: str, pathway_id: str, uid: str) -> Row | None: ...
+    def profile(self, uid: str) -> tuple[str | None, str | None]:
+        """The learner's ``(display_name, email)``."""
+        ...
+
+    def progresses(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]: ...
+    def put_row(self, row: Row) -> None: ...
+    def delete_row(self, cohort_id: str, pathway_id: str, uid: str) -> None: ...
+    def add_counters(
+        self, cohort_id: str, pathway_id: str, uid: str, change: dict[str, int]
+    ) -> None:
+        """Increment the counters (dotted names) of the learner's shard, and the cohort's live
+        awaiting-review count by ``change["awaiting_review"]``."""
+        ...
+
+
+class DashboardStore(Protocol):
+    def transact(self, work: Callable[[DashboardTx], T], *, lock: str) -> T: ...
+    def cohort(self, cohort_id: str) -> CohortInfo | None: ...
+    def cohort_ids(self, uid: str) -> list[str]:
+        """The cohorts ``memberships/{uid}`` lists (none: ``[]``)."""
+        ...
+
+    def cohorts_of(self, instructor_uid: str | None, limit: int) -> list[CohortInfo]:
+        """The cohorts listing the instructor (``None``: every cohort), by id."""
+        ...
+
+    def counters(self, cohort_id: str, pathway_id: str) -> list[dict[str, int]]:
+        """Every counter shard of the (cohort, pathway), as dotted names."""
+        ...
+
+    def live_counts(self, cohort_id: str) -> list[dict[str, int]]: ...
+    def rows_page(
+        self, cohort_id: str, pathway_id: str, after: str | None, limit: int
+    ) -> list[Row]: ...
+    def inactive(
+        self, cohort_id: str, pathway_id: str, before: dt.datetime, limit: int
+    ) -> list[Row]:
+        """Rows whose ``last_activity_at`` is before ``before``, oldest first."""
+        ...
+
+    def all_rows(self, cohort_id: str, pathway_id: str) -> list[Row]: ...
+    def members(self, cohort_id: str) -> list[MemberInfo]: ...
+    def truth(
+        self, uid: str, resource_ids: Sequence[str]
+    ) -> tuple[dict[str, ResourceProgress], tuple[str | None, str | None]]: ...

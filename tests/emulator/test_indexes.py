@@ -137,6 +137,26 @@ QUERIES: tuple[QuerySpec, ...] = (
         for group in ("resource_progress", "module_progress", "pathway_progress")
         for where, equals in (("", ()), (" in one pathway", ("pathway_id",)))
     ),
+    # The cohort dashboard (single-field indexes only; their filters are in the code).
+    QuerySpec(
+        "dashboard: a page of a cohort's rows by uid",
+        used_by="shared/adapters/dashboard_store.py:FirestoreDashboardStore.rows_page",
+        collection="rows",
+        parent="cohorts/{uid}/dashboard/p",
+        order_by=(("__name__", ASC),),
+    ),
+    QuerySpec(
+        "dashboard: rows inactive since a time (last_activity_at < t), oldest first",
+        used_by="shared/adapters/dashboard_store.py:FirestoreDashboardStore.inactive",
+        collection="rows",
+        parent="cohorts/{uid}/dashboard/p",
+        order_by=(("last_activity_at", ASC),),
+    ),
+    QuerySpec(
+        "dashboard: the cohorts listing an instructor (instructor_uids array_contains)",
+        used_by="shared/adapters/dashboard_store.py:FirestoreDashboardStore.cohorts_of",
+        collection="cohorts",
+    ),
     # The web page reads Firestore directly (Firebase JS SDK, under firestore.rules).
     QuerySpec(
         "web: live pending queue (instructor)",
@@ -303,6 +323,7 @@ def test_the_static_check_catches_a_missing_index() -> None:
 # ---- the list matches the code ------------------------------------------------------------
 
 QUERY_METHODS = {"where", "order_by", "collection_group"}
+SINGLE_FIELD_OPS = {"<", "<=", ">", ">=", "array_contains"}
 
 
 def _functions(path: Path) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
@@ -337,10 +358,14 @@ def _const(node: ast.AST | None) -> Any:
 def query_fields(fn: ast.AST) -> tuple[set[str], list[tuple[str, str]], bool]:
     """(equality fields, order-by clauses, uses collection_group) as written in a function."""
     equals: set[str] = set()
+    single: list[tuple[str, str]] = []  # filters that need no composite index (checked below)
     for call in [*_calls(fn, "FieldFilter"), *_calls(fn, "where")]:
         args = call.args
         if len(args) >= 2 and isinstance(_const(args[0]), str):
             op = _const(args[1])
+            if op in SINGLE_FIELD_OPS:
+                single.append((str(_const(args[0])), str(op)))
+                continue
             assert op == "==", f"QuerySpec knows equality filters only; extend it for {op!r}"
             equals.add(args[0].value)  # type: ignore[attr-defined]
     order: list[tuple[str, str]] = []
@@ -355,6 +380,13 @@ def query_fields(fn: ast.AST) -> tuple[set[str], list[tuple[str, str]], bool]:
                 text = value.attr if isinstance(value, ast.Attribute) else _const(value)
                 direction = DESC if str(text).upper() == DESC else ASC
         order.append((field, direction))
+    for field, op in single:
+        # served by single-field indexes: a range on the field ordered by first, or
+        # array_contains alone; anything else would need a composite index QuerySpec cannot state
+        alone = not equals and (
+            (op == "array_contains" and not order) or order[:1] == [(field, ASC)]
+        )
+        assert alone, f"QuerySpec knows equality filters only; extend it for {op!r}"
     return equals, order, bool(_calls(fn, "collection_group"))
 
 
@@ -577,6 +609,8 @@ def test_each_query_runs_on_the_emulator_and_means_what_it_says(db: Any, spec: Q
         doc_id = f"{run}-d{n}"
         data: dict[str, Any] = {**equal}
         for i, (field, _) in enumerate(spec.order_by):
+            if field == "__name__":  # the document id orders itself
+                continue
             data[field] = _value(field, rank if i == 0 else (7 * rank + n) % 5)
         path = f"{parent}/{spec.collection}/{doc_id}" if parent else f"{spec.collection}/{doc_id}"
         batch.set(db.document(path), data)
@@ -590,7 +624,7 @@ def test_each_query_runs_on_the_emulator_and_means_what_it_says(db: Any, spec: Q
     for field, direction in reversed(spec.order_by):  # stable sorts, last key first
 
         def key(item: tuple[dict[str, Any], str], f: str = field) -> Any:
-            return item[0][f]
+            return item[1] if f == "__name__" else item[0][f]
 
         expected.sort(key=key, reverse=direction == DESC)
     want = [doc_id for _, doc_id in expected]

@@ -61,5 +61,12 @@ export function makeApi(config, { getToken, onSignedOut }) {
     },
     review: (sid, body) => call("review", "POST", `/admin/submissions/${enc(sid)}/review`, body),
     bulkApprove: (body) => call("review", "POST", "/admin/submissions/bulk-review", body),
+    // the cohort dashboard
+    cohorts: () => call("dashboard", "GET", "/dashboard/cohorts"),
+    dashboard: (cid, pid, params = {}) => {
+      const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v != null && v !== ""));
+      const qs = q.toString();
+      return call("dashboard", "GET", `/cohorts/${enc(cid)}/pathways/${enc(pid)}/dashboard${qs ? `?${qs}` : ""}`);
+    },
   };
 }

@@ -38,7 +38,7 @@ test("served by Firebase Hosting: the project's web config and the functions on 
   assert.equal(config.auth_domain, "my-project.firebaseapp.com");
   assert.equal(config.auth_emulator, undefined);
   assert.equal(config.firestore_emulator, undefined);
-  for (const name of ["resources", "progress", "uploads", "review"]) {
+  for (const name of ["resources", "progress", "uploads", "review", "dashboard"]) {
     assert.equal(config.functions[name], API_PREFIX);
   }
   assert.deepEqual(hostingConfig(INIT), config);
