@@ -78,6 +78,7 @@ BASE_PORTS = {
     "task_notify_learner": 8322,
     "task_reevaluate_learners": 8323,
     "task_reconcile": 8324,
+    "exports": 8307,
 }
 
 PORTS = {name: port + PORT_OFFSET for name, port in BASE_PORTS.items()}

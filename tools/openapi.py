@@ -32,6 +32,7 @@ from shared.domain.progress import (
 )
 from shared.errors import AppError
 from shared.http import MAX_BODY_BYTES, MAX_JSON_DEPTH, route_regex
+from shared.services.exports import GradesQuery, ProgressQuery, XapiQuery
 from shared.services.review import (
     BulkApproveRequest,
     BulkReply,
@@ -71,11 +72,12 @@ class Op:
     path: str
     summary: str
     auth: Literal["required", "optional", "instructor"]
-    reply: type[BaseModel]
+    reply: type[BaseModel] | None  # None: a streamed file of ``media`` (an export)
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     status: int = 200
+    media: str = "application/json"
 
 
 ID_PARAMS = {
@@ -83,6 +85,7 @@ ID_PARAMS = {
     "module_id": "A module id from the catalog",
     "resource_id": "A resource id from the catalog",
     "submission_id": "A submission id (from upload-url or a listing)",
+    "cohort_id": "A cohort id",
 }
 
 OPERATIONS = [
@@ -247,13 +250,50 @@ OPERATIONS = [
         body=ReviseRequest,
         errors=(400, 401, 403, 404, 409),
     ),
+    Op(
+        "exports",
+        "get",
+        "/cohorts/{cohort_id}/exports/progress.csv",
+        "The cohort's progress as CSV (streamed): one row per learner and resource of the "
+        "cohort's pathways (or `pathway`), with status, percentages, time and dates (`admin` "
+        "claim, or an instructor of the cohort)",
+        "required",
+        None,
+        query=ProgressQuery,
+        errors=(400, 401, 403, 404),
+        media="text/csv",
+    ),
+    Op(
+        "exports",
+        "get",
+        "/cohorts/{cohort_id}/exports/grades.csv",
+        "Every attempt of the cohort's learners as CSV (streamed): decision, grade, reviewer, "
+        "revisions and dates (`admin` claim, or an instructor of the cohort)",
+        "required",
+        None,
+        query=GradesQuery,
+        errors=(400, 401, 403, 404),
+        media="text/csv",
+    ),
+    Op(
+        "exports",
+        "get",
+        "/cohorts/{cohort_id}/exports/xapi.jsonl",
+        "The learners' progress events as xAPI 1.0.3 statements, one JSON object per line "
+        "(streamed; ids derived from the events; `since` an ISO 8601 time with its offset)",
+        "required",
+        None,
+        query=XapiQuery,
+        errors=(400, 401, 403, 404),
+        media="application/x-ndjson",
+    ),
 ]
 
 ERROR_TEXT = {
     400: f"Invalid body, query or unknown fields (bodies: JSON objects nested at most "
     f"{MAX_JSON_DEPTH} levels)",
     401: "No, expired or invalid Firebase ID token, or its uid is not a valid id",
-    403: "The token lacks the `instructor` claim",
+    403: "The token lacks the `instructor` claim (exports: the `admin` or `instructor` claim)",
     404: "Unknown id (another learner's data is never found)",
     409: "Transition not allowed from the current state",
     413: f"The request body is over {MAX_BODY_BYTES // 1024} KiB, or (upload-url) the declared "
@@ -285,12 +325,14 @@ EDGE_STATUSES = tuple(s for s in EDGE_TEXT if s == 405 or s in _raised_statuses(
 
 def check_routes() -> list[str]:
     """Differences between :data:`OPERATIONS` and the functions' routers (empty when in step)."""
+    from functions.exports import router as exports_router
     from functions.progress import router as progress_router
     from functions.resources import router as resources_router
     from functions.review import router as review_router
     from functions.uploads import router as uploads_router
 
     routers = {
+        "exports": exports_router,
         "progress": progress_router,
         "resources": resources_router,
         "review": review_router,
@@ -312,7 +354,8 @@ def build() -> dict[str, Any]:
         (ErrorReply, "serialization")
     ]
     for op in OPERATIONS:
-        models.append((op.reply, "serialization"))
+        if op.reply is not None:
+            models.append((op.reply, "serialization"))
         if op.body is not None:
             models.append((op.body, "validation"))
     keys, defs = models_json_schema(
@@ -343,10 +386,15 @@ def build() -> dict[str, Any]:
                         "schema": schema,
                     }
                 )
+        reply = (
+            {"type": "string", "description": f"A {op.media} file, sent as it is produced"}
+            if op.reply is None
+            else keys[(op.reply, "serialization")]
+        )
         responses: dict[str, Any] = {
             str(op.status): {
                 "description": STATUS_TEXT[op.status],
-                "content": {"application/json": {"schema": keys[(op.reply, "serialization")]}},
+                "content": {op.media: {"schema": reply}},
             }
         }
         body_errors = (400, 413) if op.body is not None else ()
@@ -401,6 +449,10 @@ def build() -> dict[str, Any]:
             {
                 "name": "review",
                 "description": "entry point `review`: the instructor's queue (`instructor` claim)",
+            },
+            {
+                "name": "exports",
+                "description": "entry point `exports`: a cohort's CSV and xAPI exports",
             },
         ],
         "paths": paths,

@@ -46,6 +46,7 @@ def verify_id_token(token: str) -> Caller:
         instructor=claims.get("instructor") is True,
         name=_claim(claims, "name"),
         email=_claim(claims, "email"),
+        admin=claims.get("admin") is True,
     )
 
 

@@ -36,6 +36,8 @@ class Caller:
     # The token's ``name`` and ``email`` claims (kept in the learner's profile, ``users/{uid}``).
     name: str | None = None
     email: str | None = None
+    # The ``admin`` custom claim: sees every cohort (issue 12 item 2).
+    admin: bool = False
 
 
 class TokenRefused(ValueError):

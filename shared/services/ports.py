@@ -199,3 +199,44 @@ class TaskQueue(Protocol):
         *,
         at: dt.datetime | None = None,
     ) -> None: ...
+
+
+# ---- exports (issue 12 item 5): a cohort read a page of learners at a time --------------------
+
+
+@dataclass(frozen=True)
+class CohortRef:
+    """What the exports need of ``cohorts/{cohort_id}`` (written by the cohort flows)."""
+
+    cohort_id: str
+    name: str
+    pathway_ids: list[str]
+    instructor_uids: list[str]
+
+
+class ExportReads(Protocol):
+    """Plain reads (never in a transaction) of a cohort and of one learner at a time."""
+
+    def cohort(self, cohort_id: str) -> CohortRef | None: ...
+
+    def member_page(self, cohort_id: str, after: str | None, limit: int) -> list[str]:
+        """Up to ``limit`` learner uids of ``cohorts/{cohort_id}/members``, ascending, all greater
+        than ``after``. Fewer than ``limit``: the end."""
+        ...
+
+    def learner_progress(
+        self, uid: str, resource_ids: Sequence[str], module_ids: Sequence[str], pathway_id: str
+    ) -> tuple[dict[str, ResourceProgress], dict[str, ModuleProgress], PathwayProgress | None]:
+        """The learner's documents of one pathway that exist (one batched read by key)."""
+        ...
+
+    def learner_submissions(self, uid: str) -> list[Submission]:
+        """Every submission of the learner (one small query on ``user_id``)."""
+        ...
+
+    def progress_events(
+        self, uid: str, since: dt.datetime | None, after: str | None, limit: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Up to ``limit`` of the learner's progress events (id, data) in id order (= time
+        order), after the event id ``after``, at or after ``since``."""
+        ...
