@@ -19,7 +19,6 @@ from typing import Any
 
 from shared.adapters.firestore import LazyClient, plain_read
 from shared.adapters.unit_of_work import (
-    SUBMISSIONS,
     module_progress,
     pathway_progress,
     resource_progress,
@@ -52,10 +51,13 @@ class FirestoreExportReads(LazyClient):
         )
 
     def member_page(self, cohort_id: str, after: str | None, limit: int) -> list[str]:
+        from google.cloud.firestore_v1.base_document import DocumentSnapshot
+
         members = self.db.collection(COHORTS).document(cohort_id).collection(MEMBERS)
-        query: Any = members.order_by("__name__").select([])
+        query: Any = members.select([])  # names only; a query without order is in id order
         if after is not None:
-            query = query.start_after(members.document(after))
+            past = DocumentSnapshot(members.document(after), {}, True, None, None, None)
+            query = query.start_after(past)
         with plain_read():
             return [snap.id for snap in query.limit(limit).stream()]
 
@@ -86,7 +88,7 @@ class FirestoreExportReads(LazyClient):
     def learner_submissions(self, uid: str) -> list[Submission]:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        query = self.db.collection(SUBMISSIONS).where(filter=FieldFilter("user_id", "==", uid))
+        query = self.db.collection("submissions").where(filter=FieldFilter("user_id", "==", uid))
         with plain_read():
             return [submission(s.id, s.to_dict() or {}) for s in query.stream()]
 
@@ -96,7 +98,7 @@ class FirestoreExportReads(LazyClient):
         from google.cloud.firestore_v1.base_document import DocumentSnapshot
 
         events = self.db.collection("users").document(uid).collection("progress_events")
-        query: Any = events.order_by("__name__")
+        query: Any = events  # in id order (a query's default order)
         if after is not None:
             past = DocumentSnapshot(events.document(after), {}, True, None, None, None)
             query = query.start_after(past)
