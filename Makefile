@@ -10,7 +10,7 @@ ifdef DEV
 export LOCALCLOUD_MODE := dev
 endif
 
-.PHONY: install up down status demo test lint pytest seed openapi bench-progress bench-uploads bench-review deploy deploy-plan smoke clean
+.PHONY: install up down status demo test lint pytest seed openapi bench-progress bench-uploads bench-review bench-exports deploy deploy-plan smoke clean
 
 install: .venv/.installed .venv-tasks/.installed node_modules/.installed web/dist/.built /usr/bin/chromium
 
@@ -82,6 +82,10 @@ bench-uploads: install
 
 bench-review: install
 	$(PY) -m bench.bench_review $(BENCH_ARGS)
+
+# Against a running `make up`: both CSV exports of a seeded 1,000-learner cohort (time, peak memory).
+bench-exports: install
+	$(PY) -m bench.bench_exports $(BENCH_ARGS)
 
 # The plan needs only python3: no credentials, network, gcloud or install.
 deploy-plan:

@@ -6,7 +6,9 @@ gives them, and one learner's documents at a time (plain reads, never in a trans
   document-id order (names only: ``select([])``), after a cursor uid;
 - a learner's ``resource_progress`` / ``module_progress`` / ``pathway_progress`` documents of one
   pathway: one batched read by key;
-- a learner's submissions: one query on ``user_id`` (a learner has few);
+- a learner's submissions: the per-resource indexes (``users/{uid}/resource_submissions/{rid}``,
+  which name every submission of the resource) of the pathway's resources that take uploads, then
+  the submissions they name: two batched reads by key, no query;
 - a learner's ``progress_events``: pages in document-id order (the ids start with the time, so
   ``since`` is a start at the id ``event_stamp(since)``: no index beyond the automatic ones).
 """
@@ -85,12 +87,17 @@ class FirestoreExportReads(LazyClient):
                 pathway = pathway_progress(snap.id, data)
         return resources, modules, pathway
 
-    def learner_submissions(self, uid: str) -> list[Submission]:
-        from google.cloud.firestore_v1.base_query import FieldFilter
-
-        query = self.db.collection("submissions").where(filter=FieldFilter("user_id", "==", uid))
+    def learner_submissions(self, uid: str, resource_ids: Sequence[str]) -> list[Submission]:
+        user = self.db.collection("users").document(uid)
+        refs = [user.collection("resource_submissions").document(r) for r in resource_ids]
         with plain_read():
-            return [submission(s.id, s.to_dict() or {}) for s in query.stream()]
+            indexes = [s.to_dict() or {} for s in self.db.get_all(refs) if s.exists]
+        ids = [sid for index in indexes for sid in (index.get("submissions") or {})]
+        if not ids:
+            return []
+        subs = [self.db.collection("submissions").document(i) for i in ids]
+        with plain_read():
+            return [submission(s.id, s.to_dict() or {}) for s in self.db.get_all(subs) if s.exists]
 
     def progress_events(
         self, uid: str, since: dt.datetime | None, after: str | None, limit: int

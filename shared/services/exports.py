@@ -146,11 +146,11 @@ def progress_export(me: Caller, cohort_id: str, query: ProgressQuery, src: Sourc
 def grades_export(me: Caller, cohort_id: str, query: GradesQuery, src: Sources) -> Export:
     cohort = authorize(me, cohort_id, src.reads)
     shapes = [shape(src.catalog, p) for p in pathways_of(cohort, query.pathway)]
-    wanted = {s.pathway.pathway_id for s in shapes}
     titles = _resources(shapes)
+    uploads = [rid for rid, r in titles.items() if r.requires_upload]
 
     def learner(uid: str, who: rows.Learner) -> str:
-        subs = [s for s in src.reads.learner_submissions(uid) if s.pathway_id in wanted]
+        subs = src.reads.learner_submissions(uid, uploads)
         subs.sort(key=rows.grade_order)
         return rows.csv_text(
             rows.grade_row(cohort.cohort_id, who, s, titles.get(s.resource_id)) for s in subs

@@ -230,8 +230,9 @@ class ExportReads(Protocol):
         """The learner's documents of one pathway that exist (one batched read by key)."""
         ...
 
-    def learner_submissions(self, uid: str) -> list[Submission]:
-        """Every submission of the learner (one small query on ``user_id``)."""
+    def learner_submissions(self, uid: str, resource_ids: Sequence[str]) -> list[Submission]:
+        """Every submission of the learner for those resources (read by key through the
+        per-resource indexes)."""
         ...
 
     def progress_events(

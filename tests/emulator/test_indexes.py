@@ -113,13 +113,6 @@ QUERIES: tuple[QuerySpec, ...] = (
         equals=("user_id", "resource_id"),
     ),
     QuerySpec(
-        "exports: one learner's submissions (grades.csv; a cohort's members and a learner's "
-        "progress events are read in document-id order, which needs no index)",
-        used_by="shared/adapters/export_reads.py:FirestoreExportReads.learner_submissions",
-        collection="submissions",
-        equals=("user_id",),
-    ),
-    QuerySpec(
         "learners with resource progress in a module (re-evaluation task)",
         used_by=f"{LEARNERS}:FirestoreLearnerIndex.learners_in_module",
         collection="resource_progress",

@@ -419,8 +419,8 @@ class FakeExportReads:
         mods = {m: p for m, p in self.modules.get(uid, {}).items() if m in module_ids}
         return res, mods, self.pathways.get(uid, {}).get(pathway_id)
 
-    def learner_submissions(self, uid: str) -> list[Submission]:
-        return list(self.subs.get(uid, []))
+    def learner_submissions(self, uid: str, resource_ids: Sequence[str]) -> list[Submission]:
+        return [s for s in self.subs.get(uid, []) if s.resource_id in resource_ids]
 
     def progress_events(
         self, uid: str, since: dt.datetime | None, after: str | None, limit: int
