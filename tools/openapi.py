@@ -36,6 +36,8 @@ from shared.services.exports import GradesQuery, ProgressQuery, XapiQuery
 from shared.services.review import (
     BulkApproveRequest,
     BulkReply,
+    DecidedPage,
+    DecidedQuery,
     PendingPage,
     PendingQuery,
     ReviewRequest,
@@ -215,6 +217,18 @@ OPERATIONS = [
         "instructor",
         PendingPage,
         query=PendingQuery,
+        errors=(400, 401, 403),
+    ),
+    Op(
+        "review",
+        "get",
+        "/admin/submissions/decided",
+        "Approved (`status=approved`, the default) or rejected submissions, the latest decision "
+        "first, with the same context as the queue and the decision to revise; page with "
+        "`next_cursor`",
+        "instructor",
+        DecidedPage,
+        query=DecidedQuery,
         errors=(400, 401, 403),
     ),
     Op(

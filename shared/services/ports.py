@@ -28,6 +28,7 @@ from shared.domain.models import (
     ResourceStatus,
     ResourceSubmissions,
     Submission,
+    SubmissionStatus,
 )
 from shared.services.audit import AuditEntry
 
@@ -96,6 +97,13 @@ class SubmissionStore(UnitOfWork, Protocol):
 
     def submissions(self, ids: Sequence[str]) -> dict[str, Submission]:
         """Those of the submissions that exist (one batched read by key)."""
+        ...
+
+    def decided(
+        self, status: SubmissionStatus, limit: int, after: tuple[dt.datetime, str] | None
+    ) -> list[Submission]:
+        """Submissions with ``status`` (approved or rejected), the latest decision first
+        (``reviewed_at``, then id, descending), after the cursor ``after``."""
         ...
 
     def indexes(

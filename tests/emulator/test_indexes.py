@@ -107,6 +107,13 @@ QUERIES: tuple[QuerySpec, ...] = (
         order_by=(("uploaded_at", ASC), ("submission_id", ASC)),
     ),
     QuerySpec(
+        "recent decisions (approved or rejected), the latest first (cursor on reviewed_at, id)",
+        used_by=f"{SUBMISSION_STORE}:FirestoreSubmissionStore.decided",
+        collection="submissions",
+        equals=("status",),
+        order_by=(("reviewed_at", DESC), ("submission_id", DESC)),
+    ),
+    QuerySpec(
         "a learner's submissions for one resource",
         used_by=f"{SUBMISSION_STORE}:FirestoreSubmissionStore.list_submissions",
         collection="submissions",

@@ -209,6 +209,19 @@ class FakeStore:
             subs = [s for s in subs if (s.uploaded_at, s.submission_id) > after]
         return subs[:limit]
 
+    def decided(
+        self, status: SubmissionStatus, limit: int, after: tuple[dt.datetime, str] | None
+    ) -> list[Submission]:
+        self.queries += 1
+        subs = sorted(
+            (s for s in self.state.submissions.values() if s.status == status),
+            key=lambda s: (s.reviewed_at or T0, s.submission_id),
+            reverse=True,
+        )
+        if after is not None:
+            subs = [s for s in subs if (s.reviewed_at or T0, s.submission_id) < after]
+        return subs[:limit]
+
     def submissions(self, ids: Sequence[str]) -> dict[str, Submission]:
         self.key_reads += len(set(ids))
         return {i: self.state.submissions[i] for i in ids if i in self.state.submissions}
