@@ -105,12 +105,11 @@ class FirestoreSubmissionStore(FirestoreUnitOfWork):
         from google.cloud import firestore
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        down = firestore.Query.DESCENDING
         query: Any = (
             self.db.collection(SUBMISSIONS)
             .where(filter=FieldFilter("status", "==", status.value))
-            .order_by("reviewed_at", direction=down)
-            .order_by("submission_id", direction=down)
+            .order_by("reviewed_at", direction=firestore.Query.DESCENDING)
+            .order_by("submission_id", direction=firestore.Query.DESCENDING)
         )
         if after is not None:
             query = query.start_after({"reviewed_at": after[0], "submission_id": after[1]})

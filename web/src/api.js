@@ -61,5 +61,10 @@ export function makeApi(config, { getToken, onSignedOut }) {
     },
     review: (sid, body) => call("review", "POST", `/admin/submissions/${enc(sid)}/review`, body),
     bulkApprove: (body) => call("review", "POST", "/admin/submissions/bulk-review", body),
+    decided: (params = {}) => {
+      const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v != null && v !== ""));
+      return call("review", "GET", `/admin/submissions/decided?${q.toString()}`);
+    },
+    revise: (sid, body) => call("review", "POST", `/admin/submissions/${enc(sid)}/revise`, body),
   };
 }

@@ -1,6 +1,7 @@
 // The instructor's view: the pending queue, open a submission, approve or reject it, or approve
 // several selected ones at once.
 import { collection, onSnapshot, query, where } from "firebase/firestore";
+import { createDecisions } from "./decisions.js";
 import { $, h, when } from "./dom.js";
 import { describeError, formatBytes } from "./messages.js";
 
@@ -11,6 +12,7 @@ export function createInstructorView({ db, api, ui }) {
   let stopQueue = null;
   let openId = null;
   const selected = new Map(); // submission id -> the generation the row showed
+  const decisions = createDecisions({ api, ui }); // recent decisions, to revise one
 
   async function start() {
     $("instructor").hidden = false;
@@ -23,9 +25,11 @@ export function createInstructorView({ db, api, ui }) {
       (err) => ui.error(describeError(err)),
     );
     await refresh();
+    await decisions.start();
   }
 
   function stop() {
+    decisions.stop();
     if (stopQueue) stopQueue();
     stopQueue = null;
     openId = null;
