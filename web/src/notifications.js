@@ -102,6 +102,7 @@ export function createNotifications({ db, ui }) {
       ),
       onSnapshot(
         query(collection(db, "users", uid, "notifications"), orderBy("created_at", "desc"), limit(SHOWN)),
+        { includeMetadataChanges: true }, // so an item knows when its "read" reached the server
         (snap) => showList(snap.docs),
         (err) => ui.error(describeError(err)),
       ),
@@ -129,7 +130,7 @@ export function createNotifications({ db, ui }) {
   function showList(docs) {
     const list = $("notification-list");
     if (!list) return;
-    list.replaceChildren(...docs.map((d) => renderItem(d.id, d.data())));
+    list.replaceChildren(...docs.map((d) => renderItem(d.id, d.data(), !d.metadata.hasPendingWrites)));
     $("notifications-empty").hidden = !open || docs.length > 0;
   }
 
@@ -156,20 +157,20 @@ export function createNotifications({ db, ui }) {
     });
   }
 
-  function renderItem(id, n) {
+  function renderItem(id, n, saved) {
     const { title, lines, approved } = describeNotification(n);
     const target = h("a", { href: link.resource(n.pathway_id, n.resource_id) }, n.resource_id);
     resourceTitle(n.resource_id, target);
     const read = n.read === true;
     const mark = h(
       "button",
-      { type: "button", "data-testid": `mark-read-${id}`, "aria-label": `Mark “${title}” as read` },
+      { type: "button", "data-testid": `mark-read-${id}`, "aria-label": `Mark as read: ${title}` },
       "Mark as read",
     );
     mark.addEventListener("click", () => markRead([id], mark));
     return h(
       "li",
-      { class: `notification ${read ? "read" : "unread"}`, "data-testid": `notification-${id}`, "data-read": String(read) },
+      { class: `notification ${read ? "read" : "unread"}`, "data-testid": `notification-${id}`, "data-read": String(read), "data-saved": String(saved) },
       h("p", { class: "notification-title" }, h("span", { class: `status status-${approved ? "approved" : "rejected"}` }, approved ? "approved" : "returned"), " ", h("strong", {}, title)),
       h("p", {}, target, n.attempt ? ` · attempt ${n.attempt}` : ""),
       ...lines.map((line) => h("p", { class: "notification-line" }, line)),
