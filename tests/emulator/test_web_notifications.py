@@ -5,7 +5,7 @@ The instructor rejects a learner's project on the instructor page and the learne
 rises without a reload; the learner reads the grade and comments and marks it read (the one client
 write the rules allow), which holds after a reload; the instructor revises the decision from the
 recent decisions and the learner is notified again, with the reason. axe-core: no serious or
-critical violation at desktop and phone width; screenshots in .local/screenshots/notifications/.
+critical violation at desktop and phone width; screenshots in .local/screenshots-notifications/.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = ROOT / ".local" / "screenshots" / "notifications"
+SHOTS = ROOT / ".local" / "screenshots-notifications"
 
 
 @pytest.mark.cloud

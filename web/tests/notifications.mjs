@@ -1,6 +1,6 @@
 // Review notifications and the revise button in a real browser (Debian's chromium driven by
 // playwright-core) against the running local cloud (`make up`). Exits 0 when every step held.
-// Screenshots go to .local/screenshots/notifications/ (a failing step leaves FAILED-<page>.png).
+// Screenshots go to .local/screenshots-notifications/ (a failing step leaves FAILED-<page>.png).
 //
 //   node web/tests/notifications.mjs
 //
@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const SHOTS = join(ROOT, ".local", "screenshots", "notifications");
+const SHOTS = join(ROOT, ".local", "screenshots-notifications");
 const stack = JSON.parse(readFileSync(join(ROOT, ".local", "stack.json"), "utf8"));
 const WEB = stack.web;
 const AUTH = `http://${stack.emulators.auth}`;
