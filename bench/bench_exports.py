@@ -8,13 +8,20 @@ learners (``cohorts/{id}``, ``.../members/{uid}``) each with a profile and reali
 (learner i is somewhere along the pathway: the resources before it completed, the one at it in
 progress, time spent on each, the module and pathway rollups as the triggers would have written
 them, and an approved or rejected submission for each completed project). The event bridge is
-held down while seeding (the documents are final as written; tens of thousands of trigger runs
-would only slow the seed), and let back up at the end (its catch-up then runs ``ops reconcile``).
+held down while seeding and measuring (the documents are final as written; tens of thousands of
+trigger runs would only slow the seed and compete with the exports), and let back up at the end:
+its catch-up then runs ``ops reconcile`` over every learner, which keeps the local cloud (and its
+task queue) busy for several minutes; run the bench last, or ``make down && make up`` after it.
 
 Then downloads both CSV exports through the ``exports`` function as an admin, streaming, and
 prints per export: the time to the first byte and to the last, bytes and rows, and the peak
 resident memory of the ``exports`` function's processes (``VmHWM`` from ``/proc``, the worker
 that served it) before and after: the growth shows what the export kept in memory.
+
+Measured on 2026-11-25 (2 cores shared with other helpers' local clouds), 1,000 learners, 60,676
+documents: progress.csv 80,000 rows, 21.2 MB, first byte 67 ms, all 19.5 s, worker peak 83 -> 88
+MiB (+5.5 MiB); grades.csv 6,413 rows, 1.9 MB, all 7.1 s, +0.2 MiB. With 100 learners: 8,000 rows
+in 1.5 s and 611 rows in 1.2 s, +0.0 MiB: the memory does not grow with the cohort.
 """
 
 from __future__ import annotations
