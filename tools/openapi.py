@@ -307,7 +307,7 @@ ERROR_TEXT = {
     400: f"Invalid body, query or unknown fields (bodies: JSON objects nested at most "
     f"{MAX_JSON_DEPTH} levels)",
     401: "No, expired or invalid Firebase ID token, or its uid is not a valid id",
-    403: "The token lacks the `instructor` claim (exports: the `admin` or `instructor` claim)",
+    403: "The token lacks the `instructor` claim",
     404: "Unknown id (another learner's data is never found)",
     409: "Transition not allowed from the current state",
     413: f"The request body is over {MAX_BODY_BYTES // 1024} KiB, or (upload-url) the declared "
