@@ -4,7 +4,9 @@
 The instructor rejects a learner's project on the instructor page and the learner's unread count
 rises without a reload; the learner reads the grade and comments and marks it read (the one client
 write the rules allow), which holds after a reload; the instructor revises the decision from the
-recent decisions and the learner is notified again, with the reason. axe-core: no serious or
+recent decisions and the learner is notified again, with the reason; the instructor downloads the
+cohort's progress and grades CSVs from the page (the cohort written as its layout gives it) and
+finds the learner's rows in them. axe-core: no serious or
 critical violation at desktop and phone width; screenshots in .local/screenshots-notifications/.
 """
 
@@ -47,12 +49,18 @@ def test_a_learner_sees_reviews_and_revisions_live_and_marks_them_read(
         "learner, one unread notification",
         "instructor, decision revised",
         "learner, notified of the revision",
+        "instructor exports",
         "learner notifications (phone)",
         "instructor decisions (phone)",
     ):
         assert f"axe {view}: 0 serious or critical" in run.stdout, output
     shots = sorted(p.name for p in SHOTS.glob("*.png"))
-    for name in ("learner-notified", "instructor-revised", "learner-notified-again"):
+    for name in (
+        "learner-notified",
+        "instructor-revised",
+        "learner-notified-again",
+        "instructor-exports",
+    ):
         assert any(name in shot for shot in shots), shots
     assert any("phone-learner" in shot for shot in shots), shots
     assert not any(shot.startswith("FAILED") for shot in shots), shots

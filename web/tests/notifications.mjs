@@ -106,6 +106,40 @@ async function uploadAsLearner(who) {
   throw new Error(`${step}: the upload was not recorded in time`);
 }
 
+/** A cohort as the cohort layout gives it, written straight into the Firestore emulator (the
+ * emulator's "owner" token bypasses the rules, as the Admin SDK does). */
+async function makeCohort(cid, pathway, instructorUid, learnerUid) {
+  const base = `http://${stack.emulators.firestore}/v1/projects/${stack.project_id}/databases/(default)/documents`;
+  const strings = (values) => ({ arrayValue: { values: values.map((v) => ({ stringValue: v })) } });
+  const put = async (path, id, fields) => {
+    const reply = await fetch(`${base}/${path}?documentId=${id}`, {
+      method: "POST",
+      headers: { Authorization: "Bearer owner", "Content-Type": "application/json" },
+      body: JSON.stringify({ fields }),
+    });
+    check(reply.ok, `writing ${path}/${id}: ${reply.status} ${await reply.text()}`);
+  };
+  await put("cohorts", cid, {
+    cohort_id: { stringValue: cid },
+    name: { stringValue: `Cohort ${cid}` },
+    pathway_ids: strings([pathway]),
+    instructor_uids: strings([instructorUid]),
+  });
+  await put(`cohorts/${cid}/members`, learnerUid, {
+    uid: { stringValue: learnerUid },
+    cohort_id: { stringValue: cid },
+    pathway_ids: strings([pathway]),
+    via: { stringValue: "operator" },
+  });
+}
+
+/** Click an export button and return the text of the file the browser saved. */
+async function exported(page, kind) {
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId(`export-${kind}`).click()]);
+  const path = await download.path();
+  return readFileSync(path, "utf8").replace(/^\uFEFF/, "");
+}
+
 async function openPage(browser, label) {
   const context = await browser.newContext({ viewport: DESKTOP });
   const page = await context.newPage();
@@ -208,6 +242,29 @@ async function journey(browser) {
   check(revised.includes("Why it changed: I missed the appendix."), `the reason: ${revised}`);
   await axeCheck(lp, "learner, notified of the revision");
   await shot(lp, "learner-notified-again");
+
+  step = "the instructor exports the cohort's progress and grades";
+  const cid = `web-cohort-${RUN}`;
+  await makeCohort(cid, "prompt-engineering", "demo-instructor", learner.uid);
+  await ip.getByTestId("export-cohort").fill(cid);
+  await ip.getByTestId("export-pathway").fill("prompt-engineering");
+  const progressCsv = exported(ip, "progress.csv");
+  const progressText = await progressCsv;
+  const progressRows = progressText.trim().split("\r\n");
+  check(progressRows[0].startsWith("cohort_id,learner_uid,learner_name,learner_email"), `the header: ${progressRows[0]}`);
+  check(progressRows.length === 6, `one row per resource of the pathway: ${progressRows.length - 1}`);
+  const project = progressRows.find((r) => r.includes(`,${RESOURCE},`)) || "";
+  check(project.startsWith(`${cid},${learner.uid},`) && project.includes(",reviewed,"), `the project's row: ${project}`);
+  await ip.waitForFunction(() => (document.querySelector('[data-testid="export-outcome"]')?.textContent || "").startsWith("Downloaded"));
+  const grades = (await exported(ip, "grades.csv")).trim().split("\r\n");
+  check(grades.length === 2, `one attempt: ${grades.join(" | ")}`);
+  check(grades[1].includes(`,${sid},1,approved,approve,80,`), `the attempt, approved at 80: ${grades[1]}`);
+  await axeCheck(ip, "instructor exports");
+  await shot(ip, "instructor-exports");
+  await ip.getByTestId("export-cohort").fill("someone-elses-cohort");
+  await ip.getByTestId("export-grades.csv").click();
+  await ip.waitForFunction(() => !document.querySelector("#notice")?.hidden);
+  log(`an unknown cohort: ${await ip.locator("#notice").textContent()}`);
 
   step = "phone width";
   await lp.setViewportSize(PHONE);
