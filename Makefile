@@ -10,7 +10,7 @@ ifdef DEV
 export LOCALCLOUD_MODE := dev
 endif
 
-.PHONY: install up down status demo test lint pytest seed openapi bench-progress bench-uploads bench-review bench-cohort deploy deploy-plan smoke clean
+.PHONY: install up down status demo test lint pytest seed openapi bench-progress bench-uploads bench-review bench-cohort bench-exports deploy deploy-plan smoke clean
 
 install: .venv/.installed .venv-tasks/.installed node_modules/.installed web/dist/.built /usr/bin/chromium
 
@@ -89,6 +89,10 @@ bench-cohort: install
 	$(PY) -m bench.bench_cohort $(BENCH_ARGS)
 	@# the CSV exports' timings, once bench/bench_exports.py exists (EXPORT_BENCH_ARGS for its options)
 	@if [ -f bench/bench_exports.py ]; then $(PY) -m bench.bench_exports $(EXPORT_BENCH_ARGS); fi
+
+# Against a running `make up`: both CSV exports of a seeded 1,000-learner cohort (time, peak memory).
+bench-exports: install
+	$(PY) -m bench.bench_exports $(BENCH_ARGS)
 
 # The plan needs only python3: no credentials, network, gcloud or install.
 deploy-plan:

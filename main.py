@@ -5,6 +5,7 @@ start little more than functions-framework itself.
 """
 
 from functions.dashboard import dashboard, on_cohort_member_written, on_dashboard_progress_written
+from functions.exports import exports
 from functions.progress import progress
 from functions.reconcile import task_reconcile
 from functions.resources import resources
@@ -19,6 +20,7 @@ install_error_pages()  # JSON errors from the framework and the server too, neve
 
 __all__ = [
     "dashboard",
+    "exports",
     "on_cohort_member_written",
     "on_dashboard_progress_written",
     "on_module_progress_written",

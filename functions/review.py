@@ -34,6 +34,17 @@ def pending(call: Call) -> service.PendingPage:
     )
 
 
+@router.get("/admin/submissions/decided", auth="instructor")
+def decided(call: Call) -> service.DecidedPage:
+    d = deps()
+    return service.decided_queue(
+        call.query(service.DecidedQuery),
+        store=d.submissions,
+        profiles=d.profiles,
+        catalog=d.catalog,
+    )
+
+
 @router.post("/admin/submissions/bulk-review", auth="instructor")
 def bulk_review(call: Call) -> service.BulkReply:
     d = deps()

@@ -82,6 +82,7 @@ BASE_PORTS = {
     "dashboard": 8306,
     "on_dashboard_progress_written": 8314,
     "on_cohort_member_written": 8316,
+    "exports": 8307,
 }
 
 PORTS = {name: port + PORT_OFFSET for name, port in BASE_PORTS.items()}

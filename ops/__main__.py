@@ -1,6 +1,7 @@
 """Operator commands.
 
     python -m ops reconcile [--pathway P] [--inline] [--dry-run] [--page-size N] [--timeout S] [--json]
+    python -m ops xapi --cohort C [--pathway P] [--since ISO] [--batch N]
 
 ``reconcile`` repairs drifted rollups and upload-derived statuses (see shared/services/reconcile.py).
 By default it records a run in ``reconcile_runs/{run_id}``, enqueues the run's first batch on the
@@ -8,6 +9,12 @@ Cloud Tasks queue (``task_reconcile`` chains the rest) and polls the run documen
 batch is recorded; ``--inline`` runs every batch in this process instead. It prints the checked /
 drifted / repaired counts per level and exits 0 once the run is done (1 if ``--timeout`` passed
 first).
+
+``xapi`` exports the progress events of a cohort's learners as xAPI statements
+(shared/services/exports.py): with ``LRS_ENDPOINT`` (and ``LRS_USERNAME`` / ``LRS_PASSWORD``) in the
+environment it POSTs them to that LRS in batches, idempotent by statement id
+(shared/services/lrs.py), and prints how many were sent and how many the LRS held already;
+without it, it prints them as JSON lines.
 
 Where: without ``GOOGLE_CLOUD_PROJECT`` in the environment, the running local cloud described by
 ``.local/stack.json`` (``make up``): its emulators, queue and function URLs. With
@@ -137,6 +144,49 @@ def reconcile(args: argparse.Namespace) -> int:
     return 0 if report.done else 1
 
 
+def xapi(args: argparse.Namespace) -> int:
+    where = configure(args.stack)
+    from shared.bootstrap import deps
+    from shared.services import exports, lrs
+
+    src = deps().export_sources()
+    cohort = src.reads.cohort(args.cohort)
+    if cohort is None:
+        raise SystemExit(f"no cohort {args.cohort}")
+    query = exports.XapiQuery.model_validate({"pathway": args.pathway, "since": args.since})
+    statements = exports.statements(cohort, query, src)
+    endpoint = os.environ.get("LRS_ENDPOINT")
+    if not endpoint:
+        for one in statements:
+            print(json.dumps(one, separators=(",", ":")), flush=False)
+        return 0
+    client = lrs.LrsClient(
+        endpoint, os.environ.get("LRS_USERNAME", ""), os.environ.get("LRS_PASSWORD", "")
+    )
+    print(f"xapi: cohort {cohort.cohort_id} on {where} to {endpoint}", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    try:
+        tally = lrs.push(statements, client, args.batch)
+    except lrs.LrsError as exc:
+        print(f"xapi: stopped: {exc}", file=sys.stderr, flush=True)
+        return 1
+    elapsed = round(time.monotonic() - started, 2)
+    print(
+        json.dumps(
+            {
+                "cohort_id": cohort.cohort_id,
+                "sent": tally.sent,
+                "already": tally.already,
+                "batches": tally.batches,
+                "retries": tally.retries,
+                "seconds": elapsed,
+            }
+        ),
+        flush=True,
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops", description="operator commands")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -149,7 +199,15 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("--run-id", help="a run id (default: a fresh one)")
     rec.add_argument("--json", action="store_true", help="print the report as JSON")
     rec.add_argument("--stack", type=Path, default=STACK_FILE, help=argparse.SUPPRESS)
+    xa = commands.add_parser("xapi", help="a cohort's progress events as xAPI statements")
+    xa.add_argument("--cohort", required=True, help="the cohort id")
+    xa.add_argument("--pathway", help="only this pathway of the cohort")
+    xa.add_argument("--since", help="only events at or after this ISO 8601 time (with offset)")
+    xa.add_argument("--batch", type=int, default=100, help="statements per POST (default 100)")
+    xa.add_argument("--stack", type=Path, default=STACK_FILE, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.command == "xapi":
+        return xapi(args)
     return reconcile(args)
 
 

@@ -24,6 +24,7 @@ from shared.services.catalog import CachedCatalog
 from shared.services.ports import (
     CatalogReader,
     DashboardStore,
+    ExportReads,
     LearnerIndex,
     ObjectStore,
     ProfileStore,
@@ -33,6 +34,7 @@ from shared.services.ports import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from shared.services.exports import Sources
     from shared.services.reconcile import Reconciler, RunLog
 
 T = TypeVar("T")
@@ -181,6 +183,25 @@ class Deps:
             return FirestoreDashboardStore()
 
         return self._get("dashboard", build)
+
+    @property
+    def export_reads(self) -> ExportReads:
+        """Cohorts, their members and one learner's documents, for the exports."""
+
+        def build() -> ExportReads:
+            from shared.adapters.export_reads import FirestoreExportReads
+
+            return FirestoreExportReads()
+
+        return self._get("export_reads", build)
+
+    def export_sources(self) -> Sources:
+        """What an export reads; ``XAPI_BASE_IRI`` (default ``https://<project>.web.app``) names
+        the platform in xAPI statements."""
+        from shared.services.exports import Sources
+
+        base = os.environ.get("XAPI_BASE_IRI") or f"https://{self.settings.project_id}.web.app"
+        return Sources(self.export_reads, self.profiles, self.catalog, base.rstrip("/"))
 
     def reconciler(self) -> Reconciler:
         """A fresh reconciler for one batch or run (its catalog is read once per run)."""

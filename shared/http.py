@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -46,7 +46,21 @@ if TYPE_CHECKING:  # pragma: no cover
 
 M = TypeVar("M", bound=BaseModel)
 AuthMode = Literal["required", "optional", "instructor", "none"]
-Reply = BaseModel | dict[str, Any] | tuple[BaseModel | dict[str, Any], int]
+
+
+@dataclass
+class Stream:
+    """A reply sent as it is produced (a generator of text chunks): an export. Errors a handler
+    raises before returning it are the usual JSON errors; once the first chunk has gone, an error
+    cuts the response off (no final chunk), so a client never takes a partial file for a whole
+    one."""
+
+    chunks: Iterator[str]
+    mimetype: str
+    filename: str | None = None
+
+
+Reply = BaseModel | dict[str, Any] | tuple[BaseModel | dict[str, Any], int] | Stream
 Handler = Callable[["Call"], Reply]
 
 PREFIXES = ("/api/v1",)
@@ -162,6 +176,8 @@ class Router:
             return _respond(None, 204, cors)
         try:
             payload, status = self._dispatch(request)
+            if isinstance(payload, Stream):
+                return _stream(payload, cors)
             return _respond(payload, status, cors)
         except AppError as exc:
             return _error(exc, cors)
@@ -279,6 +295,20 @@ def _respond(payload: Any, status: int, headers: dict[str, str]) -> flask.Respon
 
     body = "" if payload is None else json.dumps(payload)
     return flask.Response(body, status=status, headers=headers, mimetype="application/json")
+
+
+def _stream(reply: Stream, headers: dict[str, str]) -> flask.Response:
+    import flask
+
+    extra = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    if reply.filename:
+        extra["Content-Disposition"] = f'attachment; filename="{reply.filename}"'
+    return flask.Response(
+        (chunk.encode() for chunk in reply.chunks),
+        status=200,
+        headers={**headers, **extra},
+        mimetype=reply.mimetype,
+    )
 
 
 def _error(exc: AppError, cors: dict[str, str]) -> flask.Response:

@@ -33,10 +33,13 @@ from shared.domain.progress import (
 from shared.errors import AppError
 from shared.http import MAX_BODY_BYTES, MAX_JSON_DEPTH, route_regex
 from shared.services.dashboard import CohortList, DashboardQuery, DashboardReply
+from shared.services.exports import GradesQuery, ProgressQuery, XapiQuery
 from shared.services.progress import ExcuseRequest
 from shared.services.review import (
     BulkApproveRequest,
     BulkReply,
+    DecidedPage,
+    DecidedQuery,
     PendingPage,
     PendingQuery,
     ReviewRequest,
@@ -73,11 +76,12 @@ class Op:
     path: str
     summary: str
     auth: Literal["required", "optional", "instructor"]
-    reply: type[BaseModel]
+    reply: type[BaseModel] | None  # None: a streamed file of ``media`` (an export)
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     status: int = 200
+    media: str = "application/json"
 
 
 ID_PARAMS = {
@@ -86,6 +90,7 @@ ID_PARAMS = {
     "resource_id": "A resource id from the catalog",
     "submission_id": "A submission id (from upload-url or a listing)",
     "uid": "A learner's uid (Firebase Auth)",
+    "cohort_id": "A cohort id",
 }
 
 OPERATIONS = [
@@ -221,6 +226,18 @@ OPERATIONS = [
     ),
     Op(
         "review",
+        "get",
+        "/admin/submissions/decided",
+        "Approved (`status=approved`, the default) or rejected submissions, the latest decision "
+        "first, with the same context as the queue and the decision to revise; page with "
+        "`next_cursor`",
+        "instructor",
+        DecidedPage,
+        query=DecidedQuery,
+        errors=(400, 401, 403),
+    ),
+    Op(
+        "review",
         "post",
         "/admin/submissions/{submission_id}/review",
         "Approve or reject (a rejection needs comments); the resource's status follows; the "
@@ -303,6 +320,43 @@ OPERATIONS += [
         CohortList,
         errors=(401,),
     ),
+    Op(
+        "exports",
+        "get",
+        "/cohorts/{cohort_id}/exports/progress.csv",
+        "The cohort's progress as CSV (streamed): one row per learner and resource of the "
+        "cohort's pathways (or `pathway`), with status, percentages, time and dates (`admin` "
+        "claim, or an instructor of the cohort)",
+        "required",
+        None,
+        query=ProgressQuery,
+        errors=(400, 401, 403, 404),
+        media="text/csv",
+    ),
+    Op(
+        "exports",
+        "get",
+        "/cohorts/{cohort_id}/exports/grades.csv",
+        "Every attempt of the cohort's learners as CSV (streamed): decision, grade, reviewer, "
+        "revisions and dates (`admin` claim, or an instructor of the cohort)",
+        "required",
+        None,
+        query=GradesQuery,
+        errors=(400, 401, 403, 404),
+        media="text/csv",
+    ),
+    Op(
+        "exports",
+        "get",
+        "/cohorts/{cohort_id}/exports/xapi.jsonl",
+        "The learners' progress events as xAPI 1.0.3 statements, one JSON object per line "
+        "(streamed; ids derived from the events; `since` an ISO 8601 time with its offset)",
+        "required",
+        None,
+        query=XapiQuery,
+        errors=(400, 401, 403, 404),
+        media="application/x-ndjson",
+    ),
 ]
 
 ERROR_TEXT = {
@@ -342,6 +396,7 @@ EDGE_STATUSES = tuple(s for s in EDGE_TEXT if s == 405 or s in _raised_statuses(
 def check_routes() -> list[str]:
     """Differences between :data:`OPERATIONS` and the functions' routers (empty when in step)."""
     from functions.dashboard import router as dashboard_router
+    from functions.exports import router as exports_router
     from functions.progress import router as progress_router
     from functions.resources import router as resources_router
     from functions.review import router as review_router
@@ -349,6 +404,7 @@ def check_routes() -> list[str]:
 
     routers = {
         "dashboard": dashboard_router,
+        "exports": exports_router,
         "progress": progress_router,
         "resources": resources_router,
         "review": review_router,
@@ -370,7 +426,8 @@ def build() -> dict[str, Any]:
         (ErrorReply, "serialization")
     ]
     for op in OPERATIONS:
-        models.append((op.reply, "serialization"))
+        if op.reply is not None:
+            models.append((op.reply, "serialization"))
         if op.body is not None:
             models.append((op.body, "validation"))
     keys, defs = models_json_schema(
@@ -401,10 +458,15 @@ def build() -> dict[str, Any]:
                         "schema": schema,
                     }
                 )
+        reply = (
+            {"type": "string", "description": f"A {op.media} file, sent as it is produced"}
+            if op.reply is None
+            else keys[(op.reply, "serialization")]
+        )
         responses: dict[str, Any] = {
             str(op.status): {
                 "description": STATUS_TEXT[op.status],
-                "content": {"application/json": {"schema": keys[(op.reply, "serialization")]}},
+                "content": {op.media: {"schema": reply}},
             }
         }
         body_errors = (400, 413) if op.body is not None else ()
@@ -464,6 +526,10 @@ def build() -> dict[str, Any]:
                 "name": "dashboard",
                 "description": "entry point `dashboard`: a cohort's progress (admins and the "
                 "cohort's instructors)",
+            },
+            {
+                "name": "exports",
+                "description": "entry point `exports`: a cohort's CSV and xAPI exports",
             },
         ],
         "paths": paths,

@@ -29,6 +29,7 @@ from shared.domain.models import (
     ResourceStatus,
     ResourceSubmissions,
     Submission,
+    SubmissionStatus,
 )
 from shared.services.audit import AuditEntry
 
@@ -97,6 +98,13 @@ class SubmissionStore(UnitOfWork, Protocol):
 
     def submissions(self, ids: Sequence[str]) -> dict[str, Submission]:
         """Those of the submissions that exist (one batched read by key)."""
+        ...
+
+    def decided(
+        self, status: SubmissionStatus, limit: int, after: tuple[dt.datetime, str] | None
+    ) -> list[Submission]:
+        """Submissions with ``status`` (approved or rejected), the latest decision first
+        (``reviewed_at``, then id, descending), after the cursor ``after``."""
         ...
 
     def indexes(
@@ -255,3 +263,45 @@ class DashboardStore(Protocol):
     def truth(
         self, uid: str, resource_ids: Sequence[str]
     ) -> tuple[dict[str, ResourceProgress], tuple[str | None, str | None]]: ...
+
+
+# ---- exports (issue 12 item 5): a cohort read a page of learners at a time --------------------
+
+
+@dataclass(frozen=True)
+class CohortRef:
+    """What the exports need of ``cohorts/{cohort_id}`` (written by the cohort flows)."""
+
+    cohort_id: str
+    name: str
+    pathway_ids: list[str]
+    instructor_uids: list[str]
+
+
+class ExportReads(Protocol):
+    """Plain reads (never in a transaction) of a cohort and of one learner at a time."""
+
+    def cohort(self, cohort_id: str) -> CohortRef | None: ...
+
+    def member_page(self, cohort_id: str, after: str | None, limit: int) -> list[str]:
+        """Up to ``limit`` learner uids of ``cohorts/{cohort_id}/members``, ascending, all greater
+        than ``after``. Fewer than ``limit``: the end."""
+        ...
+
+    def learner_progress(
+        self, uid: str, resource_ids: Sequence[str], module_ids: Sequence[str], pathway_id: str
+    ) -> tuple[dict[str, ResourceProgress], dict[str, ModuleProgress], PathwayProgress | None]:
+        """The learner's documents of one pathway that exist (one batched read by key)."""
+        ...
+
+    def learner_submissions(self, uid: str, resource_ids: Sequence[str]) -> list[Submission]:
+        """Every submission of the learner for those resources (read by key through the
+        per-resource indexes)."""
+        ...
+
+    def progress_events(
+        self, uid: str, since: dt.datetime | None, after: str | None, limit: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Up to ``limit`` of the learner's progress events (id, data) in id order (= time
+        order), after the event id ``after``, at or after ``since``."""
+        ...

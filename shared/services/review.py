@@ -321,6 +321,65 @@ def _distinct(values: Iterable[K]) -> list[K]:
     return list(dict.fromkeys(values))
 
 
+# ---- recent decisions (to revise one) ------------------------------------------------------------
+
+
+class DecidedQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["approved", "rejected"] = "approved"
+    limit: int = Field(default=20, ge=1, le=MAX_PAGE)
+    cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
+
+
+class DecidedItem(ReviewItem):
+    """A reviewed submission with its context and the decision (what a revision starts from)."""
+
+    reviewed_by: str | None = None
+    reviewed_at: dt.datetime | None = None
+    review_comments: str | None = None
+    grade: int | None = None
+    revision: int = 0
+    revision_reason: str | None = None
+
+
+class DecidedPage(BaseModel):
+    submissions: list[DecidedItem]
+    next_cursor: str | None
+
+
+_DECISION_FIELDS = {"reviewed_by", "reviewed_at", "review_comments", "grade", "revision"}
+_DECISION_FIELDS |= {"revision_reason"}
+
+
+def decided_queue(
+    query: DecidedQuery,
+    *,
+    store: SubmissionStore,
+    profiles: ProfileStore,
+    catalog: CatalogReader,
+) -> DecidedPage:
+    """Approved (or rejected) submissions, the latest decision first: one bounded query (a page
+    of at most :data:`MAX_PAGE`), then the same reads by key as the pending queue."""
+    after = decode_cursor(query.cursor) if query.cursor else None
+    subs = store.decided(SubmissionStatus(query.status), query.limit + 1, after)
+    page, more = subs[: query.limit], len(subs) > query.limit
+    last = page[-1] if page else None
+    next_cursor = None
+    if more and last is not None and last.reviewed_at is not None:
+        next_cursor = encode_cursor(last.reviewed_at, last.submission_id)
+    items = with_context(page, store=store, profiles=profiles, catalog=catalog)
+    return DecidedPage(
+        submissions=[
+            DecidedItem.model_validate(
+                {**item.model_dump(), **sub.model_dump(include=_DECISION_FIELDS)}
+            )
+            for item, sub in zip(items, page, strict=True)
+        ],
+        next_cursor=next_cursor,
+    )
+
+
 # ---- deciding ----------------------------------------------------------------------------------
 
 

@@ -75,6 +75,7 @@ SUBMISSION_STORE = "shared/adapters/submission_store.py"
 LEARNERS = "shared/adapters/learners.py"
 LEARNER_JS = "web/src/learner.js"
 INSTRUCTOR_JS = "web/src/instructor.js"
+NOTIFICATIONS_JS = "web/src/notifications.js"
 DEBUG_JS = "web/local/debug.js"  # the local cloud's debugging page, never deployed
 
 QUERIES: tuple[QuerySpec, ...] = (
@@ -105,6 +106,13 @@ QUERIES: tuple[QuerySpec, ...] = (
         collection="submissions",
         equals=("status", "resource_id"),
         order_by=(("uploaded_at", ASC), ("submission_id", ASC)),
+    ),
+    QuerySpec(
+        "recent decisions (approved or rejected), the latest first (cursor on reviewed_at, id)",
+        used_by=f"{SUBMISSION_STORE}:FirestoreSubmissionStore.decided",
+        collection="submissions",
+        equals=("status",),
+        order_by=(("reviewed_at", DESC), ("submission_id", DESC)),
     ),
     QuerySpec(
         "a learner's submissions for one resource",
@@ -183,6 +191,20 @@ QUERIES: tuple[QuerySpec, ...] = (
         collection="progress_events",
         parent="users/{uid}",
         order_by=(("at", DESC),),
+    ),
+    QuerySpec(
+        "web: a learner's unread notifications (the live count)",
+        used_by=NOTIFICATIONS_JS,
+        collection="notifications",
+        parent="users/{uid}",
+        equals=("read",),
+    ),
+    QuerySpec(
+        "web: a learner's notifications, newest first (the live list)",
+        used_by=NOTIFICATIONS_JS,
+        collection="notifications",
+        parent="users/{uid}",
+        order_by=(("created_at", DESC),),
     ),
     QuerySpec(
         "web: another learner's submissions (the access demo; the rules refuse it)",

@@ -32,7 +32,7 @@ from shared.domain.models import (
 )
 from shared.events import EventMeta, StorageObject
 from shared.services.audit import AuditEntry
-from shared.services.ports import SignedRequest
+from shared.services.ports import CohortRef, SignedRequest
 
 T = TypeVar("T")
 BUCKET = "demo-aibc-submissions"
@@ -207,6 +207,19 @@ class FakeStore:
         )
         if after is not None:
             subs = [s for s in subs if (s.uploaded_at, s.submission_id) > after]
+        return subs[:limit]
+
+    def decided(
+        self, status: SubmissionStatus, limit: int, after: tuple[dt.datetime, str] | None
+    ) -> list[Submission]:
+        self.queries += 1
+        subs = sorted(
+            (s for s in self.state.submissions.values() if s.status == status),
+            key=lambda s: (s.reviewed_at or T0, s.submission_id),
+            reverse=True,
+        )
+        if after is not None:
+            subs = [s for s in subs if (s.reviewed_at or T0, s.submission_id) < after]
         return subs[:limit]
 
     def submissions(self, ids: Sequence[str]) -> dict[str, Submission]:
@@ -386,3 +399,49 @@ class FakeCatalog:
     def resources(self, ids: Sequence[str]) -> dict[str, Resource]:
         self.reads += len(ids)
         return {i: self.res[i] for i in ids if i in self.res}
+
+
+# ---- exports (issue 12 item 5) -------------------------------------------------------------
+
+
+class FakeExportReads:
+    """The ``ExportReads`` port in memory; counts member pages and the most uids asked at once."""
+
+    def __init__(self) -> None:
+        self.cohorts: dict[str, CohortRef] = {}
+        self.members: dict[str, set[str]] = {}
+        self.progress: dict[str, dict[str, ResourceProgress]] = {}
+        self.modules: dict[str, dict[str, ModuleProgress]] = {}
+        self.pathways: dict[str, dict[str, PathwayProgress]] = {}
+        self.subs: dict[str, list[Submission]] = {}
+        self.events: dict[str, dict[str, dict[str, Any]]] = {}
+        self.pages = 0
+
+    def cohort(self, cohort_id: str) -> CohortRef | None:
+        return self.cohorts.get(cohort_id)
+
+    def member_page(self, cohort_id: str, after: str | None, limit: int) -> list[str]:
+        self.pages += 1
+        uids = sorted(u for u in self.members.get(cohort_id, set()) if after is None or u > after)
+        return uids[:limit]
+
+    def learner_progress(
+        self, uid: str, resource_ids: Sequence[str], module_ids: Sequence[str], pathway_id: str
+    ) -> tuple[dict[str, ResourceProgress], dict[str, ModuleProgress], PathwayProgress | None]:
+        res = {r: p for r, p in self.progress.get(uid, {}).items() if r in resource_ids}
+        mods = {m: p for m, p in self.modules.get(uid, {}).items() if m in module_ids}
+        return res, mods, self.pathways.get(uid, {}).get(pathway_id)
+
+    def learner_submissions(self, uid: str, resource_ids: Sequence[str]) -> list[Submission]:
+        return [s for s in self.subs.get(uid, []) if s.resource_id in resource_ids]
+
+    def progress_events(
+        self, uid: str, since: dt.datetime | None, after: str | None, limit: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        from shared.domain.progress import event_stamp
+
+        start = event_stamp(since) if since is not None else ""
+        ids = sorted(
+            i for i in self.events.get(uid, {}) if i >= start and (after is None or i > after)
+        )
+        return [(i, self.events[uid][i]) for i in ids[:limit]]

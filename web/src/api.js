@@ -2,6 +2,34 @@
 import { ApiError } from "./messages.js";
 
 export function makeApi(config, { getToken, onSignedOut }) {
+  // A file from the exports function (a streamed CSV or JSON lines), as a Blob.
+  async function file(fn, path) {
+    const base = config.functions[fn];
+    if (!base) throw new ApiError(0, "not_configured", `no URL for ${fn}`);
+    const token = await getToken();
+    if (!token) {
+      onSignedOut();
+      throw new ApiError(401, "unauthenticated", "not signed in");
+    }
+    let reply;
+    try {
+      reply = await fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${token}` } });
+    } catch {
+      throw new ApiError(0, "network", "the service could not be reached");
+    }
+    if (!reply.ok) {
+      const data = await reply.json().catch(() => null);
+      const error = (data && data.error) || {};
+      if (reply.status === 401) onSignedOut();
+      throw new ApiError(reply.status, error.code, error.message);
+    }
+    try {
+      return await reply.blob(); // fails when the stream was cut off: never a partial file
+    } catch {
+      throw new ApiError(0, "network", "the export was interrupted; try again");
+    }
+  }
+
   async function call(fn, method, path, body, { keepalive = false } = {}) {
     const base = config.functions[fn];
     if (!base) throw new ApiError(0, "not_configured", `no URL for ${fn}`);
@@ -67,6 +95,16 @@ export function makeApi(config, { getToken, onSignedOut }) {
       const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v != null && v !== ""));
       const qs = q.toString();
       return call("dashboard", "GET", `/cohorts/${enc(cid)}/pathways/${enc(pid)}/dashboard${qs ? `?${qs}` : ""}`);
+    },
+    decided: (params = {}) => {
+      const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v != null && v !== ""));
+      return call("review", "GET", `/admin/submissions/decided?${q.toString()}`);
+    },
+    revise: (sid, body) => call("review", "POST", `/admin/submissions/${enc(sid)}/revise`, body),
+    exportFile: (cid, kind, params = {}) => {
+      const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v != null && v !== ""));
+      const qs = q.toString();
+      return file("exports", `/cohorts/${enc(cid)}/exports/${kind}${qs ? `?${qs}` : ""}`);
     },
   };
 }

@@ -2,7 +2,9 @@
 // several selected ones at once.
 import { collection, onSnapshot, query, where } from "firebase/firestore";
 import { createDashboardView } from "./dashboard.js";
+import { createDecisions } from "./decisions.js";
 import { $, h, when } from "./dom.js";
+import { createExports } from "./exports.js";
 import { describeError, formatBytes } from "./messages.js";
 
 const MAX_PAGES = 10; // the oldest 1000 waiting submissions
@@ -13,6 +15,8 @@ export function createInstructorView({ db, api, ui }) {
   let openId = null;
   const selected = new Map(); // submission id -> the generation the row showed
   const dashboard = createDashboardView({ db, api, ui }); // the cohort dashboard, below the queue
+  const decisions = createDecisions({ api, ui }); // recent decisions, to revise one
+  const exportsView = createExports({ api, ui }); // a cohort's CSV and xAPI exports
 
   async function start() {
     $("instructor").hidden = false;
@@ -26,10 +30,14 @@ export function createInstructorView({ db, api, ui }) {
     );
     await refresh();
     await dashboard.start();
+    await decisions.start();
+    exportsView.start();
   }
 
   function stop() {
     dashboard.stop();
+    decisions.stop();
+    exportsView.stop();
     if (stopQueue) stopQueue();
     stopQueue = null;
     openId = null;

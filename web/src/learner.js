@@ -17,6 +17,7 @@ import {
   where,
 } from "firebase/firestore";
 import { $, h, setBar, when } from "./dom.js";
+import { createNotifications } from "./notifications.js";
 import { describeAccepted, describeError, describeRefusal, formatBytes, NOTHING_DROPPED } from "./messages.js";
 import { COUNTED, link, nextResource, parseRoute } from "./routes.js";
 import { formatMinutes, startHeartbeat } from "./timer.js";
@@ -58,6 +59,7 @@ export function createLearnerView({ db, api, ui }) {
   let beating = null; // { rid, heartbeat } of the open resource view
   const carried = new Map(); // resource_id -> ms measured but under a minute, for the next visit
   let firstRoute = true;
+  const notifications = createNotifications({ db, ui }); // review notifications, live
 
   function stopListening() {
     for (const stop of listeners) stop();
@@ -68,12 +70,14 @@ export function createLearnerView({ db, api, ui }) {
     uid = user.uid;
     firstRoute = true;
     $("learner").hidden = false;
+    notifications.start(user);
     window.addEventListener("hashchange", route);
     await route();
   }
 
   function stop() {
     window.removeEventListener("hashchange", route);
+    notifications.stop();
     stopBeating();
     stopListening();
     generation += 1;

@@ -1,0 +1,66 @@
+"""Review notifications and the revise button in a real browser: web/tests/notifications.mjs
+(playwright-core driving Debian's chromium) against the local cloud.
+
+The instructor rejects a learner's project on the instructor page and the learner's unread count
+rises without a reload; the learner reads the grade and comments and marks it read (the one client
+write the rules allow), which holds after a reload; the instructor revises the decision from the
+recent decisions and the learner is notified again, with the reason; the instructor downloads the
+cohort's progress and grades CSVs from the page (the cohort written as its layout gives it) and
+finds the learner's rows in them. axe-core: no serious or
+critical violation at desktop and phone width; screenshots in .local/screenshots-notifications/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / ".local" / "screenshots-notifications"
+
+
+@pytest.mark.cloud
+@pytest.mark.timeout(420)
+def test_a_learner_sees_reviews_and_revisions_live_and_marks_them_read(
+    stack: dict[str, Any],
+) -> None:
+    assert CHROMIUM.exists(), "Debian's chromium is missing: `make install` installs it"
+    node = shutil.which("node")
+    assert node, "node is required"
+    assert "web" in stack, "the local cloud is running without the web page (web/serve.py)"
+    run = subprocess.run(
+        [node, str(ROOT / "web" / "tests" / "notifications.mjs")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert "[notifications] passed: every step held" in run.stdout, output
+    for view in (
+        "learner, no notifications",
+        "learner, one unread notification",
+        "instructor, decision revised",
+        "learner, notified of the revision",
+        "instructor exports",
+        "learner notifications (phone)",
+        "instructor decisions (phone)",
+    ):
+        assert f"axe {view}: 0 serious or critical" in run.stdout, output
+    shots = sorted(p.name for p in SHOTS.glob("*.png"))
+    for name in (
+        "learner-notified",
+        "instructor-revised",
+        "learner-notified-again",
+        "instructor-exports",
+    ):
+        assert any(name in shot for shot in shots), shots
+    assert any("phone-learner" in shot for shot in shots), shots
+    assert not any(shot.startswith("FAILED") for shot in shots), shots
