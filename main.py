@@ -4,6 +4,7 @@ Each module imports its Google client libraries lazily, so loading every entry p
 start little more than functions-framework itself.
 """
 
+from functions.cohorts import cohorts
 from functions.progress import progress
 from functions.reconcile import task_reconcile
 from functions.resources import resources
@@ -17,6 +18,7 @@ from shared.http import install_error_pages
 install_error_pages()  # JSON errors from the framework and the server too, never an HTML page
 
 __all__ = [
+    "cohorts",
     "on_module_progress_written",
     "on_resource_progress_written",
     "on_upload_finalized",

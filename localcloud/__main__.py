@@ -71,6 +71,7 @@ BASE_PORTS = {
     "progress": 8302,
     "uploads": 8303,
     "review": 8304,
+    "cohorts": 8305,
     "on_resource_progress_written": 8311,
     "on_module_progress_written": 8312,
     "on_upload_finalized": 8313,

@@ -44,6 +44,7 @@ def verify_id_token(token: str) -> Caller:
     return Caller(
         uid=uid,
         instructor=claims.get("instructor") is True,
+        admin=claims.get("admin") is True,
         name=_claim(claims, "name"),
         email=_claim(claims, "email"),
     )

@@ -33,6 +33,8 @@ MAX_TOKEN_CHARS = 8192
 class Caller:
     uid: str
     instructor: bool = False
+    # The custom claim ``admin: true``: sees every learner and manages cohorts.
+    admin: bool = False
     # The token's ``name`` and ``email`` claims (kept in the learner's profile, ``users/{uid}``).
     name: str | None = None
     email: str | None = None

@@ -19,7 +19,7 @@ def test_all_four_http_functions_are_described() -> None:
     spec = openapi.build()
     assert spec["openapi"] == "3.1.0"
     tags = {op["x-entry-point"] for path in spec["paths"].values() for op in path.values()}
-    assert tags == {"resources", "progress", "uploads", "review"}
+    assert tags == {"resources", "progress", "uploads", "review", "cohorts"}
 
 
 def test_request_bodies_forbid_unknown_fields_and_carry_their_bounds() -> None:
@@ -42,6 +42,7 @@ def test_upload_url_is_201_and_review_routes_need_the_instructor_claim() -> None
     assert pending["x-required-claim"] == "instructor"
     assert "403" in pending["responses"]
     assert {p["name"] for p in pending["parameters"]} == {
+        "cohort_id",
         "pathway_id",
         "module_id",
         "resource_id",
