@@ -12,16 +12,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from shared.adapters.firestore import from_document, plain_read
-from shared.adapters.unit_of_work import (
-    COHORTS,
-    MEMBERS,
-    MEMBERSHIPS,
-    SUBMISSIONS,
-    FirestoreUnitOfWork,
-    cohort_doc,
-    cohort_ref,
-)
+from shared.adapters.unit_of_work import MEMBERSHIPS, FirestoreUnitOfWork, cohort_doc, cohort_ref
 from shared.domain.cohorts import Cohort, CohortMember, Membership
+
+# the collections the queries below run on
+COHORTS = "cohorts"
+MEMBERS = "members"
+SUBMISSIONS = "submissions"
 
 
 def _member(doc_id: str, data: dict[str, Any]) -> CohortMember:

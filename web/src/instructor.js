@@ -12,13 +12,23 @@ export function createInstructorView({ db, api, ui }) {
   let openId = null;
   const selected = new Map(); // submission id -> the generation the row showed
 
-  async function start() {
+  async function start(user) {
     $("instructor").hidden = false;
     $("queue-refresh").onclick = () => refresh();
     $("queue-approve-selected").onclick = () => approveSelected();
-    // Any submission entering or leaving "uploaded" refreshes the queue (instructors may read all).
+    // Any submission entering or leaving "uploaded" refreshes the queue. An admin may read every
+    // submission; an instructor only those of their cohorts' learners (the rules check
+    // instructor_uids, so the query must name it).
+    const admin = (await user.getIdTokenResult()).claims.admin === true;
+    const waiting = admin
+      ? query(collection(db, "submissions"), where("status", "==", "uploaded"))
+      : query(
+          collection(db, "submissions"),
+          where("status", "==", "uploaded"),
+          where("instructor_uids", "array-contains", user.uid),
+        );
     stopQueue = onSnapshot(
-      query(collection(db, "submissions"), where("status", "==", "uploaded")),
+      waiting,
       () => refresh(),
       (err) => ui.error(describeError(err)),
     );
