@@ -84,6 +84,9 @@ def seed(db: Any, run: str, resource: str, learners: int, earlier: int) -> list[
                 "status": status,
                 "created_at": at,
                 "uploaded_at": at,
+                # learners of the bench teacher's cohort: the queue is the scoped one
+                "cohort_ids": [f"bench-{run}"],
+                "instructor_uids": [f"bench-teacher-{run}"],
             }
             if not last:
                 doc.update(
