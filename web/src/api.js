@@ -61,5 +61,6 @@ export function makeApi(config, { getToken, onSignedOut }) {
     },
     review: (sid, body) => call("review", "POST", `/admin/submissions/${enc(sid)}/review`, body),
     bulkApprove: (body) => call("review", "POST", "/admin/submissions/bulk-review", body),
+    cohorts: () => call("cohorts", "GET", "/cohorts?limit=200"),
   };
 }

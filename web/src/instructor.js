@@ -27,12 +27,29 @@ export function createInstructorView({ db, api, ui }) {
           where("status", "==", "uploaded"),
           where("instructor_uids", "array-contains", user.uid),
         );
+    fillCohorts(); // the queue's cohort filter (best effort: without it the queue is unfiltered)
     stopQueue = onSnapshot(
       waiting,
       () => refresh(),
       (err) => ui.error(describeError(err)),
     );
     await refresh();
+  }
+
+  // The cohorts the caller teaches (an admin: every cohort) as the queue's filter.
+  async function fillCohorts() {
+    const select = $("queue-cohort");
+    select.onchange = () => refresh();
+    try {
+      const { cohorts } = await api.cohorts();
+      select.replaceChildren(
+        h("option", { value: "" }, "All my learners"),
+        ...cohorts.map((c) => h("option", { value: c.cohort_id }, c.name)),
+      );
+      $("queue-cohort-label").hidden = cohorts.length === 0;
+    } catch {
+      $("queue-cohort-label").hidden = true;
+    }
   }
 
   function stop() {
@@ -70,7 +87,7 @@ export function createInstructorView({ db, api, ui }) {
     let cursor = null;
     try {
       for (let pages = 0; pages < MAX_PAGES; pages += 1) {
-        const page = await api.pending({ limit: 100, cursor });
+        const page = await api.pending({ limit: 100, cursor, cohort_id: $("queue-cohort").value });
         items.push(...(page.submissions || []));
         cursor = page.next_cursor;
         if (!cursor) break;

@@ -535,6 +535,10 @@ async function journey(browser) {
   const { page: ip } = await openPage(browser, "instructor");
   await signIn(ip, INSTRUCTOR, "instructor");
   await byId(ip, `queue-${projectSub1}`).waitFor();
+  // the queue's cohort filter lists the instructor's cohort and keeps the learner's project in it
+  await ip.locator('[data-testid="queue-cohort"] option[value="demo-cohort"]').waitFor({ state: "attached" });
+  await ip.selectOption('[data-testid="queue-cohort"]', "demo-cohort");
+  await byId(ip, `queue-${projectSub1}`).waitFor();
   await shot(ip, "instructor-queue");
   await axeCheck(ip, "instructor queue");
   const openName = await byId(ip, `open-${projectSub1}`).getAttribute("aria-label");
