@@ -7,6 +7,7 @@ Each test makes its own cohorts, learners and instructors (unique ids).
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -210,3 +211,56 @@ def test_an_instructor_sees_and_reviews_only_their_cohorts_learners_and_an_admin
     assert cohorts.get(f"/cohorts/{cohort_a}", token=otto_token).status_code == 404
     enrolled = cohorts.get("/users/me/cohorts", token=alice.token).json()["cohorts"]
     assert [c["cohort_id"] for c in enrolled] == [cohort_a]
+
+
+def test_the_operator_command_creates_enrols_invites_lists_and_removes(
+    cloud: dict[str, Any], db: Any, api: Callable[[str], Any], mint: Callable[..., str]
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    cid, teacher, learners = unique("ops"), unique("teacher"), [unique("u"), unique("u")]
+
+    def ops(*argv: str) -> list[dict[str, Any]]:
+        env = {k: v for k, v in os.environ.items() if k != "GOOGLE_CLOUD_PROJECT"}
+        done = subprocess.run(
+            [sys.executable, "-m", "ops", "cohort", *argv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr
+        lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        return [line for line in lines if "severity" not in line]  # not the structured logs
+
+    [made] = ops(
+        "create",
+        cid,
+        "--name",
+        "Ops cohort",
+        "--pathway",
+        "image-generation",
+        "--instructor",
+        teacher,
+    )
+    assert (made["created"], made["instructor_uids"]) == (True, [teacher])
+    assert [r["changed"] for r in ops("add", cid, *learners)] == [True, True]
+    assert [r["changed"] for r in ops("add", cid, learners[0])] == [False]  # idempotent
+    for uid in learners:
+        membership = db.document(f"memberships/{uid}").get().to_dict()
+        assert (membership["cohort_ids"], membership["instructor_uids"]) == ([cid], [teacher])
+        member = db.document(f"cohorts/{cid}/members/{uid}").get().to_dict()
+        assert (member["via"], member["pathway_ids"]) == ("operator", ["image-generation"])
+    [invite] = ops("invite", cid, "--max-uses", "1")
+    joined = api("cohorts").post("/cohorts/join", token=mint(unique("u")), json=invite)
+    assert joined.status_code == 400  # the reply's extra fields are refused: only {"code"}
+    joiner = unique("u")
+    reply = api("cohorts").post("/cohorts/join", token=mint(joiner), json={"code": invite["code"]})
+    assert (reply.status_code, reply.json()["cohort_id"]) == (200, cid)
+    assert cid in {c["cohort_id"] for c in ops("list", "--instructor-of", teacher)}
+    assert [r["changed"] for r in ops("remove", cid, learners[1])] == [True]
+    assert not db.document(f"cohorts/{cid}/members/{learners[1]}").get().exists
+    assert db.document(f"memberships/{learners[1]}").get().to_dict()["cohort_ids"] == []
