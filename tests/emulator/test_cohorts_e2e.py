@@ -264,3 +264,44 @@ def test_the_operator_command_creates_enrols_invites_lists_and_removes(
     assert [r["changed"] for r in ops("remove", cid, learners[1])] == [True]
     assert not db.document(f"cohorts/{cid}/members/{learners[1]}").get().exists
     assert db.document(f"memberships/{learners[1]}").get().to_dict()["cohort_ids"] == []
+
+
+def test_creating_one_cohort_twice_at_once_creates_it_once(
+    api: Callable[[str], Any], admin: str
+) -> None:
+    cohorts = api("cohorts")
+    cid = unique("cohort")
+    body = {"cohort_id": cid, "name": "Twice", "instructor_uids": ["t1"]}
+    replies = at_once(6, lambda i: cohorts.post("/cohorts", token=admin, json=body))
+    assert sorted(r.status_code for r in replies) == [200] * 5 + [201], [r.text for r in replies]
+    other = cohorts.post("/cohorts", token=admin, json={**body, "name": "Another"})
+    assert other.status_code == 409
+
+
+def test_instructors_changed_while_learners_enrol_end_in_step(
+    api: Callable[[str], Any], admin: str, db: Any
+) -> None:
+    """Enrolments racing two changes of the cohort's instructors: every member's membership and
+    submission copies end naming the instructors the cohort has at the end."""
+    cohorts = api("cohorts")
+    cid = make_cohort(cohorts, admin, ["t0"])
+    uids = [unique("u") for _ in range(10)]
+    changes = [["t1"], ["t1", "t2"]]
+
+    def act(i: int) -> Any:
+        if i < len(uids):
+            return cohorts.put(f"/cohorts/{cid}/members/{uids[i]}", token=admin)
+        new = changes[i - len(uids)]
+        return cohorts.put(
+            f"/cohorts/{cid}/instructors", token=admin, json={"instructor_uids": new}
+        )
+
+    replies = at_once(len(uids) + len(changes), act)
+    assert all(r.status_code == 200 for r in replies), [r.text for r in replies]
+    final = db.document(f"cohorts/{cid}").get().to_dict()["instructor_uids"]
+    assert final in changes
+    members = {d.id for d in db.collection(f"cohorts/{cid}/members").stream()}
+    assert members == set(uids)
+    for uid in uids:
+        membership = db.document(f"memberships/{uid}").get().to_dict()
+        assert (membership["cohort_ids"], membership["instructor_uids"]) == ([cid], final), uid
