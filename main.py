@@ -4,6 +4,7 @@ Each module imports its Google client libraries lazily, so loading every entry p
 start little more than functions-framework itself.
 """
 
+from functions.cohorts import cohorts
 from functions.dashboard import dashboard, on_cohort_member_written, on_dashboard_progress_written
 from functions.exports import exports
 from functions.progress import progress
@@ -19,6 +20,7 @@ from shared.http import install_error_pages
 install_error_pages()  # JSON errors from the framework and the server too, never an HTML page
 
 __all__ = [
+    "cohorts",
     "dashboard",
     "exports",
     "on_cohort_member_written",

@@ -84,6 +84,9 @@ def seed(db: Any, run: str, resource: str, learners: int, earlier: int) -> list[
                 "status": status,
                 "created_at": at,
                 "uploaded_at": at,
+                # learners of the bench teacher's cohort: the queue is the scoped one
+                "cohort_ids": [f"bench-{run}"],
+                "instructor_uids": [f"bench-teacher-{run}"],
             }
             if not last:
                 doc.update(
@@ -110,7 +113,16 @@ def seed(db: Any, run: str, resource: str, learners: int, earlier: int) -> list[
             db.document(f"users/{uid}"),
             {"display_name": f"Learner {i}", "email": f"{uid}@example.com"},
         )
-        writes += 2
+        # the learner's membership: the bench teacher may review them (shared/services/access.py)
+        batch.set(
+            db.document(f"memberships/{uid}"),
+            {
+                "uid": uid,
+                "cohort_ids": [f"bench-{run}"],
+                "instructor_uids": [f"bench-teacher-{run}"],
+            },
+        )
+        writes += 3
         if writes >= 400:
             batch.commit()
             batch, writes = db.batch(), 0

@@ -166,7 +166,10 @@ class Smoke:
         auth.create_user(uid=uid, email=email, password=password, app=self._app())
         self.uids.append(uid)
         if instructor:
-            auth.set_custom_user_claims(uid, {"instructor": True}, app=self._app())
+            # An admin as well: it reviews a learner it never enrolled in a cohort (instructors see
+            # only their cohorts' learners; the user is deleted at the end, like the learner).
+            claims = {"instructor": True, "admin": True}
+            auth.set_custom_user_claims(uid, claims, app=self._app())
         reply = self.http.post(
             f"{self.t.identity_toolkit}/accounts:signInWithPassword",
             params={"key": self.t.api_key},

@@ -10,6 +10,7 @@ from __future__ import annotations
 # Public HTTP APIs (Firebase ID token checked by the code).
 HTTP = ["resources", "progress", "uploads", "review"]
 HTTP += ["exports"]  # issue 12 item 5: a cohort's CSV and xAPI exports
+HTTP += ["cohorts"]  # issue 12: cohorts, enrolment, invite codes
 # Task handlers: HTTP, called only by Cloud Tasks (or Cloud Scheduler) with the invoker's OIDC token.
 TASKS = ["task_expire_upload", "task_notify_learner", "task_reevaluate_learners", "task_reconcile"]
 # Firestore document.v1.written triggers: entry point -> document path pattern (Eventarc syntax).

@@ -1,5 +1,6 @@
 """``review``: the instructor's pending queue with context, approve / reject, revise a decision and
-approve several at once (``instructor`` claim required).
+approve several at once (``instructor`` or ``admin`` claim required; an instructor sees and acts
+on the learners of their cohorts only: shared.services.access, 404 for anyone else's).
 
 A review names the object generation the instructor saw, a revision the revision it saw (see
 :mod:`shared.services.review`).
@@ -27,10 +28,12 @@ router = Router("review")
 def pending(call: Call) -> service.PendingPage:
     d = deps()
     return service.pending_queue(
+        call.me,
         call.query(service.PendingQuery),
         store=d.submissions,
         profiles=d.profiles,
         catalog=d.catalog,
+        cohorts=d.cohorts,
     )
 
 

@@ -40,7 +40,9 @@ def my_submissions(call: Call) -> service.SubmissionList:
 def download_url(call: Call) -> service.DownloadReply:
     d = deps()
     sid = known_id(call.params["submission_id"], "submission")
-    return service.download_url(call.me, sid, store=d.submissions, objects=d.objects)
+    return service.download_url(
+        call.me, sid, store=d.submissions, objects=d.objects, memberships=d.cohorts
+    )
 
 
 @router.delete("/users/me/submissions/{submission_id}")

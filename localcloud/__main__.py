@@ -71,6 +71,7 @@ BASE_PORTS = {
     "progress": 8302,
     "uploads": 8303,
     "review": 8304,
+    "cohorts": 8305,
     "on_resource_progress_written": 8311,
     "on_module_progress_written": 8312,
     "on_upload_finalized": 8313,
@@ -517,6 +518,7 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
         raise StartError("seeding the catalog failed")
     seed_users(emu["auth"])
     STACK.write_text(json.dumps(stack, indent=2))
+    seed_demo_cohort(env)
     bridge_argv = [
         sys.executable,
         "-m",
@@ -567,6 +569,39 @@ def write_firebase_config() -> Path:
     path = LOCAL / "firebase.json"
     path.write_text(json.dumps(config, indent=2))
     return path
+
+
+DEMO_COHORT = "demo-cohort"
+
+
+def seed_demo_cohort(env: dict[str, str]) -> None:
+    """The demo learners in a demo cohort taught by the demo instructor (``python -m ops cohort``;
+    idempotent), so the instructor's queue shows them."""
+    ops = [sys.executable, "-m", "ops", "cohort"]
+    steps = [
+        [
+            *ops,
+            "create",
+            DEMO_COHORT,
+            "--name",
+            "Demo cohort",
+            "--all-pathways",
+            "--instructor",
+            "demo-instructor",
+        ],
+        [
+            *ops,
+            "add",
+            DEMO_COHORT,
+            *(u["localId"] for u in DEMO_USERS if "customAttributes" not in u),
+        ],
+    ]
+    for argv in steps:
+        done = subprocess.run(
+            argv, cwd=ROOT, env={**os.environ, **env}, check=False, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise StartError(f"seeding the demo cohort failed: {done.stderr.strip()[-500:]}")
 
 
 def seed_users(auth_host: str) -> None:

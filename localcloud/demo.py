@@ -35,6 +35,7 @@ class Journey:
         self.uid = f"demo-{uuid.uuid4().hex[:8]}"
         self.token = mint(self.uid, project_id=stack["project_id"])
         self.instructor = mint("demo-instructor", instructor=True, project_id=stack["project_id"])
+        self.admin = mint("demo-admin", admin=True, project_id=stack["project_id"])
         self.http = requests.Session()
 
     def call(self, fn: str, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
@@ -83,6 +84,9 @@ class Journey:
         listing = self.call("resources", "GET", f"/pathways/{PATHWAY}/resources")
         resources = [r for m in listing["modules"] for r in m["resources"]]
         print(f"Learner {self.uid} opens '{listing['title']}': {len(resources)} resources")
+        # An admin enrols the learner in the demo cohort, which demo-instructor teaches.
+        self.call("cohorts", "PUT", f"/cohorts/demo-cohort/members/{self.uid}", token=self.admin)
+        print(f"An admin enrols {self.uid} in demo-cohort (instructor: demo-instructor)")
         self.show("nothing done yet")
         done = 0
         for r in resources:

@@ -4,7 +4,8 @@ firebase-admin accepts them only while ``FIREBASE_AUTH_EMULATOR_HOST`` is set; t
 honours them for ``firestore.rules``. Production never accepts them.
 
     python -m localcloud.tokens alice            # a learner
-    python -m localcloud.tokens bob --instructor # an instructor
+    python -m localcloud.tokens bob --instructor # an instructor (of the cohorts naming bob)
+    python -m localcloud.tokens root --admin     # an admin (every learner; manages cohorts)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def mint(
     uid: str,
     *,
     instructor: bool = False,
+    admin: bool = False,
     project_id: str = DEFAULT_PROJECT,
     expires_in: int = 3600,
     audience: str | None = None,
@@ -49,6 +51,8 @@ def mint(
     }
     if instructor:
         claims["instructor"] = True
+    if admin:
+        claims["admin"] = True
     claims.update(extra or {})
     return f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
 
@@ -57,6 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("uid")
     parser.add_argument("--instructor", action="store_true")
+    parser.add_argument("--admin", action="store_true")
     parser.add_argument("--project", default=DEFAULT_PROJECT)
     parser.add_argument("--expires-in", type=int, default=3600)
     args = parser.parse_args()
@@ -64,6 +69,7 @@ def main() -> None:
         mint(
             args.uid,
             instructor=args.instructor,
+            admin=args.admin,
             project_id=args.project,
             expires_in=args.expires_in,
         )

@@ -2,6 +2,10 @@
 
     python -m ops reconcile [--pathway P] [--inline] [--dry-run] [--page-size N] [--timeout S] [--json]
     python -m ops xapi --cohort C [--pathway P] [--since ISO] [--batch N]
+    python -m ops cohort create ID [--name N] [--pathway P]... [--all-pathways] [--instructor UID]...
+    python -m ops cohort add|remove ID UID...
+    python -m ops cohort invite ID [--max-uses N] [--expires-in-hours H]
+    python -m ops cohort list [--instructor-of UID]
 
 ``reconcile`` repairs drifted rollups and upload-derived statuses (see shared/services/reconcile.py).
 By default it records a run in ``reconcile_runs/{run_id}``, enqueues the run's first batch on the
@@ -187,6 +191,91 @@ def xapi(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- cohorts (issue 12) -------------------------------------------------------------------------
+
+OPERATOR = "operator"
+
+
+def cohort(args: argparse.Namespace) -> int:
+    """``python -m ops cohort create|add|remove|invite|list``: the use cases of
+    shared/services/cohorts.py run in this process, as the operator (an admin), against the
+    local cloud or the project (see :func:`configure`)."""
+    where = configure(args.stack)
+    from shared.bootstrap import deps
+    from shared.domain.identity import Caller
+    from shared.services import cohorts as service
+
+    me = Caller(OPERATOR, admin=True)
+    d = deps()
+    store = d.cohorts
+    print(f"cohort {args.action} on {where}", file=sys.stderr, flush=True)
+    out: list[Any] = []
+    if args.action == "create":
+        pathways = list(args.pathway or [])
+        if args.all_pathways:
+            from shared.adapters.firestore import client
+
+            pathways = [ref.id for ref in client().collection("pathways").list_documents()]
+        view, created = service.create_cohort(
+            me,
+            service.CreateCohort(
+                cohort_id=args.cohort_id,
+                name=args.name or args.cohort_id,
+                pathway_ids=pathways,
+                instructor_uids=list(args.instructor or []),
+            ),
+            store=store,
+            catalog=d.fresh_catalog,
+        )
+        out.append({"created": created, **view.model_dump(mode="json")})
+    elif args.action in ("add", "remove"):
+        act = service.enrol if args.action == "add" else service.remove
+        for uid in args.uids:
+            out.append(act(me, args.cohort_id, uid, store=store).model_dump(mode="json"))
+    elif args.action == "invite":
+        req = service.CreateInvite(
+            max_uses=args.max_uses,
+            expires_in_seconds=int(args.expires_in_hours * 3600) if args.expires_in_hours else None,
+        )
+        out.append(
+            service.create_invite(me, args.cohort_id, req, store=store).model_dump(mode="json")
+        )
+    else:
+        cursor: str | None = None
+        while True:
+            page = store.list_cohorts(instructor_uid=args.instructor_of, after=cursor, limit=200)
+            out += [service.CohortView.of(c).model_dump(mode="json") for c in page]
+            if len(page) < 200:
+                break
+            cursor = page[-1].cohort_id
+    for item in out:
+        print(json.dumps(item), flush=True)
+    return 0
+
+
+def _add_cohort_parser(commands: Any) -> None:
+    co = commands.add_parser("cohort", help="cohorts: create, add, remove, invite, list")
+    actions = co.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create a cohort (the same again: no change)")
+    create.add_argument("cohort_id")
+    create.add_argument("--name")
+    create.add_argument("--pathway", action="append", help="a pathway id (repeatable)")
+    create.add_argument("--all-pathways", action="store_true", help="every pathway of the catalog")
+    create.add_argument("--instructor", action="append", help="an instructor uid (repeatable)")
+    for name, text in (("add", "enrol learners"), ("remove", "take learners out")):
+        one = actions.add_parser(name, help=text)
+        one.add_argument("cohort_id")
+        one.add_argument("uids", nargs="+")
+    invite = actions.add_parser("invite", help="create an invite code (printed once)")
+    invite.add_argument("cohort_id")
+    invite.add_argument("--max-uses", type=int)
+    invite.add_argument("--expires-in-hours", type=float)
+    listing = actions.add_parser("list", help="list cohorts")
+    listing.add_argument("--instructor-of", help="only the cohorts this uid teaches")
+    for p in (create, invite, listing, *(actions.choices[n] for n in ("add", "remove"))):
+        p.add_argument("--stack", type=Path, default=STACK_FILE, help=argparse.SUPPRESS)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops", description="operator commands")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -205,9 +294,20 @@ def main(argv: list[str] | None = None) -> int:
     xa.add_argument("--since", help="only events at or after this ISO 8601 time (with offset)")
     xa.add_argument("--batch", type=int, default=100, help="statements per POST (default 100)")
     xa.add_argument("--stack", type=Path, default=STACK_FILE, help=argparse.SUPPRESS)
+    _add_cohort_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "xapi":
         return xapi(args)
+    if args.command == "cohort":
+        try:
+            return cohort(args)
+        except Exception as exc:
+            from shared.errors import AppError
+
+            if isinstance(exc, AppError):
+                print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+                return 2
+            raise
     return reconcile(args)
 
 

@@ -23,6 +23,7 @@ from shared.config import Settings, settings
 from shared.services.catalog import CachedCatalog
 from shared.services.ports import (
     CatalogReader,
+    CohortStore,
     DashboardStore,
     ExportReads,
     LearnerIndex,
@@ -123,6 +124,17 @@ class Deps:
             return FirestoreProfileStore()
 
         return self._get("profiles", build)
+
+    @property
+    def cohorts(self) -> CohortStore:
+        """Cohorts, members, memberships and invite codes (and the scope of instructors)."""
+
+        def build() -> CohortStore:
+            from shared.adapters.cohort_store import FirestoreCohortStore
+
+            return FirestoreCohortStore()
+
+        return self._get("cohorts", build)
 
     @property
     def objects(self) -> ObjectStore:

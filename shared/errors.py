@@ -39,6 +39,13 @@ class NotFound(AppError):
     status = 404
 
 
+class Gone(AppError):
+    """It existed but can no longer be used (an expired invite code)."""
+
+    code = "gone"
+    status = 410
+
+
 class MethodNotAllowed(AppError):
     code = "method_not_allowed"
     status = 405

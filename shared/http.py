@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import flask
 
 M = TypeVar("M", bound=BaseModel)
-AuthMode = Literal["required", "optional", "instructor", "none"]
+AuthMode = Literal["required", "optional", "instructor", "admin", "none"]
 
 
 @dataclass
@@ -258,8 +258,10 @@ def _authenticate(request: flask.Request, mode: AuthMode) -> Caller | None:
     if not valid_id(caller.uid):
         # Firebase allows almost any uid; this API keys documents by it, so it must be an id.
         raise Unauthenticated("the token's uid is not one this API accepts")
-    if mode == "instructor" and not caller.instructor:
+    if mode == "instructor" and not (caller.instructor or caller.admin):
         raise PermissionDenied("this route requires the instructor role")
+    if mode == "admin" and not caller.admin:
+        raise PermissionDenied("this route requires the admin role")
     return caller
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -30,3 +30,32 @@ def wait_for(
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+def admin_token(stack: dict[str, Any], uid: str = "test-admin") -> str:
+    """An ID token with the ``admin`` claim for the stack's project."""
+    from localcloud.tokens import mint
+
+    return mint(uid, admin=True, project_id=stack["project_id"])
+
+
+def enrol_in_cohort(
+    stack: dict[str, Any], learners: list[str], *, instructors: list[str], cohort_id: str = ""
+) -> str:
+    """Put ``learners`` in a cohort taught by ``instructors`` through the ``cohorts`` function, as
+    an admin (a fresh cohort unless ``cohort_id`` is given; it is created when missing). Returns
+    the cohort id. Instructor tokens act only on their cohorts' learners (shared/services/access)."""
+    import requests
+
+    base = stack["functions"]["cohorts"]
+    headers = {"Authorization": f"Bearer {admin_token(stack)}"}
+    cid = cohort_id or unique("cohort")
+    with requests.Session() as http:
+        if http.get(f"{base}/cohorts/{cid}", headers=headers, timeout=30).status_code == 404:
+            body = {"cohort_id": cid, "name": cid, "instructor_uids": instructors}
+            made = http.post(f"{base}/cohorts", json=body, headers=headers, timeout=30)
+            assert made.status_code in (200, 201), made.text
+        for uid in learners:
+            put = http.put(f"{base}/cohorts/{cid}/members/{uid}", headers=headers, timeout=60)
+            assert put.status_code == 200, put.text
+    return cid

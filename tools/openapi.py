@@ -32,6 +32,7 @@ from shared.domain.progress import (
 )
 from shared.errors import AppError
 from shared.http import MAX_BODY_BYTES, MAX_JSON_DEPTH, route_regex
+from shared.services import cohorts
 from shared.services.dashboard import CohortList, DashboardQuery, DashboardReply
 from shared.services.exports import GradesQuery, ProgressQuery, XapiQuery
 from shared.services.progress import ExcuseRequest
@@ -77,6 +78,8 @@ class Op:
     summary: str
     auth: Literal["required", "optional", "instructor"]
     reply: type[BaseModel] | None  # None: a streamed file of ``media`` (an export)
+    auth: Literal["required", "optional", "instructor", "admin"]
+    reply: type[BaseModel]
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
@@ -359,13 +362,141 @@ OPERATIONS += [
     ),
 ]
 
+# issue 12: cohorts, enrolment and invite codes (entry point `cohorts`)
+_C = "/cohorts/{cohort_id}"
+OPERATIONS += [
+    Op(
+        "cohorts",
+        "post",
+        "/cohorts/join",
+        "Redeem an invite code: join its cohort. 404 unknown code, 410 expired, 409 used up; "
+        "a member already gets 200 with `joined: false` and no use is counted",
+        "required",
+        cohorts.JoinReply,
+        body=cohorts.JoinRequest,
+        errors=(401, 404, 409, 410),
+    ),
+    Op(
+        "cohorts",
+        "get",
+        "/users/me/cohorts",
+        "The cohorts the caller is a learner in",
+        "required",
+        cohorts.CohortList,
+        errors=(401,),
+    ),
+    Op(
+        "cohorts",
+        "post",
+        "/cohorts",
+        "Create a cohort (admin); the same cohort sent again: 200 as it stands; another one "
+        "under an existing id: 409",
+        "admin",
+        cohorts.CohortView,
+        body=cohorts.CreateCohort,
+        errors=(401, 403, 409),
+        status=201,
+    ),
+    Op(
+        "cohorts",
+        "get",
+        "/cohorts",
+        "Every cohort (admin) or the cohorts the caller teaches (instructor); page with "
+        "`next_cursor`",
+        "instructor",
+        cohorts.CohortList,
+        query=cohorts.PageQuery,
+        errors=(400, 401, 403),
+    ),
+    Op(
+        "cohorts",
+        "get",
+        _C,
+        "One cohort (admin, or an instructor of it; anyone else: 404)",
+        "instructor",
+        cohorts.CohortView,
+        errors=(401, 403, 404),
+    ),
+    Op(
+        "cohorts",
+        "get",
+        _C + "/members",
+        "A page of the cohort's learners (admin, or an instructor of it)",
+        "instructor",
+        cohorts.MemberList,
+        query=cohorts.PageQuery,
+        errors=(400, 401, 403, 404),
+    ),
+    Op(
+        "cohorts",
+        "put",
+        _C + "/pathways",
+        "Set the cohort's pathways (admin); copied onto every member document",
+        "admin",
+        cohorts.CohortChange,
+        body=cohorts.SetPathways,
+        errors=(401, 403, 404),
+    ),
+    Op(
+        "cohorts",
+        "put",
+        _C + "/instructors",
+        "Set the cohort's instructors (admin); every member's membership and submissions follow",
+        "admin",
+        cohorts.CohortChange,
+        body=cohorts.SetInstructors,
+        errors=(401, 403, 404),
+    ),
+    Op(
+        "cohorts",
+        "post",
+        _C + "/sync",
+        "Continue (or repeat) keeping the members' copies in step, from `cursor` (admin)",
+        "admin",
+        cohorts.SyncReply,
+        query=cohorts.SyncQuery,
+        errors=(400, 401, 403, 404),
+    ),
+    Op(
+        "cohorts",
+        "put",
+        _C + "/members/{uid}",
+        "Enrol a learner (admin); idempotent",
+        "admin",
+        cohorts.EnrolReply,
+        errors=(401, 403, 404, 409),
+    ),
+    Op(
+        "cohorts",
+        "delete",
+        _C + "/members/{uid}",
+        "Take a learner out of the cohort (admin); idempotent",
+        "admin",
+        cohorts.EnrolReply,
+        errors=(401, 403),
+    ),
+    Op(
+        "cohorts",
+        "post",
+        _C + "/invites",
+        "Create an invite code (admin), optionally expiring and with a maximum of uses; the code "
+        "is shown once (only its hash is stored)",
+        "admin",
+        cohorts.InviteReply,
+        body=cohorts.CreateInvite,
+        errors=(401, 403, 404),
+        status=201,
+    ),
+]
+
 ERROR_TEXT = {
     400: f"Invalid body, query or unknown fields (bodies: JSON objects nested at most "
     f"{MAX_JSON_DEPTH} levels)",
     401: "No, expired or invalid Firebase ID token, or its uid is not a valid id",
-    403: "The token lacks the `instructor` claim",
+    403: "The token lacks the `instructor` (or `admin`) claim the route requires",
     404: "Unknown id (another learner's data is never found)",
     409: "Transition not allowed from the current state",
+    410: "The invite code has expired",
     413: f"The request body is over {MAX_BODY_BYTES // 1024} KiB, or (upload-url) the declared "
     "file size is larger than the resource allows",
     415: "The content type or file extension is not accepted for this resource",
@@ -395,6 +526,7 @@ EDGE_STATUSES = tuple(s for s in EDGE_TEXT if s == 405 or s in _raised_statuses(
 
 def check_routes() -> list[str]:
     """Differences between :data:`OPERATIONS` and the functions' routers (empty when in step)."""
+    from functions.cohorts import router as cohorts_router
     from functions.dashboard import router as dashboard_router
     from functions.exports import router as exports_router
     from functions.progress import router as progress_router
@@ -405,6 +537,7 @@ def check_routes() -> list[str]:
     routers = {
         "dashboard": dashboard_router,
         "exports": exports_router,
+        "cohorts": cohorts_router,
         "progress": progress_router,
         "resources": resources_router,
         "review": review_router,
@@ -493,8 +626,8 @@ def build() -> dict[str, Any]:
             "responses": responses,
             "security": [{}, {"firebase": []}] if op.auth == "optional" else [{"firebase": []}],
         }
-        if op.auth == "instructor":
-            operation["x-required-claim"] = "instructor"
+        if op.auth in ("instructor", "admin"):
+            operation["x-required-claim"] = op.auth
         if op.body is not None:
             operation["requestBody"] = {
                 "required": True,
@@ -530,6 +663,10 @@ def build() -> dict[str, Any]:
             {
                 "name": "exports",
                 "description": "entry point `exports`: a cohort's CSV and xAPI exports",
+            },
+            {
+                "name": "cohorts",
+                "description": "entry point `cohorts`: cohorts, enrolment, invite codes",
             },
         ],
         "paths": paths,

@@ -5,7 +5,8 @@ and the plain reads outside transactions.
 Queries run only here, outside transactions: a learner's list of submissions, and the review queue,
 which needs a composite index on ``submissions``: ``status ASC, uploaded_at ASC, submission_id
 ASC`` and, for each of its filters (one at a time), ``status ASC, <pathway_id | module_id |
-resource_id> ASC, uploaded_at ASC, submission_id ASC``. The queue's context (earlier attempts) is
+resource_id> ASC, uploaded_at ASC, submission_id ASC``, each also with ``cohort_ids`` or
+``instructor_uids`` CONTAINS after ``status`` (an instructor's queue, a cohort's). The queue's context (earlier attempts) is
 read by key: the per-resource indexes and the submissions they name, in batches.
 """
 
@@ -80,12 +81,21 @@ class FirestoreSubmissionStore(FirestoreUnitOfWork):
         scope: tuple[str, str] | None,
         limit: int,
         after: tuple[dt.datetime, str] | None,
+        *,
+        audience: tuple[str, str] | None = None,
     ) -> list[Submission]:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         query: Any = self.db.collection(SUBMISSIONS).where(
             filter=FieldFilter("status", "==", SubmissionStatus.uploaded.value)
         )
+        who, uid_or_cohort = audience or ("", "")
+        if who == "cohort_ids":
+            query = query.where(filter=FieldFilter("cohort_ids", "array_contains", uid_or_cohort))
+        elif who == "instructor_uids":
+            query = query.where(
+                filter=FieldFilter("instructor_uids", "array_contains", uid_or_cohort)
+            )
         field, value = scope or ("", "")
         if field == "pathway_id":
             query = query.where(filter=FieldFilter("pathway_id", "==", value))

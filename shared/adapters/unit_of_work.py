@@ -17,7 +17,9 @@ Documents:
 - ``users/{uid}/progress_events/{event_id}`` (created, never overwritten: a collision fails);
 - ``rate_limits/{uid}_upload_url``: ``{"stamps": [timestamps of recent upload URLs]}``;
 - ``audit_log/{submission_id}-{action}[-{generation}]``;
-- ``users/{uid}/notifications/{submission_id}-{decision}``.
+- ``users/{uid}/notifications/{submission_id}-{decision}``;
+- ``cohorts/{cohort_id}``, ``cohorts/{cohort_id}/members/{uid}``, ``memberships/{uid}`` and
+  ``cohort_invites/{code_key}`` (:mod:`shared.domain.cohorts`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from shared.adapters.firestore import (
     run_transaction,
     to_document,
 )
+from shared.domain.cohorts import Cohort, CohortMember, Invite, Membership
 from shared.domain.models import (
     ModuleProgress,
     PathwayProgress,
@@ -81,6 +84,24 @@ def _aware(value: Any) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     return None
+
+
+COHORTS = "cohorts"
+MEMBERS = "members"
+MEMBERSHIPS = "memberships"
+INVITES = "cohort_invites"
+
+
+def cohort_doc(doc_id: str, data: dict[str, Any]) -> Cohort:
+    return from_document(Cohort, "cohort_id", doc_id, data, {"name": doc_id})
+
+
+def cohort_ref(db: firestore.Client, collection: str, doc_id: str) -> Any:
+    return db.collection(collection).document(doc_id)
+
+
+def member_ref(db: firestore.Client, cohort_id: str, uid: str) -> Any:
+    return db.collection(COHORTS).document(cohort_id).collection(MEMBERS).document(uid)
 
 
 class Refs:
@@ -201,6 +222,43 @@ class FirestoreTx:
 
     def put_notification(self, uid: str, notification_id: str, data: dict[str, Any]) -> None:
         self.tx.set(self._one(uid, "notifications", notification_id), data)
+
+    # cohorts: read by key, written whole (shared.domain.cohorts)
+    def membership(self, uid: str) -> Membership | None:
+        data = self._get(cohort_ref(self.refs.db, MEMBERSHIPS, uid))
+        return None if data is None else from_document(Membership, "uid", uid, data)
+
+    def cohort(self, cohort_id: str) -> Cohort | None:
+        data = self._get(cohort_ref(self.refs.db, COHORTS, cohort_id))
+        return None if data is None else cohort_doc(cohort_id, data)
+
+    def cohorts(self, cohort_ids: Sequence[str]) -> dict[str, Cohort]:
+        refs = [cohort_ref(self.refs.db, COHORTS, c) for c in dict.fromkeys(cohort_ids)]
+        return self.refs.get_many(refs, cohort_doc, self.tx)
+
+    def member(self, cohort_id: str, uid: str) -> CohortMember | None:
+        data = self._get(member_ref(self.refs.db, cohort_id, uid))
+        return None if data is None else from_document(CohortMember, "uid", uid, data)
+
+    def invite(self, code_key: str) -> Invite | None:
+        data = self._get(cohort_ref(self.refs.db, INVITES, code_key))
+        return None if data is None else from_document(Invite, "code_key", code_key, data)
+
+    def put_cohort(self, cohort: Cohort) -> None:
+        self.tx.set(cohort_ref(self.refs.db, COHORTS, cohort.cohort_id), to_document(cohort))
+
+    def put_member(self, member: CohortMember) -> None:
+        self.tx.set(member_ref(self.refs.db, member.cohort_id, member.uid), to_document(member))
+
+    def delete_member(self, cohort_id: str, uid: str) -> None:
+        self.tx.delete(member_ref(self.refs.db, cohort_id, uid))
+
+    def put_membership(self, membership: Membership) -> None:
+        ref = cohort_ref(self.refs.db, MEMBERSHIPS, membership.uid)
+        self.tx.set(ref, to_document(membership))
+
+    def put_invite(self, invite: Invite) -> None:
+        self.tx.set(cohort_ref(self.refs.db, INVITES, invite.code_key), to_document(invite))
 
 
 class FirestoreUnitOfWork(LazyClient):

@@ -33,7 +33,7 @@ MAX_TOKEN_CHARS = 8192
 class Caller:
     uid: str
     instructor: bool = False
-    # The ``admin: true`` custom claim: sees every cohort.
+    # The custom claim ``admin: true``: sees every learner and manages cohorts.
     admin: bool = False
     # The token's ``name`` and ``email`` claims (kept in the learner's profile, ``users/{uid}``).
     name: str | None = None

@@ -218,6 +218,11 @@ class Submission(_Doc):
     # it saw, so of two instructors revising at once exactly one wins.
     revision: int = 0
     revision_reason: str | None = None
+    # Copied from the learner's ``memberships/{uid}`` when the submission is created and kept in
+    # step on enrolment changes (shared.services.cohorts): the review queue of an instructor and
+    # its cohort filter are one array-contains query, and the rules check instructor_uids.
+    cohort_ids: list[str] = Field(default_factory=list)
+    instructor_uids: list[str] = Field(default_factory=list)
 
 
 class SubmissionEntry(_Doc):

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from shared.domain.cohorts import Cohort, CohortMember, Invite, Membership
 from shared.domain.dashboard import CohortInfo, MemberInfo, Row
 from shared.domain.models import (
     LearnerProfile,
@@ -74,6 +75,18 @@ class Tx(Protocol):
     def put_audit(self, entry: AuditEntry) -> None: ...
     def put_notification(self, uid: str, notification_id: str, data: dict[str, Any]) -> None: ...
 
+    # cohorts (shared.services.cohorts): every read by key
+    def membership(self, uid: str) -> Membership | None: ...
+    def cohort(self, cohort_id: str) -> Cohort | None: ...
+    def cohorts(self, cohort_ids: Sequence[str]) -> dict[str, Cohort]: ...
+    def member(self, cohort_id: str, uid: str) -> CohortMember | None: ...
+    def invite(self, code_key: str) -> Invite | None: ...
+    def put_cohort(self, cohort: Cohort) -> None: ...
+    def put_member(self, member: CohortMember) -> None: ...
+    def delete_member(self, cohort_id: str, uid: str) -> None: ...
+    def put_membership(self, membership: Membership) -> None: ...
+    def put_invite(self, invite: Invite) -> None: ...
+
 
 class UnitOfWork(Protocol):
     def transact(self, work: Callable[[Tx], T], *, lock: str) -> T:
@@ -91,9 +104,12 @@ class SubmissionStore(UnitOfWork, Protocol):
         scope: tuple[str, str] | None,
         limit: int,
         after: tuple[dt.datetime, str] | None,
+        *,
+        audience: tuple[str, str] | None = None,
     ) -> list[Submission]:
         """Submissions awaiting review, oldest upload first; ``scope`` is one filter,
-        ``("pathway_id" | "module_id" | "resource_id", id)``."""
+        ``("pathway_id" | "module_id" | "resource_id", id)``; ``audience`` one array-contains
+        filter, ``("cohort_ids" | "instructor_uids", id)``."""
         ...
 
     def submissions(self, ids: Sequence[str]) -> dict[str, Submission]:
@@ -171,6 +187,38 @@ class CatalogReader(Protocol):
     def modules(self, ids: Sequence[str]) -> dict[str, Module]: ...
 
     def resources(self, ids: Sequence[str]) -> dict[str, Resource]: ...
+
+
+# ---- cohorts and scoped roles ---------------------------------------------------------------
+
+
+class MembershipReader(Protocol):
+    """``memberships/{uid}`` by key: what :func:`shared.services.access.may_supervise` reads
+    (a :class:`Tx` is one too, for a check inside a transaction)."""
+
+    def membership(self, uid: str) -> Membership | None: ...
+
+
+class CohortStore(UnitOfWork, MembershipReader, Protocol):
+    """Cohorts, members, memberships and invites: the unit of work and the plain reads (queries
+    outside transactions only)."""
+
+    def cohort(self, cohort_id: str) -> Cohort | None: ...
+    def cohorts(self, cohort_ids: Sequence[str]) -> dict[str, Cohort]: ...
+    def list_cohorts(
+        self, *, instructor_uid: str | None, after: str | None, limit: int
+    ) -> list[Cohort]:
+        """Cohorts by id ascending after ``after``; only those ``instructor_uid`` teaches when
+        given (one array-contains query)."""
+        ...
+
+    def members(self, cohort_id: str, *, after: str | None, limit: int) -> list[CohortMember]:
+        """A page of a cohort's members, by uid ascending after ``after``."""
+        ...
+
+    def submission_ids(self, uid: str) -> list[str]:
+        """The ids of every submission of a learner (a query; ids only)."""
+        ...
 
 
 # ---- Cloud Storage and Cloud Tasks ----------------------------------------------------------

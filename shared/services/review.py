@@ -51,7 +51,16 @@ from shared.domain.models import Id, Submission, SubmissionStatus
 from shared.domain.progress import is_late
 from shared.errors import AppError, Conflict, InvalidArgument, NotFound
 from shared.services import audit
-from shared.services.ports import CatalogReader, ProfileStore, SubmissionStore, TaskQueue, Tx
+from shared.services.access import require_supervision
+from shared.services.cohorts import visible_cohort
+from shared.services.ports import (
+    CatalogReader,
+    CohortStore,
+    ProfileStore,
+    SubmissionStore,
+    TaskQueue,
+    Tx,
+)
 from shared.services.uploads import (
     Clock,
     Generation,
@@ -78,6 +87,7 @@ Comments = Annotated[str, StringConstraints(max_length=5000)]
 class PendingQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    cohort_id: Id | None = None
     pathway_id: Id | None = None
     module_id: Id | None = None
     resource_id: Id | None = None
@@ -224,18 +234,37 @@ def _scope(query: PendingQuery, catalog: CatalogReader) -> tuple[str, str] | Lit
     return None
 
 
+def _audience(me: Caller, query: PendingQuery, cohorts: CohortStore) -> tuple[str, str] | None:
+    """Whose submissions the queue may show: a cohort's (``cohort_ids`` array-contains; an
+    instructor must teach it, else 404), else an instructor's learners (``instructor_uids``
+    array-contains the caller), else (an admin) everyone's. Both fields are copied onto each
+    submission from the learner's membership (shared.services.cohorts)."""
+    if query.cohort_id:
+        if not me.admin:
+            visible_cohort(me, query.cohort_id, store=cohorts)
+        return ("cohort_ids", query.cohort_id)
+    if me.admin:
+        return None
+    return ("instructor_uids", me.uid)
+
+
 def pending_queue(
+    me: Caller,
     query: PendingQuery,
     *,
     store: SubmissionStore,
     profiles: ProfileStore,
     catalog: CatalogReader,
+    cohorts: CohortStore,
 ) -> PendingPage:
+    """One page of the queue: one bounded query (scoped to the caller's learners), then reads by
+    key for the context."""
     after = decode_cursor(query.cursor) if query.cursor else None
+    audience = _audience(me, query, cohorts)
     scope = _scope(query, catalog)
     if scope is False:
         return PendingPage(submissions=[], next_cursor=None)
-    subs = store.pending(scope, query.limit + 1, after)
+    subs = store.pending(scope, query.limit + 1, after, audience=audience)
     page, more = subs[: query.limit], len(subs) > query.limit
     last = page[-1] if page else None
     next_cursor = None
@@ -422,6 +451,7 @@ def _decide(
         sub = tx.submission(submission_id)
         if sub is None or sub.status == SubmissionStatus.deleted:
             raise NotFound(f"no submission {submission_id}")
+        require_supervision(me, sub.user_id, tx, what=f"submission {submission_id}")
         same = (
             sub.status == _status(approved)
             and sub.reviewed_by == me.uid
@@ -511,6 +541,7 @@ def revise_submission(
         sub = tx.submission(submission_id)
         if sub is None or sub.status == SubmissionStatus.deleted:
             raise NotFound(f"no submission {submission_id}")
+        require_supervision(me, sub.user_id, tx, what=f"submission {submission_id}")
         repeated = (
             sub.revision == req.revision + 1
             and sub.reviewed_by == me.uid

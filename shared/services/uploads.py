@@ -44,7 +44,8 @@ from shared.domain.models import SubmissionStatus as S
 from shared.errors import Conflict, InvalidArgument, NotFound, RateLimited
 from shared.events import StorageObject
 from shared.services import audit
-from shared.services.ports import ObjectStore, SubmissionStore, TaskQueue, Tx
+from shared.services.access import may_supervise
+from shared.services.ports import MembershipReader, ObjectStore, SubmissionStore, TaskQueue, Tx
 from shared.services.ports import SignedRequest as SignedRequest  # re-exported for the adapters
 
 Clock = Callable[[], dt.datetime]
@@ -266,6 +267,9 @@ def issue_upload_url(
             tx.rate_stamps(me.uid), at, limit=cfg.upload_rate_limit_per_hour
         )
         index = tx.resource_submissions(me.uid, resource.resource_id)
+        # The learner's cohorts and instructors, copied onto the submission (the review queue's
+        # scope and the rules read them); kept in step by shared.services.cohorts.
+        membership = tx.membership(me.uid)
         if not decision.allowed:
             # Refused: nothing is written (the window is only pruned on the next allowed call).
             raise RateLimited(
@@ -288,6 +292,8 @@ def issue_upload_url(
             status=S.pending_upload,
             created_at=at,
             expires_at=at + ttl,
+            cohort_ids=membership.cohort_ids if membership else [],
+            instructor_uids=membership.instructor_uids if membership else [],
         )
         tx.put_rate_stamps(me.uid, decision.stamps)
         tx.put_submission(sub)
@@ -351,11 +357,14 @@ def list_submissions(me: Caller, resource_id: str, *, store: SubmissionStore) ->
 
 
 def _visible(
-    me: Caller, submission_id: str, store: SubmissionStore, *, staff_ok: bool
+    me: Caller, submission_id: str, store: SubmissionStore, *, staff: MembershipReader | None
 ) -> Submission:
+    """The submission, when it is the caller's own or (given ``staff``, the memberships) one of
+    a learner the caller supervises (:func:`shared.services.access.may_supervise`); else 404."""
     sub = store.get_submission(submission_id)
-    allowed = sub is not None and (sub.user_id == me.uid or (staff_ok and me.instructor))
-    if sub is None or not allowed or sub.status == S.deleted:
+    if sub is None or sub.status == S.deleted:
+        raise NotFound(f"no submission {submission_id}")
+    if sub.user_id != me.uid and (staff is None or not may_supervise(me, sub.user_id, staff)):
         raise NotFound(f"no submission {submission_id}")
     return sub
 
@@ -366,9 +375,10 @@ def download_url(
     *,
     store: SubmissionStore,
     objects: ObjectStore,
+    memberships: MembershipReader,
     now: Clock = utcnow,
 ) -> DownloadReply:
-    sub = _visible(me, submission_id, store, staff_ok=True)
+    sub = _visible(me, submission_id, store, staff=memberships)
     if sub.status not in (S.uploaded, S.approved, S.rejected):
         raise Conflict(f"submission {submission_id} has no file ({sub.status})")
     # Pinned to the vetted generation: a later overwrite is never what a download serves.

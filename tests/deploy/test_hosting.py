@@ -15,7 +15,7 @@ import pytest
 
 from deploy import files
 from deploy.plan import APIS, FIREBASE, Config, build_plan
-from functions import dashboard, exports, progress, registry, resources, review, uploads
+from functions import cohorts, dashboard, exports, progress, registry, resources, review, uploads
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTING: dict[str, Any] = json.loads((ROOT / "firebase.json").read_text())["hosting"]
@@ -24,6 +24,7 @@ ROUTERS = {
     "progress": progress.router,
     "uploads": uploads.router,
     "review": review.router,
+    "cohorts": cohorts.router,
     "dashboard": dashboard.router,
     "exports": exports.router,
 }

@@ -284,9 +284,9 @@ class Emulator:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the Firestore emulator exited early:\n{self.log()}")
             try:
-                if requests.get(f"http://{self.host}/", timeout=1).ok:
+                if requests.get(f"http://{self.host}/", timeout=5).ok:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not up yet, or slow to answer on a busy machine
                 pass
             time.sleep(0.2)
         self.stop()

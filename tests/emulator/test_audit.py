@@ -40,7 +40,7 @@ def test_audit_log_records_uploads_failures_reviews_and_deletions(
     uid = unique("audited")
     token = mint(uid)
     instructor_uid = unique("teacher")
-    instructor = mint(instructor_uid, instructor=True)
+    instructor = mint(instructor_uid, admin=True)
 
     good = _upload(
         api, token, EXERCISE, "notes.md", "text/markdown", (FILES / "notes.md").read_bytes()
@@ -129,7 +129,7 @@ def test_a_put_after_approval_is_removed_and_audited(
     wait_for(lambda: submission().get("status") == "uploaded", what="the upload to be recorded")
     approve = api("review").post(
         f"/admin/submissions/{sid}/review",
-        token=mint(unique("teacher"), instructor=True),
+        token=mint(unique("teacher"), admin=True),
         json={
             "decision": "approve",
             "generation": submission()["gcs_generation"],

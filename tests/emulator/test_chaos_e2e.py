@@ -69,7 +69,7 @@ def test_a_journey_under_bridge_faults_ends_with_no_drift_and_nothing_lost_or_do
     run = unique("chaos")
     learners = [Learner(f"{run}-{i:03d}", api, mint, db) for i in range(LEARNERS)]
     progress, review = api("progress"), api("review")
-    teacher = mint(unique("teacher"), instructor=True)
+    teacher = mint(unique("teacher"), admin=True)
     takes_back = {me.uid for i, me in enumerate(learners) if i % 4 == 1}
     reviewed = {me.uid for i, me in enumerate(learners) if i % 5 == 0}
     grants: dict[str, dict[str, Any]] = {}

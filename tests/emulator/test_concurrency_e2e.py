@@ -132,7 +132,7 @@ def test_five_instructors_approving_one_submission_at_once_decide_once(
     grant = me.upload(IMG_PROJECT, "v1.pdf", "application/pdf", PDF)
     sub = me.wait_status(grant["submission_id"], "uploaded")
     teachers = [unique("teacher") for _ in range(5)]
-    tokens = [mint(t, instructor=True) for t in teachers]
+    tokens = [mint(t, admin=True) for t in teachers]
     review = api("review")
 
     def approve(i: int) -> requests.Response:
@@ -197,7 +197,7 @@ def test_a_review_of_a_file_that_changed_since_is_409(
         what="the second generation to be recorded",
     )
     assert (newer["status"], newer["size_bytes"]) == ("uploaded", len(PNG) + 64)
-    teacher = mint(unique("teacher"), instructor=True)
+    teacher = mint(unique("teacher"), admin=True)
     review = api("review")
     path = f"/admin/submissions/{grant['submission_id']}/review"
     stale = review.post(
@@ -257,7 +257,7 @@ def test_a_delete_racing_reviews_and_expiry_ends_consistent(
     me.wait_resource(IMG_PROJECT, "submitted")
     sid = grant["submission_id"]
     review = api("review")
-    teacher = mint(unique("teacher"), instructor=True)
+    teacher = mint(unique("teacher"), admin=True)
     expire_url = cloud["functions"]["task_expire_upload"]
     secret = task_headers(cloud, "task_expire_upload")
 

@@ -2,8 +2,9 @@
 
 The module starts its own emulator with ``--rules=firestore.rules`` (independent of ``make up``),
 seeds a small dataset as the owner (which bypasses rules), then calls the REST API as learner A
-(alice), learner B (bob), an instructor (ivy), a learner whose token carries ``instructor: "true"``
-as a string (mallory) and no one. Every case states who, what and whether the rules allow it; a
+(alice), learner B (bob), the instructor of alice's cohort (ivy), the instructor of bob's cohort
+(otto), an admin (root), a learner whose token carries ``instructor: "true"`` as a string
+(mallory) and no one. Every case states who, what and whether the rules allow it; a
 denied write is also checked not to have changed anything, an allowed one to have changed exactly
 what it asked.
 """
@@ -45,7 +46,9 @@ TOKENS: dict[str, str | None] = {
     "B": mint("bob", project_id=PROJECT),
     # a learner without a profile yet (the functions create it on their first call)
     "C": mint("carol", project_id=PROJECT),
-    "I": mint("ivy", instructor=True, project_id=PROJECT),
+    "I": mint("ivy", instructor=True, project_id=PROJECT),  # teaches alice's cohort
+    "O": mint("otto", instructor=True, project_id=PROJECT),  # teaches bob's cohort, not alice's
+    "ADM": mint("root", admin=True, project_id=PROJECT),
     # a learner who put a truthy, non-boolean claim in front of the rules: not an instructor
     "fake-instructor": mint("mallory", project_id=PROJECT, extra={"instructor": "true"}),
     "anon": None,
@@ -94,8 +97,14 @@ def _learner_state(uid: str) -> dict[str, dict[str, Any]]:
     }
 
 
+TEACHERS = {"alice": ["ivy"], "bob": ["otto"]}
+COHORT_OF = {"alice": "c-ivy", "bob": "c-otto"}
+
+
 def _submission(uid: str, n: int, status: str) -> dict[str, Any]:
     return {
+        "cohort_ids": [COHORT_OF[uid]],
+        "instructor_uids": TEACHERS[uid],
         "user_id": uid,
         "resource_id": RESOURCE,
         "module_id": MODULE,
@@ -132,6 +141,32 @@ SEED: dict[str, dict[str, Any]] = {
     "rate_limits/alice_upload_url": {"stamps": [NOW], "user_id": "alice"},
     "idempotency/on_upload_finalized-evt-1": {"done_at": NOW},
     "feature_flags/web": {"beta": True},
+    **{
+        f"cohorts/{COHORT_OF[uid]}": {
+            "name": COHORT_OF[uid],
+            "pathway_ids": [PATHWAY],
+            "instructor_uids": TEACHERS[uid],
+        }
+        for uid in ("alice", "bob")
+    },
+    **{
+        f"cohorts/{COHORT_OF[uid]}/members/{uid}": {
+            "uid": uid,
+            "cohort_id": COHORT_OF[uid],
+            "pathway_ids": [PATHWAY],
+            "via": "operator",
+        }
+        for uid in ("alice", "bob")
+    },
+    **{
+        f"memberships/{uid}": {
+            "uid": uid,
+            "cohort_ids": [COHORT_OF[uid]],
+            "instructor_uids": TEACHERS[uid],
+        }
+        for uid in ("alice", "bob")
+    },
+    "cohort_invites/k1": {"cohort_id": "c-ivy", "uses": 0, "max_uses": 5},
 }
 
 
@@ -205,7 +240,7 @@ def ids(*names: str) -> frozenset[str]:
 ALICE_RP = f"users/alice/resource_progress/{RESOURCE}"
 ALICE_N = "users/alice/notifications/{fresh}"  # a fresh notification for each write case
 STAMP = dt.datetime(2026, 1, 6, 9, 30, tzinfo=dt.UTC)
-SIGNED_IN = ("A", "B", "I")
+SIGNED_IN = ("A", "B", "I", "O", "ADM")
 
 CATALOG_CASES = [
     *(
@@ -246,6 +281,27 @@ LEARNER_STATE_CASES = [
     allow("own-resource-progress-get-A", "A", "get", ALICE_RP, ids=ids(RESOURCE)),
     deny("other-resource-progress-get-B", "B", "get", ALICE_RP),
     allow("resource-progress-get-instructor", "I", "get", ALICE_RP, ids=ids(RESOURCE)),
+    deny("resource-progress-get-instructor-of-other-cohort", "O", "get", ALICE_RP),
+    allow("resource-progress-get-admin", "ADM", "get", ALICE_RP, ids=ids(RESOURCE)),
+    deny(
+        "other-learner-resource-progress-get-instructor",
+        "I",
+        "get",
+        f"users/bob/resource_progress/{RESOURCE}",
+    ),
+    deny(
+        "resource-progress-list-instructor-of-other-cohort",
+        "O",
+        "list",
+        "users/alice/resource_progress",
+    ),
+    allow(
+        "resource-progress-list-admin",
+        "ADM",
+        "list",
+        "users/alice/resource_progress",
+        ids=ids(RESOURCE),
+    ),
     deny("resource-progress-get-fake-instructor", "fake-instructor", "get", ALICE_RP),
     deny("resource-progress-get-anon", "anon", "get", ALICE_RP),
     allow(
@@ -295,6 +351,8 @@ LEARNER_STATE_CASES = [
             allow(f"own-{sub}-get-A", "A", "get", f"users/alice/{sub}/{doc}", ids=ids(doc)),
             deny(f"other-{sub}-get-B", "B", "get", f"users/alice/{sub}/{doc}"),
             allow(f"{sub}-get-instructor", "I", "get", f"users/alice/{sub}/{doc}", ids=ids(doc)),
+            deny(f"{sub}-get-instructor-of-other-cohort", "O", "get", f"users/alice/{sub}/{doc}"),
+            allow(f"{sub}-get-admin", "ADM", "get", f"users/alice/{sub}/{doc}", ids=ids(doc)),
             deny(f"{sub}-get-anon", "anon", "get", f"users/alice/{sub}/{doc}"),
             allow(f"own-{sub}-list-A", "A", "list", f"users/alice/{sub}", ids=ids(doc)),
             deny(f"other-{sub}-list-B", "B", "list", f"users/alice/{sub}"),
@@ -497,7 +555,17 @@ SUBMISSION_CASES = [
     deny("other-submission-get-A", "A", "get", "submissions/sub-bob-1"),
     deny("other-submission-get-B", "B", "get", "submissions/sub-alice-1"),
     deny("missing-submission-get-A", "A", "get", "submissions/no-such-submission"),
-    allow("submission-get-instructor", "I", "get", "submissions/sub-bob-1", ids=ids("sub-bob-1")),
+    allow(
+        "submission-get-instructor-of-cohort",
+        "I",
+        "get",
+        "submissions/sub-alice-1",
+        ids=ids("sub-alice-1"),
+    ),
+    deny("submission-get-instructor-of-other-cohort", "I", "get", "submissions/sub-bob-1"),
+    allow("submission-get-otto", "O", "get", "submissions/sub-bob-1", ids=ids("sub-bob-1")),
+    deny("submission-get-otto-other-cohort", "O", "get", "submissions/sub-alice-1"),
+    allow("submission-get-admin", "ADM", "get", "submissions/sub-bob-1", ids=ids("sub-bob-1")),
     deny("submission-get-fake-instructor", "fake-instructor", "get", "submissions/sub-bob-1"),
     deny("submission-get-anon", "anon", "get", "submissions/sub-alice-1"),
     # a list or query that could return another learner's submission is refused as a whole
@@ -542,11 +610,35 @@ SUBMISSION_CASES = [
         where=(*BY_ALICE, ("status", "EQUAL", "uploaded")),
         ids=ids("sub-alice-1"),
     ),
-    allow("submissions-list-instructor", "I", "list", "submissions", ids=ALL_SUBMISSIONS),
-    allow("submissions-query-instructor", "I", "query", "submissions", ids=ALL_SUBMISSIONS),
+    # an instructor's query must be limited to their learners (instructor_uids array-contains)
+    deny("submissions-list-instructor", "I", "list", "submissions"),
+    deny("submissions-query-instructor", "I", "query", "submissions"),
+    deny(
+        "submissions-query-pending-unscoped-instructor",
+        "I",
+        "query",
+        "submissions",
+        where=(("status", "EQUAL", "uploaded"),),
+    ),
     allow(
         "submissions-query-pending-instructor",
         "I",
+        "query",
+        "submissions",
+        where=(("status", "EQUAL", "uploaded"), ("instructor_uids", "ARRAY_CONTAINS", "ivy")),
+        ids=ids("sub-alice-1"),
+    ),
+    deny(
+        "submissions-query-posing-as-another-instructor",
+        "I",
+        "query",
+        "submissions",
+        where=(("instructor_uids", "ARRAY_CONTAINS", "otto"),),
+    ),
+    allow("submissions-list-admin", "ADM", "list", "submissions", ids=ALL_SUBMISSIONS),
+    allow(
+        "submissions-query-pending-admin",
+        "ADM",
         "query",
         "submissions",
         where=(("status", "EQUAL", "uploaded"),),
@@ -596,8 +688,11 @@ PROFILE_CASES = [
     allow("profile-get-instructor", "I", "get", ALICE_PROFILE, ids=ids("alice")),
     deny("profile-get-fake-instructor", "fake-instructor", "get", ALICE_PROFILE),
     deny("profile-get-anon", "anon", "get", ALICE_PROFILE),
-    # listing every profile spans learners: instructors only
-    allow("profiles-list-instructor", "I", "list", "users", ids=ids("alice", "bob")),
+    deny("profile-get-instructor-of-other-cohort", "O", "get", ALICE_PROFILE),
+    allow("profile-get-admin", "ADM", "get", ALICE_PROFILE, ids=ids("alice")),
+    # listing every profile spans learners: admins only
+    allow("profiles-list-admin", "ADM", "list", "users", ids=ids("alice", "bob")),
+    deny("profiles-list-instructor", "I", "list", "users"),
     deny("profiles-list-A", "A", "list", "users"),
     deny("profiles-list-anon", "anon", "list", "users"),
     # never written by a client: not the owner's own name, not an instructor, not a new profile
@@ -662,8 +757,103 @@ SERVER_ONLY_CASES = [
     deny("audit-log-group-query-I", "I", "group-query", "audit_log"),
 ]
 
+C_IVY = "cohorts/c-ivy"
+ALICE_MEMBER = "cohorts/c-ivy/members/alice"
+ALICE_MEMBERSHIP = "memberships/alice"
+COHORT_CASES = [
+    # the cohort document: its instructors and admins
+    allow("cohort-get-its-instructor", "I", "get", C_IVY, ids=ids("c-ivy")),
+    deny("cohort-get-other-instructor", "O", "get", C_IVY),
+    allow("cohort-get-admin", "ADM", "get", C_IVY, ids=ids("c-ivy")),
+    deny("cohort-get-member", "A", "get", C_IVY),
+    deny("cohort-get-other-learner", "B", "get", C_IVY),
+    deny("cohort-get-fake-instructor", "fake-instructor", "get", C_IVY),
+    deny("cohort-get-anon", "anon", "get", C_IVY),
+    allow("cohorts-list-admin", "ADM", "list", "cohorts", ids=ids("c-ivy", "c-otto")),
+    deny("cohorts-list-instructor", "I", "list", "cohorts"),
+    allow(
+        "cohorts-query-own-instructor",
+        "I",
+        "query",
+        "cohorts",
+        where=(("instructor_uids", "ARRAY_CONTAINS", "ivy"),),
+        ids=ids("c-ivy"),
+    ),
+    deny("cohorts-list-A", "A", "list", "cohorts"),
+    # a member document: its learner, the cohort's instructors, admins
+    allow("member-get-own-A", "A", "get", ALICE_MEMBER, ids=ids("alice")),
+    deny("member-get-other-learner-B", "B", "get", ALICE_MEMBER),
+    allow("member-get-instructor", "I", "get", ALICE_MEMBER, ids=ids("alice")),
+    deny("member-get-other-instructor", "O", "get", ALICE_MEMBER),
+    allow("member-get-admin", "ADM", "get", ALICE_MEMBER, ids=ids("alice")),
+    deny("member-get-anon", "anon", "get", ALICE_MEMBER),
+    allow(
+        "members-list-instructor",
+        "I",
+        "list",
+        "cohorts/c-ivy/members",
+        ids=ids("alice"),
+    ),
+    deny("members-list-other-instructor", "O", "list", "cohorts/c-ivy/members"),
+    deny("members-list-A", "A", "list", "cohorts/c-ivy/members"),
+    # memberships: the learner, their instructors, admins
+    allow("membership-get-own-A", "A", "get", ALICE_MEMBERSHIP, ids=ids("alice")),
+    deny("membership-get-other-learner-B", "B", "get", ALICE_MEMBERSHIP),
+    allow("membership-get-instructor", "I", "get", ALICE_MEMBERSHIP, ids=ids("alice")),
+    deny("membership-get-other-instructor", "O", "get", ALICE_MEMBERSHIP),
+    allow("membership-get-admin", "ADM", "get", ALICE_MEMBERSHIP, ids=ids("alice")),
+    deny("membership-get-anon", "anon", "get", ALICE_MEMBERSHIP),
+    deny("memberships-list-I", "I", "list", "memberships"),
+    # no client writes: not self-enrolment, not an instructor adding themselves, not an admin
+    deny(
+        "member-create-self-B",
+        "B",
+        "create",
+        "cohorts/c-ivy/members/{fresh}",
+        data={"uid": "bob", "cohort_id": "c-ivy"},
+    ),
+    deny(
+        "membership-update-own-A",
+        "A",
+        "update",
+        ALICE_MEMBERSHIP,
+        data={"instructor_uids": ["mallory"]},
+        mask=("instructor_uids",),
+    ),
+    deny(
+        "cohort-update-instructors-I",
+        "I",
+        "update",
+        C_IVY,
+        data={"instructor_uids": ["ivy", "otto"]},
+        mask=("instructor_uids",),
+    ),
+    deny(
+        "cohort-update-admin",
+        "ADM",
+        "update",
+        C_IVY,
+        data={"name": "renamed"},
+        mask=("name",),
+    ),
+    deny("cohort-create-admin", "ADM", "create", "cohorts/{fresh}", data={"name": "x"}),
+    deny("member-delete-instructor", "I", "delete", ALICE_MEMBER),
+    # invite codes: server only, admins included
+    *(deny(f"invite-get-{w}", w, "get", "cohort_invites/k1") for w in (*SIGNED_IN, "anon")),
+    deny("invites-list-ADM", "ADM", "list", "cohort_invites"),
+    deny(
+        "invite-update-A",
+        "A",
+        "update",
+        "cohort_invites/k1",
+        data={"uses": 0},
+        mask=("uses",),
+    ),
+]
+
 CASES = [
     *CATALOG_CASES,
+    *COHORT_CASES,
     *LEARNER_STATE_CASES,
     *NOTIFICATION_CASES,
     *SUBMISSION_CASES,
@@ -746,7 +936,9 @@ def test_the_table_covers_every_collection_both_ways() -> None:
         assert by_collection[coll] >= {("read", True), ("read", False), ("write", False)}, coll
     assert ("write", True) in by_collection["notifications"]
     assert ("write", False) in by_collection["notifications"]
-    for coll in ("audit_log", "rate_limits", "idempotency", "feature_flags"):
+    for coll in ("cohorts", "memberships"):
+        assert by_collection[coll] >= {("read", True), ("read", False), ("write", False)}, coll
+    for coll in ("audit_log", "rate_limits", "idempotency", "feature_flags", "cohort_invites"):
         assert by_collection[coll] == {("read", False), ("write", False)}, coll
 
 

@@ -650,7 +650,7 @@ def test_a_late_put_after_approval_never_replaces_what_the_instructor_approved(
     approved = me.wait_status(sid, "uploaded", timeout=60)["gcs_generation"]
     reply = api("review").post(
         f"/admin/submissions/{sid}/review",
-        token=mint(unique("teacher"), instructor=True),
+        token=mint(unique("teacher"), admin=True),
         json={"decision": "approve", "generation": approved, "grade": 90, "comments": "Good"},
     )
     assert reply.status_code == 200, reply.text

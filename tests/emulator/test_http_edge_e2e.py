@@ -137,6 +137,6 @@ def test_cursor_dates_at_and_beyond_the_edges_of_time(
 
     cursor = base64.urlsafe_b64encode(json.dumps([when, "s1"]).encode()).decode().rstrip("=")
     reply = api("review").get(
-        f"/admin/submissions/pending?cursor={cursor}", token=mint("edge-teacher", instructor=True)
+        f"/admin/submissions/pending?cursor={cursor}", token=mint("edge-teacher", admin=True)
     )
     assert reply.status_code == status, reply.text

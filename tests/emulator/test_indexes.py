@@ -57,7 +57,7 @@ COLLECTION, COLLECTION_GROUP = "COLLECTION", "COLLECTION_GROUP"
 
 @dataclass(frozen=True)
 class QuerySpec:
-    """One query: equality filters, then order-by clauses (field, ASCENDING|DESCENDING)."""
+    """One query: equality (and at most one array-contains) filters, then order-by clauses."""
 
     name: str
     used_by: str  # "path/to/module.py:Class.method" (or "path:function")
@@ -66,6 +66,12 @@ class QuerySpec:
     order_by: tuple[tuple[str, str], ...] = ()
     scope: str = COLLECTION
     parent: str = ""  # for a sub-collection queried per parent, e.g. "users/{uid}"
+    contains: str = ""  # an array-contains filter on this field
+
+    @property
+    def filters(self) -> frozenset[str]:
+        """Every filtered field (equality and array-contains)."""
+        return frozenset(self.equals) | ({self.contains} if self.contains else set())
 
     def __str__(self) -> str:
         return self.name
@@ -73,6 +79,7 @@ class QuerySpec:
 
 SUBMISSION_STORE = "shared/adapters/submission_store.py"
 LEARNERS = "shared/adapters/learners.py"
+COHORT_STORE = "shared/adapters/cohort_store.py"
 LEARNER_JS = "web/src/learner.js"
 INSTRUCTOR_JS = "web/src/instructor.js"
 NOTIFICATIONS_JS = "web/src/notifications.js"
@@ -167,10 +174,61 @@ QUERIES: tuple[QuerySpec, ...] = (
     ),
     # The web page reads Firestore directly (Firebase JS SDK, under firestore.rules).
     QuerySpec(
-        "web: live pending queue (instructor)",
+        "web: live pending queue (admin)",
         used_by=INSTRUCTOR_JS,
         collection="submissions",
         equals=("status",),
+    ),
+    QuerySpec(
+        "web: live pending queue of an instructor's learners",
+        used_by=INSTRUCTOR_JS,
+        collection="submissions",
+        equals=("status",),
+        contains="instructor_uids",
+    ),
+    # issue 12: the review queue of an instructor (instructor_uids) or of a cohort (cohort_ids)
+    *(
+        QuerySpec(
+            f"review queue of {who}{what}, oldest upload first",
+            used_by=f"{SUBMISSION_STORE}:FirestoreSubmissionStore.pending",
+            collection="submissions",
+            equals=("status", *scope),
+            contains=array,
+            order_by=(("uploaded_at", ASC), ("submission_id", ASC)),
+        )
+        for who, array in (("an instructor", "instructor_uids"), ("a cohort", "cohort_ids"))
+        for what, scope in (
+            ("", ()),
+            (" in one pathway", ("pathway_id",)),
+            (" in one module", ("module_id",)),
+            (" in one resource", ("resource_id",)),
+        )
+    ),
+    QuerySpec(
+        "every cohort by id (admin)",
+        used_by=f"{COHORT_STORE}:FirestoreCohortStore.list_cohorts",
+        collection="cohorts",
+        order_by=(("__name__", ASC),),
+    ),
+    QuerySpec(
+        "the cohorts an instructor teaches, by id",
+        used_by=f"{COHORT_STORE}:FirestoreCohortStore.list_cohorts",
+        collection="cohorts",
+        contains="instructor_uids",
+        order_by=(("__name__", ASC),),
+    ),
+    QuerySpec(
+        "a page of a cohort's members by uid",
+        used_by=f"{COHORT_STORE}:FirestoreCohortStore.members",
+        collection="members",
+        parent="cohorts/{uid}",
+        order_by=(("__name__", ASC),),
+    ),
+    QuerySpec(
+        "the ids of a learner's submissions (keeping their cohort copies in step)",
+        used_by=f"{COHORT_STORE}:FirestoreCohortStore.submission_ids",
+        collection="submissions",
+        equals=("user_id",),
     ),
     QuerySpec(
         "web: a learner's resource progress in one pathway (live)",
@@ -224,11 +282,12 @@ def load_index_file() -> dict[str, Any]:
 
 
 def composite_fields(spec: QuerySpec) -> tuple[frozenset[str], tuple[tuple[str, str], ...]] | None:
-    """The composite index a spec needs, as (equality fields, ordered fields); None if none."""
+    """The composite index a spec needs, as (equality fields, ordered fields); None if none. (The
+    array-contains field, if any, is ``spec.contains``: an index field with ``arrayConfig``.)"""
     order = tuple(o for o in spec.order_by if o[0] != "__name__")
-    fields = set(spec.equals) | {f for f, _ in order}
+    fields = set(spec.filters) | {f for f, _ in order}
     if not order or len(fields) <= 1:
-        return None  # equality only (single-field indexes, merged) or a single field
+        return None  # filters only (single-field indexes, merged) or a single field
     return frozenset(spec.equals), order
 
 
@@ -239,11 +298,17 @@ def index_serves(index: dict[str, Any], spec: QuerySpec) -> bool:
     if need is None:
         return False
     equals, order = need
-    fields = [(f["fieldPath"], f.get("order")) for f in index["fields"]]
+    fields = [(f["fieldPath"], f.get("order") or f.get("arrayConfig")) for f in index["fields"]]
     if fields and fields[-1][0] == "__name__":
         fields = fields[:-1]
-    head, tail = fields[: len(equals)], fields[len(equals) :]
-    return {f for f, _ in head} == equals and tuple(tail) == order
+    width = len(equals) + (1 if spec.contains else 0)
+    head, tail = fields[:width], fields[width:]
+    arrays = [f for f, kind in head if kind == "CONTAINS"]
+    return (
+        {f for f, kind in head if kind != "CONTAINS"} == equals
+        and arrays == ([spec.contains] if spec.contains else [])
+        and tuple(tail) == order
+    )
 
 
 def single_field_served(data: dict[str, Any], spec: QuerySpec, field: str) -> bool:
@@ -268,7 +333,8 @@ def serving(data: dict[str, Any], spec: QuerySpec) -> list[str]:
         return [
             f"index #{n}" for n, index in enumerate(data["indexes"]) if index_serves(index, spec)
         ]
-    fields = list(dict.fromkeys([*spec.equals, *(f for f, _ in spec.order_by)]))
+    fields = list(dict.fromkeys([*sorted(spec.filters), *(f for f, _ in spec.order_by)]))
+    fields = [f for f in fields if f != "__name__"]
     if all(single_field_served(data, spec, f) for f in fields):
         return [f"single-field {spec.scope} index on {', '.join(fields)}"]
     return []
@@ -282,6 +348,10 @@ def test_the_index_file_is_well_formed() -> None:
         assert index["queryScope"] in {COLLECTION, COLLECTION_GROUP}
         assert len(index["fields"]) >= 2, "a one-field composite index is refused by Firestore"
         for field in index["fields"]:
+            if "arrayConfig" in field:
+                assert set(field) == {"fieldPath", "arrayConfig"}, field
+                assert field["arrayConfig"] == "CONTAINS"
+                continue
             assert set(field) == {"fieldPath", "order"}, field
             assert field["order"] in {ASC, DESC}
     for override in data["fieldOverrides"]:
@@ -303,6 +373,8 @@ def test_each_query_is_served_by_the_index_file(spec: QuerySpec) -> None:
             )
         else:
             fields = [{"fieldPath": f, "order": ASC} for f in sorted(need[0])]
+            if spec.contains:
+                fields.append({"fieldPath": spec.contains, "arrayConfig": "CONTAINS"})
             fields += [{"fieldPath": f, "order": o} for f, o in need[1]]
             hint = json.dumps(
                 {"collectionGroup": spec.collection, "queryScope": spec.scope, "fields": fields}
@@ -345,7 +417,7 @@ def test_the_static_check_catches_a_missing_index() -> None:
 # ---- the list matches the code ------------------------------------------------------------
 
 QUERY_METHODS = {"where", "order_by", "collection_group"}
-SINGLE_FIELD_OPS = {"<", "<=", ">", ">=", "array_contains"}
+SINGLE_FIELD_OPS = {"<", "<=", ">", ">="}
 
 
 def _functions(path: Path) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
@@ -378,7 +450,7 @@ def _const(node: ast.AST | None) -> Any:
 
 
 def query_fields(fn: ast.AST) -> tuple[set[str], list[tuple[str, str]], bool]:
-    """(equality fields, order-by clauses, uses collection_group) as written in a function."""
+    """(filtered fields, order-by clauses, uses collection_group) as written in a function."""
     equals: set[str] = set()
     single: list[tuple[str, str]] = []  # filters that need no composite index (checked below)
     for call in [*_calls(fn, "FieldFilter"), *_calls(fn, "where")]:
@@ -388,7 +460,7 @@ def query_fields(fn: ast.AST) -> tuple[set[str], list[tuple[str, str]], bool]:
             if op in SINGLE_FIELD_OPS:
                 single.append((str(_const(args[0])), str(op)))
                 continue
-            assert op == "==", f"QuerySpec knows equality filters only; extend it for {op!r}"
+            assert op in ("==", "array_contains"), f"QuerySpec knows == and array_contains: {op!r}"
             equals.add(args[0].value)  # type: ignore[attr-defined]
     order: list[tuple[str, str]] = []
     calls = sorted(_calls(fn, "order_by"), key=lambda c: (c.end_lineno, c.end_col_offset))
@@ -403,12 +475,10 @@ def query_fields(fn: ast.AST) -> tuple[set[str], list[tuple[str, str]], bool]:
                 direction = DESC if str(text).upper() == DESC else ASC
         order.append((field, direction))
     for field, op in single:
-        # served by single-field indexes: a range on the field ordered by first, or
-        # array_contains alone; anything else would need a composite index QuerySpec cannot state
-        alone = not equals and (
-            (op == "array_contains" and not order) or order[:1] == [(field, ASC)]
-        )
-        assert alone, f"QuerySpec knows equality filters only; extend it for {op!r}"
+        # served by single-field indexes: a range on the field ordered by first; anything else
+        # would need a composite index QuerySpec cannot state
+        alone = not equals and order[:1] == [(field, ASC)]
+        assert alone, f"QuerySpec knows == and array_contains; extend it for {op!r}"
     return equals, order, bool(_calls(fn, "collection_group"))
 
 
@@ -435,7 +505,7 @@ def everyone(db, m):
         False,
     )
     assert query_fields(everyone) == ({"module_id"}, [], True)
-    with pytest.raises(AssertionError, match="equality filters only"):
+    with pytest.raises(AssertionError, match="knows == and array_contains"):
         query_fields(ast.parse('q.where(filter=FieldFilter("n", ">", 1))'))
 
 
@@ -457,7 +527,7 @@ def js_queries(text: str) -> list[JsQuery]:
         scope = COLLECTION_GROUP if source.group(1) == "collectionGroup" else COLLECTION
         equals = set()
         for field, op in re.findall(r'\bwhere\(\s*"([^"]+)"\s*,\s*"([^"]+)"', body):
-            assert op == "==", f"QuerySpec knows equality filters only; extend it for {op!r}"
+            assert op in ("==", "array-contains"), f"QuerySpec knows == and array-contains: {op!r}"
             equals.add(field)
         order = tuple(
             (field, DESC if way == "desc" else ASC)
@@ -519,12 +589,12 @@ def test_the_list_matches_the_code() -> None:
     for used_by in sorted(listed):
         specs = [s for s in QUERIES if s.used_by == used_by]
         if used_by in in_web:
-            want = sorted((s.collection, s.scope, frozenset(s.equals), s.order_by) for s in specs)
+            want = sorted((s.collection, s.scope, s.filters, s.order_by) for s in specs)
             assert sorted(in_web[used_by], key=repr) == sorted(want, key=repr), used_by
             continue
         assert used_by in in_code, f"{used_by} runs no query any more: update QUERIES"
         equals, order, group = query_fields(in_code[used_by])
-        assert set().union(*(s.equals for s in specs)) == equals, (used_by, equals)
+        assert set().union(*(s.filters for s in specs)) == equals, (used_by, equals)
         for spec in specs:
             assert list(spec.order_by) == order, (spec.name, order)
             assert (spec.scope == COLLECTION_GROUP) == group, spec.name
@@ -562,8 +632,8 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         def ready() -> bool:
             assert proc.poll() is None, f"the emulator exited; see {log.name}"
             try:
-                return requests.get(f"http://{HOST}/", timeout=1).ok
-            except requests.ConnectionError:
+                return requests.get(f"http://{HOST}/", timeout=5).ok
+            except requests.RequestException:  # not up yet, or slow on a busy machine
                 return False
 
         wait_for(ready, timeout=90, interval=0.25, what="the Firestore emulator on " + HOST)
@@ -609,6 +679,10 @@ def _build(db: Any, spec: QuerySpec, parent: str, equal: dict[str, str]) -> Any:
         query = db.collection(f"{parent}/{spec.collection}" if parent else spec.collection)
     for field in spec.equals:
         query = query.where(filter=FieldFilter(field, "==", equal[field]))
+    if spec.contains:
+        query = query.where(
+            filter=FieldFilter(spec.contains, "array_contains", equal[spec.contains])
+        )
     for field, direction in spec.order_by:
         way = firestore.Query.DESCENDING if direction == DESC else firestore.Query.ASCENDING
         query = query.order_by(field, direction=way)
@@ -618,7 +692,7 @@ def _build(db: Any, spec: QuerySpec, parent: str, equal: dict[str, str]) -> Any:
 @pytest.mark.parametrize("spec", QUERIES, ids=str)
 def test_each_query_runs_on_the_emulator_and_means_what_it_says(db: Any, spec: QuerySpec) -> None:
     run = unique("q")
-    equal = {f: f"{run}-{f}" for f in spec.equals}
+    equal = {f: f"{run}-{f}" for f in spec.filters}
     if spec.scope == COLLECTION_GROUP:  # documents under two different parents
         parents = [f"users/{run}-u0", f"users/{run}-u1"]
     else:
@@ -630,6 +704,8 @@ def test_each_query_runs_on_the_emulator_and_means_what_it_says(db: Any, spec: Q
         parent = parents[n % len(parents)]
         doc_id = f"{run}-d{n}"
         data: dict[str, Any] = {**equal}
+        if spec.contains:
+            data[spec.contains] = [f"{run}-x", equal[spec.contains]]
         for i, (field, _) in enumerate(spec.order_by):
             if field == "__name__":  # the document id orders itself
                 continue
@@ -641,6 +717,9 @@ def test_each_query_runs_on_the_emulator_and_means_what_it_says(db: Any, spec: Q
         for field in spec.equals:
             miss = {**data, field: data[field] + "-other"}
             batch.set(db.document(f"{path}-miss-{field}"), miss)
+        if spec.contains:
+            miss = {**data, spec.contains: [f"{run}-x"]}
+            batch.set(db.document(f"{path}-miss-{spec.contains}"), miss)
     batch.commit()
 
     for field, direction in reversed(spec.order_by):  # stable sorts, last key first
@@ -651,7 +730,7 @@ def test_each_query_runs_on_the_emulator_and_means_what_it_says(db: Any, spec: Q
         expected.sort(key=key, reverse=direction == DESC)
     want = [doc_id for _, doc_id in expected]
     got = [snap.id for snap in _build(db, spec, parents[0], equal).stream()]
-    if not spec.equals:  # an unfiltered query also returns the other tests' documents
+    if not spec.filters:  # an unfiltered query also returns the other tests' documents
         got = [doc_id for doc_id in got if doc_id.startswith(run)]
     if spec.order_by:
         assert got == want

@@ -583,7 +583,7 @@ def test_status_repairs_racing_uploads_and_reviews_end_consistent_with_the_submi
             started_at=dt.datetime.now(dt.UTC),
             completed_at=dt.datetime.now(dt.UTC),
         )
-    teacher = mint(unique("teacher"), instructor=True)
+    teacher = mint(unique("teacher"), admin=True)
     errors: list[BaseException] = []
     stop = threading.Event()
     rounds = [0]

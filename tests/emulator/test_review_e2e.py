@@ -14,7 +14,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from tests.emulator.test_concurrency_e2e import at_once
 from tests.emulator.test_submissions_e2e import IMG_MODULE, IMG_PROJECT, PDF, Learner
-from tests.helpers import unique, wait_for
+from tests.helpers import enrol_in_cohort, unique, wait_for
 
 pytestmark = pytest.mark.cloud
 
@@ -85,11 +85,17 @@ def test_the_profile_follows_the_token_and_clients_cannot_write_it(
 
 
 def test_the_queue_shows_who_what_and_the_earlier_attempts(
-    learner: Callable[..., Learner], api: Any, mint: Callable[..., str], db: Any
+    learner: Callable[..., Learner],
+    api: Any,
+    mint: Callable[..., str],
+    db: Any,
+    cloud: dict[str, Any],
 ) -> None:
     me = learner("Grace Hopper")
     review = api("review")
-    teacher = mint(unique("teacher"), instructor=True)
+    teacher_uid = unique("teacher")
+    enrol_in_cohort(cloud, [me.uid], instructors=[teacher_uid])  # the learner is theirs
+    teacher = mint(teacher_uid, instructor=True)
     first = uploaded(me)
     body = {
         "decision": "reject",
@@ -132,7 +138,7 @@ def test_reviewed_work_cannot_be_deleted(
     sub = uploaded(me)
     sid = sub["submission_id"]
     body = {"decision": "approve", "generation": str(sub["gcs_generation"]), "grade": 80}
-    teacher = mint(unique("teacher"), instructor=True)
+    teacher = mint(unique("teacher"), admin=True)
     assert api("review").post(f"/admin/submissions/{sid}/review", token=teacher, json=body).ok
     reply = me.uploads.delete(f"/users/me/submissions/{sid}", token=me.token)
     assert reply.status_code == 409, reply.text
@@ -148,12 +154,12 @@ def test_two_instructors_revising_at_once_one_wins_audited_and_notified_once(
     sub = uploaded(me)
     sid = sub["submission_id"]
     review = api("review")
-    first = mint(unique("teacher"), instructor=True)
+    first = mint(unique("teacher"), admin=True)
     body = {"decision": "approve", "generation": str(sub["gcs_generation"]), "grade": 90}
     assert review.post(f"/admin/submissions/{sid}/review", token=first, json=body).ok
     me.wait_resource(IMG_PROJECT, "reviewed")
     uids = [unique("teacher") for _ in range(2)]
-    teachers = [mint(uid, instructor=True) for uid in uids]
+    teachers = [mint(uid, admin=True) for uid in uids]
 
     def revise(i: int) -> tuple[int, dict[str, Any]]:
         revision = {
@@ -200,8 +206,8 @@ def test_bulk_approval_racing_single_approvals_notifies_each_learner_once(
     subs = at_once(4, lambda i: uploaded(learners[i]))
     review = api("review")
     bulk_uid, single_uid = unique("teacher"), unique("teacher")
-    bulk_teacher = mint(bulk_uid, instructor=True)
-    single_teacher = mint(single_uid, instructor=True)
+    bulk_teacher = mint(bulk_uid, admin=True)
+    single_teacher = mint(single_uid, admin=True)
     items = [
         {"submission_id": s["submission_id"], "generation": str(s["gcs_generation"])} for s in subs
     ]
@@ -268,7 +274,7 @@ def test_a_bulk_request_out_of_bounds_is_400_and_writes_nothing(
 ) -> None:
     me = learner()
     sub = uploaded(me)
-    teacher = mint(unique("teacher"), instructor=True)
+    teacher = mint(unique("teacher"), admin=True)
     item = {"submission_id": sub["submission_id"], "generation": str(sub["gcs_generation"])}
     review = api("review")
     for body in (
@@ -297,7 +303,7 @@ def test_the_same_revision_sent_twice_at_once_applies_once(
     sub = uploaded(me)
     sid = sub["submission_id"]
     review = api("review")
-    teacher = mint(unique("teacher"), instructor=True)
+    teacher = mint(unique("teacher"), admin=True)
     body = {"decision": "reject", "generation": str(sub["gcs_generation"]), "comments": "Blurry."}
     assert review.post(f"/admin/submissions/{sid}/review", token=teacher, json=body).ok
     revision = {"decision": "approve", "revision": 0, "grade": 77, "reason": "legible after all"}

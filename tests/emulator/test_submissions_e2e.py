@@ -332,7 +332,7 @@ def test_rejecting_an_older_attempt_keeps_the_newer_upload_submitted(
     learner: Callable[[], Learner], api: Any, mint: Callable[..., str], bridge: Any
 ) -> None:
     me = learner()
-    teacher = mint(unique("teacher"), instructor=True)
+    teacher = mint(unique("teacher"), admin=True)
     review = api("review")
     older = me.upload(IMG_PROJECT, "v1.pdf", "application/pdf", PDF)
     me.wait_status(older["submission_id"], "uploaded")
@@ -565,7 +565,7 @@ def test_reject_then_resubmit_as_attempt_two_then_approve(
     learner: Callable[[], Learner], api: Any, mint: Callable[..., str], db: Any
 ) -> None:
     me = learner()
-    teacher = mint(unique("teacher"), instructor=True)
+    teacher = mint(unique("teacher"), admin=True)
     review = api("review")
     first = me.upload(IMG_PROJECT, "v1.pdf", "application/pdf", PDF)
     me.wait_status(first["submission_id"], "uploaded")

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from shared.domain.cohorts import Cohort, CohortMember, Invite, Membership
 from shared.domain.models import (
     LearnerProfile,
     Module,
@@ -53,6 +54,10 @@ class State:
     rates: dict[str, list[dt.datetime]] = field(default_factory=dict)
     audit: dict[str, AuditEntry] = field(default_factory=dict)
     notes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    cohorts: dict[str, Cohort] = field(default_factory=dict)
+    members: dict[tuple[str, str], CohortMember] = field(default_factory=dict)
+    memberships: dict[str, Membership] = field(default_factory=dict)
+    invites: dict[str, Invite] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)  # document paths, in commit order
 
 
@@ -155,6 +160,48 @@ class FakeTx:
         path = f"users/{uid}/notifications/{notification_id}"
         self._write(path, lambda s: s.notes.__setitem__(key, data))
 
+    # cohorts
+    def membership(self, uid: str) -> Membership | None:
+        self._read()
+        return self.state.memberships.get(uid)
+
+    def cohort(self, cohort_id: str) -> Cohort | None:
+        self._read()
+        return self.state.cohorts.get(cohort_id)
+
+    def cohorts(self, cohort_ids: Sequence[str]) -> dict[str, Cohort]:
+        self._read()
+        return {c: self.state.cohorts[c] for c in cohort_ids if c in self.state.cohorts}
+
+    def member(self, cohort_id: str, uid: str) -> CohortMember | None:
+        self._read()
+        return self.state.members.get((cohort_id, uid))
+
+    def invite(self, code_key: str) -> Invite | None:
+        self._read()
+        return self.state.invites.get(code_key)
+
+    def put_cohort(self, cohort: Cohort) -> None:
+        cid = cohort.cohort_id
+        self._write(f"cohorts/{cid}", lambda s: s.cohorts.__setitem__(cid, cohort))
+
+    def put_member(self, member: CohortMember) -> None:
+        key = (member.cohort_id, member.uid)
+        path = f"cohorts/{member.cohort_id}/members/{member.uid}"
+        self._write(path, lambda s: s.members.__setitem__(key, member))
+
+    def delete_member(self, cohort_id: str, uid: str) -> None:
+        path = f"cohorts/{cohort_id}/members/{uid}"
+        self._write(path, lambda s: s.members.pop((cohort_id, uid), None))
+
+    def put_membership(self, membership: Membership) -> None:
+        uid = membership.uid
+        self._write(f"memberships/{uid}", lambda s: s.memberships.__setitem__(uid, membership))
+
+    def put_invite(self, invite: Invite) -> None:
+        key = invite.code_key
+        self._write(f"cohort_invites/{key}", lambda s: s.invites.__setitem__(key, invite))
+
 
 class FakeStore:
     """The unit of work and the plain reads of the ``SubmissionStore`` and ``ProgressStore``
@@ -193,8 +240,11 @@ class FakeStore:
         scope: tuple[str, str] | None,
         limit: int,
         after: tuple[dt.datetime, str] | None,
+        *,
+        audience: tuple[str, str] | None = None,
     ) -> list[Submission]:
         assert scope is None or scope[0] in ("pathway_id", "module_id", "resource_id"), scope
+        assert audience is None or audience[0] in ("cohort_ids", "instructor_uids"), audience
         self.queries += 1
         subs = sorted(
             (
@@ -202,6 +252,7 @@ class FakeStore:
                 for s in self.state.submissions.values()
                 if s.status == SubmissionStatus.uploaded
                 and (scope is None or getattr(s, scope[0]) == scope[1])
+                and (audience is None or audience[1] in getattr(s, audience[0]))
             ),
             key=lambda s: (s.uploaded_at, s.submission_id),
         )
@@ -231,6 +282,39 @@ class FakeStore:
     ) -> dict[tuple[str, str], ResourceSubmissions]:
         self.key_reads += len(set(keys))
         return {k: self.state.index[k] for k in keys if k in self.state.index}
+
+    # the cohort reads (the CohortStore port)
+    def membership(self, uid: str) -> Membership | None:
+        return self.state.memberships.get(uid)
+
+    def cohort(self, cohort_id: str) -> Cohort | None:
+        return self.state.cohorts.get(cohort_id)
+
+    def cohorts(self, cohort_ids: Sequence[str]) -> dict[str, Cohort]:
+        return {c: self.state.cohorts[c] for c in cohort_ids if c in self.state.cohorts}
+
+    def list_cohorts(
+        self, *, instructor_uid: str | None, after: str | None, limit: int
+    ) -> list[Cohort]:
+        found = sorted(
+            (
+                c
+                for c in self.state.cohorts.values()
+                if instructor_uid is None or instructor_uid in c.instructor_uids
+            ),
+            key=lambda c: c.cohort_id,
+        )
+        return [c for c in found if after is None or c.cohort_id > after][:limit]
+
+    def members(self, cohort_id: str, *, after: str | None, limit: int) -> list[CohortMember]:
+        found = sorted(
+            (m for (c, _), m in self.state.members.items() if c == cohort_id),
+            key=lambda m: m.uid,
+        )
+        return [m for m in found if after is None or m.uid > after][:limit]
+
+    def submission_ids(self, uid: str) -> list[str]:
+        return sorted(i for i, s in self.state.submissions.items() if s.user_id == uid)
 
     # the progress reads
     def resources(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]:

@@ -70,6 +70,11 @@ def admin(call: Call) -> dict[str, Any]:
     return {"ok": True}
 
 
+@router.get("/manage", auth="admin")
+def manage(call: Call) -> dict[str, Any]:
+    return {"admin": call.me.admin}
+
+
 @router.get("/boom", auth="none")
 def boom(call: Call) -> dict[str, Any]:
     raise RuntimeError("secret internals /home/x/app.py line 3")
@@ -179,6 +184,15 @@ def test_instructor_routes_need_the_claim() -> None:
     assert call("GET", "/admin", token=mint("dave")).status_code == 403
     assert call("GET", "/admin", token=mint("erin", instructor=True)).status_code == 200
     assert call("GET", "/admin").status_code == 401
+    assert call("GET", "/admin", token=mint("root", admin=True)).status_code == 200  # admin too
+
+
+def test_admin_routes_need_the_admin_claim_exactly() -> None:
+    assert call("GET", "/manage", token=mint("erin", instructor=True)).status_code == 403
+    fake = mint("mallory", extra={"admin": "true"})  # truthy, not true: not an admin
+    assert call("GET", "/manage", token=fake).status_code == 403
+    reply = call("GET", "/manage", token=mint("root", admin=True))
+    assert (reply.status_code, reply.get_json()) == (200, {"admin": True})
 
 
 def test_unknown_route_and_method() -> None:

@@ -62,6 +62,8 @@ def test_minted_tokens_look_like_the_auth_emulators() -> None:
     assert body["iss"] == "https://securetoken.google.com/demo-aibc"
     assert body["instructor"] is True
     assert "instructor" not in decode(tokens.mint("bob").split(".")[1])
+    assert "admin" not in body
+    assert decode(tokens.mint("root", admin=True).split(".")[1])["admin"] is True
 
 
 # ---- the seed loader's target ------------------------------------------------------------------

@@ -44,6 +44,7 @@ def test_upload_url_is_201_and_review_routes_need_the_instructor_claim() -> None
     assert pending["x-required-claim"] == "instructor"
     assert "403" in pending["responses"]
     assert {p["name"] for p in pending["parameters"]} == {
+        "cohort_id",
         "pathway_id",
         "module_id",
         "resource_id",

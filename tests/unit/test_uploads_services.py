@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import pytest
 
 from shared.config import Settings
+from shared.domain.cohorts import Membership
 from shared.domain.identity import Caller
 from shared.domain.models import (
     Resource,
@@ -36,6 +37,7 @@ T0 = dt.datetime(2025, 6, 1, 12, 0, 0, tzinfo=dt.UTC)
 ALICE = Caller("alice")
 BOB = Caller("bob")
 TEACHER = Caller("teacher", instructor=True)
+ADMIN = Caller("root", admin=True)
 
 CFG = Settings(
     project_id="demo-aibc",
@@ -78,6 +80,11 @@ class World:
         self.tasks = FakeTasks()
         self.clock = T0
         self.ids = (f"{i:032x}" for i in itertools.count(1))
+        # the learners are in a cohort that teacher and teacher2 teach (scope: access.py)
+        for uid in ("alice", "bob", "carol", *(f"l{i}" for i in range(10))):
+            self.store.state.memberships[uid] = Membership(
+                uid=uid, cohort_ids=["c1"], instructor_uids=["teacher", "teacher2"]
+            )
 
     def now(self) -> dt.datetime:
         return self.clock
@@ -151,11 +158,14 @@ class World:
         )
 
     def queue(self, **kw: Any) -> review_service.PendingPage:
+        me = kw.pop("me", ADMIN)
         return review_service.pending_queue(
+            me,
             review_service.PendingQuery(**kw),
             store=self.store,
             profiles=self.profiles,
             catalog=self.catalog,
+            cohorts=self.store,
         )
 
 
@@ -331,14 +341,20 @@ def test_listing_is_newest_first_and_per_learner(w: World) -> None:
 def test_download_is_for_the_owner_or_an_instructor(w: World) -> None:
     reply = w.issue()
     with pytest.raises(Conflict):  # nothing uploaded yet
-        service.download_url(ALICE, reply.submission_id, store=w.store, objects=w.objects)
+        service.download_url(
+            ALICE, reply.submission_id, store=w.store, objects=w.objects, memberships=w.store
+        )
     vetted = w.upload(reply, PNG)
     w.record(vetted)
     for who in (ALICE, TEACHER):
-        got = service.download_url(who, reply.submission_id, store=w.store, objects=w.objects)
+        got = service.download_url(
+            who, reply.submission_id, store=w.store, objects=w.objects, memberships=w.store
+        )
         assert got.download_url.endswith(f"?generation={vetted.generation}")  # pinned
     with pytest.raises(NotFound):
-        service.download_url(BOB, reply.submission_id, store=w.store, objects=w.objects)
+        service.download_url(
+            BOB, reply.submission_id, store=w.store, objects=w.objects, memberships=w.store
+        )
 
 
 def test_delete_is_soft_and_never_touches_another_learners(w: World) -> None:
@@ -356,7 +372,9 @@ def test_delete_is_soft_and_never_touches_another_learners(w: World) -> None:
     assert f"{reply.submission_id}-submission_deleted" in w.store.state.audit
     assert service.list_submissions(ALICE, "ex", store=w.store).submissions == []
     with pytest.raises(NotFound):
-        service.download_url(ALICE, reply.submission_id, store=w.store, objects=w.objects)
+        service.download_url(
+            ALICE, reply.submission_id, store=w.store, objects=w.objects, memberships=w.store
+        )
 
 
 def test_delete_can_remove_the_object(w: World) -> None:

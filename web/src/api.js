@@ -106,5 +106,6 @@ export function makeApi(config, { getToken, onSignedOut }) {
       const qs = q.toString();
       return file("exports", `/cohorts/${enc(cid)}/exports/${kind}${qs ? `?${qs}` : ""}`);
     },
+    cohortList: () => call("cohorts", "GET", "/cohorts?limit=200"),
   };
 }

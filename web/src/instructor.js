@@ -18,13 +18,24 @@ export function createInstructorView({ db, api, ui }) {
   const decisions = createDecisions({ api, ui }); // recent decisions, to revise one
   const exportsView = createExports({ api, ui }); // a cohort's CSV and xAPI exports
 
-  async function start() {
+  async function start(user) {
     $("instructor").hidden = false;
     $("queue-refresh").onclick = () => refresh();
     $("queue-approve-selected").onclick = () => approveSelected();
-    // Any submission entering or leaving "uploaded" refreshes the queue (instructors may read all).
+    // Any submission entering or leaving "uploaded" refreshes the queue. An admin may read every
+    // submission; an instructor only those of their cohorts' learners (the rules check
+    // instructor_uids, so the query must name it).
+    const admin = (await user.getIdTokenResult()).claims.admin === true;
+    const waiting = admin
+      ? query(collection(db, "submissions"), where("status", "==", "uploaded"))
+      : query(
+          collection(db, "submissions"),
+          where("status", "==", "uploaded"),
+          where("instructor_uids", "array-contains", user.uid),
+        );
+    fillCohorts(); // the queue's cohort filter (best effort: without it the queue is unfiltered)
     stopQueue = onSnapshot(
-      query(collection(db, "submissions"), where("status", "==", "uploaded")),
+      waiting,
       () => refresh(),
       (err) => ui.error(describeError(err)),
     );
@@ -32,6 +43,22 @@ export function createInstructorView({ db, api, ui }) {
     await dashboard.start();
     await decisions.start();
     exportsView.start();
+  }
+
+  // The cohorts the caller teaches (an admin: every cohort) as the queue's filter.
+  async function fillCohorts() {
+    const select = $("queue-cohort");
+    select.onchange = () => refresh();
+    try {
+      const { cohorts } = await api.cohortList();
+      select.replaceChildren(
+        h("option", { value: "" }, "All my learners"),
+        ...cohorts.map((c) => h("option", { value: c.cohort_id }, c.name)),
+      );
+      $("queue-cohort-label").hidden = cohorts.length === 0;
+    } catch {
+      $("queue-cohort-label").hidden = true;
+    }
   }
 
   function stop() {
@@ -72,7 +99,7 @@ export function createInstructorView({ db, api, ui }) {
     let cursor = null;
     try {
       for (let pages = 0; pages < MAX_PAGES; pages += 1) {
-        const page = await api.pending({ limit: 100, cursor });
+        const page = await api.pending({ limit: 100, cursor, cohort_id: $("queue-cohort").value });
         items.push(...(page.submissions || []));
         cursor = page.next_cursor;
         if (!cursor) break;

@@ -142,6 +142,44 @@ async function signUp(email, password) {
   return { email, password, uid: body.localId, idToken: body.idToken };
 }
 
+// The seeded instructor sees only the learners of its cohorts: an admin (an unsigned emulator token,
+// as `python -m localcloud.tokens root --admin` mints) creates an invite code for the seeded demo
+// cohort, and the learner joins it through the API, as a learner would with a code they were given.
+function adminToken() {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const project = stack.project_id;
+  const claims = {
+    iss: `https://securetoken.google.com/${project}`,
+    aud: project,
+    auth_time: now - 10,
+    user_id: "web-e2e-admin",
+    sub: "web-e2e-admin",
+    iat: now - 10,
+    exp: now + 3600,
+    admin: true,
+    firebase: { identities: {}, sign_in_provider: "custom" },
+  };
+  return `${b64({ alg: "none", typ: "JWT" })}.${b64(claims)}.`;
+}
+
+async function joinDemoCohort(learner) {
+  const cohorts = stack.functions.cohorts;
+  const made = await fetch(`${cohorts}/cohorts/demo-cohort/invites`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${adminToken()}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ max_uses: 1, expires_in_seconds: 600 }),
+  });
+  if (made.status !== 201) throw new Error(`invite: ${made.status} ${await made.text()}`);
+  const { code } = await made.json();
+  const joined = await fetch(`${cohorts}/cohorts/join`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${learner.idToken}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ code }),
+  });
+  if (joined.status !== 200) throw new Error(`join: ${joined.status} ${await joined.text()}`);
+}
+
 async function openPage(browser, label, { clock = false } = {}) {
   const context = await browser.newContext({ viewport: DESKTOP });
   // A fake clock (flowing in real time until fast-forwarded) so minutes of reading take no minutes.
@@ -297,6 +335,8 @@ async function journey(browser) {
   const first = await signUp(`web-a-${RUN}@example.com`, "web-pass-1");
   const second = await signUp(`web-b-${RUN}@example.com`, "web-pass-2");
   log(`learners ${first.uid} and ${second.uid}`);
+  await joinDemoCohort(first); // the seeded instructor teaches demo-cohort
+  log(`${first.uid} joined demo-cohort with an invite code`);
 
   step = "learner signs in and sees the overview";
   const { page: lp, context: lc } = await openPage(browser, "learner", { clock: true });
@@ -494,6 +534,10 @@ async function journey(browser) {
   step = "instructor opens the project and rejects it";
   const { page: ip } = await openPage(browser, "instructor");
   await signIn(ip, INSTRUCTOR, "instructor");
+  await byId(ip, `queue-${projectSub1}`).waitFor();
+  // the queue's cohort filter lists the instructor's cohort and keeps the learner's project in it
+  await ip.locator('[data-testid="queue-cohort"] option[value="demo-cohort"]').waitFor({ state: "attached" });
+  await ip.selectOption('[data-testid="queue-cohort"]', "demo-cohort");
   await byId(ip, `queue-${projectSub1}`).waitFor();
   await shot(ip, "instructor-queue");
   await axeCheck(ip, "instructor queue");
