@@ -79,6 +79,7 @@ BASE_PORTS = {
     "task_reevaluate_learners": 8323,
     "task_reconcile": 8324,
 }
+BASE_PORTS.update({"certificates": 8308, "on_pathway_progress_written": 8315})
 
 PORTS = {name: port + PORT_OFFSET for name, port in BASE_PORTS.items()}
 

@@ -23,6 +23,7 @@ from shared.config import Settings, settings
 from shared.services.catalog import CachedCatalog
 from shared.services.ports import (
     CatalogReader,
+    CertificateStore,
     LearnerIndex,
     ObjectStore,
     ProfileStore,
@@ -169,6 +170,17 @@ class Deps:
             return max(1, min(MAX_PAGE_SIZE, size))
 
         return self._get("reconcile_page_size", build)
+
+    @property
+    def certificates(self) -> CertificateStore:
+        """Certificates (``certificates/{id}``, ``users/{uid}/certificates/{pathway_id}``)."""
+
+        def build() -> CertificateStore:
+            from shared.adapters.certificate_store import FirestoreCertificateStore
+
+            return FirestoreCertificateStore()
+
+        return self._get("certificates", build)
 
     def reconciler(self) -> Reconciler:
         """A fresh reconciler for one batch or run (its catalog is read once per run)."""

@@ -46,8 +46,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 M = TypeVar("M", bound=BaseModel)
 AuthMode = Literal["required", "optional", "instructor", "none"]
-Reply = BaseModel | dict[str, Any] | tuple[BaseModel | dict[str, Any], int]
-Handler = Callable[["Call"], Reply]
 
 PREFIXES = ("/api/v1",)
 MAX_BODY_BYTES = 64 * 1024
@@ -76,6 +74,25 @@ def json_depth(data: Any) -> int:
         deepest = max(deepest, depth)
         stack.extend((child, depth + 1) for child in children)
     return deepest
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A reply with its own content type and headers (a PDF, a cacheable JSON reply); CORS
+    headers are added as to every reply."""
+
+    body: bytes
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+
+    @classmethod
+    def json(cls, model: BaseModel, headers: dict[str, str]) -> Raw:
+        return cls(model.model_dump_json().encode(), "application/json", headers)
+
+
+Reply = BaseModel | dict[str, Any] | tuple[BaseModel | dict[str, Any], int] | Raw
+Handler = Callable[["Call"], Reply]
 
 
 @dataclass
@@ -162,6 +179,8 @@ class Router:
             return _respond(None, 204, cors)
         try:
             payload, status = self._dispatch(request)
+            if isinstance(payload, Raw):
+                return _respond_raw(payload, cors)
             return _respond(payload, status, cors)
         except AppError as exc:
             return _error(exc, cors)
@@ -198,6 +217,8 @@ class Router:
             if caller is not None:
                 keep_profile(caller)
             reply = route.handler(Call(request, params, caller))
+            if isinstance(reply, Raw):
+                return reply, reply.status
             status = 200
             if isinstance(reply, tuple):
                 reply, status = reply
@@ -279,6 +300,15 @@ def _respond(payload: Any, status: int, headers: dict[str, str]) -> flask.Respon
 
     body = "" if payload is None else json.dumps(payload)
     return flask.Response(body, status=status, headers=headers, mimetype="application/json")
+
+
+def _respond_raw(raw: Raw, cors: dict[str, str]) -> flask.Response:
+    import flask
+
+    headers = {**cors, **raw.headers}
+    return flask.Response(
+        raw.body, status=raw.status, headers=headers, content_type=raw.content_type
+    )
 
 
 def _error(exc: AppError, cors: dict[str, str]) -> flask.Response:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
 
+from shared.domain.certificates import CertificateVerification, MyCertificates
 from shared.domain.models import ID_PATTERN
 from shared.domain.progress import (
     ListedModule,
@@ -70,12 +71,13 @@ class Op:
     method: Literal["get", "post", "put", "delete"]
     path: str
     summary: str
-    auth: Literal["required", "optional", "instructor"]
+    auth: Literal["required", "optional", "instructor", "none"]
     reply: type[BaseModel]
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     status: int = 200
+    media: str = "application/json"  # another type: the reply is that file, not ``reply``
 
 
 ID_PARAMS = {
@@ -83,6 +85,7 @@ ID_PARAMS = {
     "module_id": "A module id from the catalog",
     "resource_id": "A resource id from the catalog",
     "submission_id": "A submission id (from upload-url or a listing)",
+    "certificate_id": "A certificate id (unguessable; from the learner's list or a shared link)",
 }
 
 OPERATIONS = [
@@ -249,6 +252,39 @@ OPERATIONS = [
     ),
 ]
 
+OPERATIONS += [
+    Op(
+        "certificates",
+        "get",
+        "/certificates/{certificate_id}.pdf",
+        "The certificate as a PDF (name, pathway, completion date, id, verification link; a "
+        "revoked one says so). Public, no token",
+        "none",
+        CertificateVerification,
+        errors=(404,),
+        media="application/pdf",
+    ),
+    Op(
+        "certificates",
+        "get",
+        "/certificates/{certificate_id}",
+        "Public verification: the name, pathway and dates a certificate states and whether it "
+        "is `valid` or `revoked` (nothing else personal). No token",
+        "none",
+        CertificateVerification,
+        errors=(404,),
+    ),
+    Op(
+        "certificates",
+        "get",
+        "/users/me/certificates",
+        "The caller's certificates, one per completed (or once completed) pathway",
+        "required",
+        MyCertificates,
+        errors=(401,),
+    ),
+]
+
 ERROR_TEXT = {
     400: f"Invalid body, query or unknown fields (bodies: JSON objects nested at most "
     f"{MAX_JSON_DEPTH} levels)",
@@ -285,6 +321,7 @@ EDGE_STATUSES = tuple(s for s in EDGE_TEXT if s == 405 or s in _raised_statuses(
 
 def check_routes() -> list[str]:
     """Differences between :data:`OPERATIONS` and the functions' routers (empty when in step)."""
+    from functions.certificates import router as certificates_router
     from functions.progress import router as progress_router
     from functions.resources import router as resources_router
     from functions.review import router as review_router
@@ -295,6 +332,7 @@ def check_routes() -> list[str]:
         "resources": resources_router,
         "review": review_router,
         "uploads": uploads_router,
+        "certificates": certificates_router,
     }
     actual = {
         (name, r.method.lower(), r.pattern.pattern, r.auth)
@@ -343,10 +381,13 @@ def build() -> dict[str, Any]:
                         "schema": schema,
                     }
                 )
+        reply_schema: dict[str, Any] = keys[(op.reply, "serialization")]
+        if op.media != "application/json":
+            reply_schema = {"type": "string", "contentMediaType": op.media}
         responses: dict[str, Any] = {
             str(op.status): {
                 "description": STATUS_TEXT[op.status],
-                "content": {"application/json": {"schema": keys[(op.reply, "serialization")]}},
+                "content": {op.media: {"schema": reply_schema}},
             }
         }
         body_errors = (400, 413) if op.body is not None else ()
@@ -371,7 +412,9 @@ def build() -> dict[str, Any]:
             "x-entry-point": op.entry_point,
             "parameters": params,
             "responses": responses,
-            "security": [{}, {"firebase": []}] if op.auth == "optional" else [{"firebase": []}],
+            "security": [{}, {"firebase": []}]
+            if op.auth == "optional"
+            else ([] if op.auth == "none" else [{"firebase": []}]),
         }
         if op.auth == "instructor":
             operation["x-required-claim"] = "instructor"
@@ -401,6 +444,11 @@ def build() -> dict[str, Any]:
             {
                 "name": "review",
                 "description": "entry point `review`: the instructor's queue (`instructor` claim)",
+            },
+            {
+                "name": "certificates",
+                "description": "entry point `certificates`: public verification and the "
+                "learner's certificates",
             },
         ],
         "paths": paths,

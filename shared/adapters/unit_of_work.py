@@ -17,7 +17,9 @@ Documents:
 - ``users/{uid}/progress_events/{event_id}`` (created, never overwritten: a collision fails);
 - ``rate_limits/{uid}_upload_url``: ``{"stamps": [timestamps of recent upload URLs]}``;
 - ``audit_log/{submission_id}-{action}[-{generation}]``;
-- ``users/{uid}/notifications/{submission_id}-{decision}``.
+- ``users/{uid}/notifications/{submission_id}-{decision}``;
+- ``certificates/{certificate_id}`` and ``users/{uid}/certificates/{pathway_id}`` (the link),
+  written together (:mod:`shared.services.certificates`); ``users/{uid}`` (the profile) read.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from shared.adapters.firestore import (
     run_transaction,
     to_document,
 )
+from shared.domain.certificates import Certificate, CertificateLink
 from shared.domain.models import (
+    LearnerProfile,
     ModuleProgress,
     PathwayProgress,
     ResourceProgress,
@@ -55,6 +59,7 @@ T = TypeVar("T")
 SUBMISSIONS = "submissions"
 RATE_LIMITS = "rate_limits"
 AUDIT_LOG = "audit_log"
+CERTIFICATES = "certificates"
 
 
 # ---- the mapping of learner documents (documents written by other flows may lack fields) --------
@@ -75,6 +80,14 @@ def pathway_progress(doc_id: str, data: dict[str, Any]) -> PathwayProgress:
 
 def submission(doc_id: str, data: dict[str, Any]) -> Submission:
     return from_document(Submission, "submission_id", doc_id, data)
+
+
+def certificate(doc_id: str, data: dict[str, Any]) -> Certificate:
+    return from_document(Certificate, "certificate_id", doc_id, data)
+
+
+def certificate_link(doc_id: str, data: dict[str, Any]) -> CertificateLink:
+    return from_document(CertificateLink, "pathway_id", doc_id, data)
 
 
 def _aware(value: Any) -> dt.datetime | None:
@@ -201,6 +214,26 @@ class FirestoreTx:
 
     def put_notification(self, uid: str, notification_id: str, data: dict[str, Any]) -> None:
         self.tx.set(self._one(uid, "notifications", notification_id), data)
+
+    # certificates
+    def certificate_link(self, uid: str, pathway_id: str) -> CertificateLink | None:
+        data = self._get(self._one(uid, CERTIFICATES, pathway_id))
+        return None if data is None else certificate_link(pathway_id, data)
+
+    def certificate(self, certificate_id: str) -> Certificate | None:
+        data = self._get(self.refs.db.collection(CERTIFICATES).document(certificate_id))
+        return None if data is None else certificate(certificate_id, data)
+
+    def learner_profile(self, uid: str) -> LearnerProfile | None:
+        data = self._get(self.refs.user(uid))
+        return None if data is None else from_document(LearnerProfile, "user_id", uid, data)
+
+    def put_certificate(self, cert: Certificate) -> None:
+        ref = self.refs.db.collection(CERTIFICATES).document(cert.certificate_id)
+        self.tx.set(ref, to_document(cert))
+
+    def put_certificate_link(self, uid: str, link: CertificateLink) -> None:
+        self.tx.set(self._one(uid, CERTIFICATES, link.pathway_id), to_document(link))
 
 
 class FirestoreUnitOfWork(LazyClient):

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from shared.domain.certificates import Certificate, CertificateLink
 from shared.domain.models import (
     LearnerProfile,
     Module,
@@ -71,6 +72,13 @@ class Tx(Protocol):
     def put_rate_stamps(self, uid: str, stamps: list[dt.datetime]) -> None: ...
     def put_audit(self, entry: AuditEntry) -> None: ...
     def put_notification(self, uid: str, notification_id: str, data: dict[str, Any]) -> None: ...
+
+    # certificates (shared.services.certificates)
+    def certificate_link(self, uid: str, pathway_id: str) -> CertificateLink | None: ...
+    def certificate(self, certificate_id: str) -> Certificate | None: ...
+    def learner_profile(self, uid: str) -> LearnerProfile | None: ...
+    def put_certificate(self, certificate: Certificate) -> None: ...
+    def put_certificate_link(self, uid: str, link: CertificateLink) -> None: ...
 
 
 class UnitOfWork(Protocol):
@@ -129,6 +137,18 @@ class ProgressStore(UnitOfWork, StatusReader, Protocol):
 
 class RollupStore(UnitOfWork, Protocol):
     """The rollups need only the unit of work (``shared.services.rollups``)."""
+
+
+class CertificateStore(UnitOfWork, Protocol):
+    """The certificates' unit of work and their plain reads (``shared.services.certificates``)."""
+
+    def get_certificate(self, certificate_id: str) -> Certificate | None:
+        """``certificates/{certificate_id}`` (one read by key)."""
+        ...
+
+    def certificate_links(self, uid: str, limit: int) -> list[CertificateLink]:
+        """Up to ``limit`` of ``users/{uid}/certificates/*`` (one query, outside transactions)."""
+        ...
 
 
 @dataclass

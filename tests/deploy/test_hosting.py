@@ -15,7 +15,7 @@ import pytest
 
 from deploy import files
 from deploy.plan import APIS, FIREBASE, Config, build_plan
-from functions import progress, registry, resources, review, uploads
+from functions import certificates, progress, registry, resources, review, uploads
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTING: dict[str, Any] = json.loads((ROOT / "firebase.json").read_text())["hosting"]
@@ -25,6 +25,7 @@ ROUTERS = {
     "uploads": uploads.router,
     "review": review.router,
 }
+ROUTERS["certificates"] = certificates.router
 
 
 def glob_regex(glob: str) -> re.Pattern[str]:

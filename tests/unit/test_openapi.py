@@ -19,7 +19,7 @@ def test_all_four_http_functions_are_described() -> None:
     spec = openapi.build()
     assert spec["openapi"] == "3.1.0"
     tags = {op["x-entry-point"] for path in spec["paths"].values() for op in path.values()}
-    assert tags == {"resources", "progress", "uploads", "review"}
+    assert tags == {"resources", "progress", "uploads", "review", "certificates"}
 
 
 def test_request_bodies_forbid_unknown_fields_and_carry_their_bounds() -> None:
