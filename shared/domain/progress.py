@@ -61,6 +61,27 @@ from shared.domain.models import (
 from shared.errors import Conflict
 
 COUNTING = frozenset({ResourceStatus.completed, ResourceStatus.submitted, ResourceStatus.reviewed})
+# Progress events that are a learner's (or their reviewer's) action: what "recent activity" shows.
+# Time heartbeats (``update``), drift repairs and housekeeping (expiry, invalid uploads) are not.
+# Every event carries ``activity: bool``, so the overview asks for
+# ``where activity == true order by at desc limit n`` (one page, firestore.indexes.json).
+ACTIVITY_ACTIONS = frozenset(
+    {
+        "start",
+        "complete",
+        "uncomplete",
+        "upload_recorded",
+        "submission_deleted",
+        "submission_reviewed",
+        "submission_revised",
+    }
+)
+
+
+def is_activity(action: str) -> bool:
+    return action in ACTIVITY_ACTIONS
+
+
 UPLOADED = frozenset({ResourceStatus.submitted, ResourceStatus.reviewed})
 MAX_MINUTES_PER_UPDATE = 1440
 
@@ -216,6 +237,7 @@ class Outcome:
     def event(self, at: dt.datetime) -> dict[str, Any]:
         return {
             "action": self.action.value,
+            "activity": is_activity(self.action.value),
             "resource_id": self.after.resource_id,
             "module_id": self.after.module_id,
             "pathway_id": self.after.pathway_id,

@@ -13,7 +13,6 @@ import {
   onSnapshot,
   orderBy,
   query,
-  startAfter,
   where,
 } from "firebase/firestore";
 import { $, h, setBar, when } from "./dom.js";
@@ -44,7 +43,15 @@ const UPLOAD_STATE = {
   expired: "The last upload never arrived. Please upload again.",
 };
 const TYPE_TEXT = { video: "Video", article: "Article", exercise: "Exercise", project: "Project", quiz: "Quiz" };
-const ACTION_TEXT = { start: "Started", complete: "Completed", uncomplete: "Reopened" };
+const ACTION_TEXT = {
+  start: "Started",
+  complete: "Completed",
+  uncomplete: "Reopened",
+  upload_recorded: "Uploaded work for",
+  submission_deleted: "Deleted a submission for",
+  submission_reviewed: "Work reviewed:",
+  submission_revised: "Review revised:",
+};
 
 export function createLearnerView({ db, api, ui }) {
   let uid = null;
@@ -195,24 +202,21 @@ export function createLearnerView({ db, api, ui }) {
   }
 
   /**
-   * The learner's last few starts, completions and reopenings. Time heartbeats are events too (one a
-   * minute of reading), so the newest events are read a page at a time until enough are found.
+   * The learner's last few actions. Every event says whether it is one (`activity`; time heartbeats
+   * are events too, one a minute of reading, and are not), so one indexed query reads just those.
+   * Events written before `activity` existed lack the field: only when that query finds fewer than
+   * wanted is one page of the newest events read too, and its actions merged in.
    */
-  async function recentEvents(wanted = 8, pageSize = 50, maxPages = 4) {
-    const found = [];
-    let after = null;
-    for (let page = 0; page < maxPages && found.length < wanted; page += 1) {
-      const snap = await getDocs(
-        query(
-          collection(db, "users", uid, "progress_events"),
-          orderBy("at", "desc"),
-          ...(after ? [startAfter(after)] : []),
-          limit(pageSize),
-        ),
-      );
-      found.push(...snap.docs.map((d) => d.data()).filter((e) => ACTION_TEXT[e.action]));
-      if (snap.docs.length < pageSize) break;
-      after = snap.docs[snap.docs.length - 1];
+  async function recentEvents(wanted = 8, legacyPage = 50) {
+    const marked = await getDocs(
+      query(collection(db, "users", uid, "progress_events"), where("activity", "==", true), orderBy("at", "desc"), limit(wanted)),
+    );
+    const found = marked.docs.map((d) => d.data()).filter((e) => ACTION_TEXT[e.action]);
+    if (marked.docs.length < wanted) {
+      const older = await getDocs(query(collection(db, "users", uid, "progress_events"), orderBy("at", "desc"), limit(legacyPage)));
+      const legacy = older.docs.map((d) => d.data()).filter((e) => e.activity === undefined && ACTION_TEXT[e.action]);
+      found.push(...legacy);
+      found.sort((a, b) => (b.at?.toMillis?.() ?? 0) - (a.at?.toMillis?.() ?? 0));
     }
     return found.slice(0, wanted);
   }
