@@ -61,5 +61,7 @@ export function makeApi(config, { getToken, onSignedOut }) {
     },
     review: (sid, body) => call("review", "POST", `/admin/submissions/${enc(sid)}/review`, body),
     bulkApprove: (body) => call("review", "POST", "/admin/submissions/bulk-review", body),
+    myCertificates: () => call("certificates", "GET", "/users/me/certificates"),
+    certificatePdfUrl: (id) => `${config.functions.certificates}/certificates/${enc(id)}.pdf`,
   };
 }

@@ -17,6 +17,7 @@ import {
 } from "firebase/firestore";
 import { $, h, setBar, when } from "./dom.js";
 import { describeAccepted, describeError, describeRefusal, formatBytes, NOTHING_DROPPED } from "./messages.js";
+import { showMyCertificates } from "./certificates.js";
 import { COUNTED, link, nextResource, parseRoute } from "./routes.js";
 import { formatMinutes, startHeartbeat } from "./timer.js";
 import { checkFile, droppedFiles, fileType, putFile, UploadCancelled } from "./upload.js";
@@ -163,6 +164,7 @@ export function createLearnerView({ db, api, ui }) {
     $("overview").dataset.ready = "true";
     $("overview").removeAttribute("aria-busy");
     showActivity(mine, titles);
+    showMyCertificates(api);
   }
 
   function renderCard(p, report) {
