@@ -61,21 +61,11 @@ from shared.domain.models import (
 from shared.errors import Conflict
 
 COUNTING = frozenset({ResourceStatus.completed, ResourceStatus.submitted, ResourceStatus.reviewed})
-# Progress events that are a learner's (or their reviewer's) action: what "recent activity" shows.
-# Time heartbeats (``update``), drift repairs and housekeeping (expiry, invalid uploads) are not.
-# Every event carries ``activity: bool``, so the overview asks for
-# ``where activity == true order by at desc limit n`` (one page, firestore.indexes.json).
-ACTIVITY_ACTIONS = frozenset(
-    {
-        "start",
-        "complete",
-        "uncomplete",
-        "upload_recorded",
-        "submission_deleted",
-        "submission_reviewed",
-        "submission_revised",
-    }
-)
+# Progress events that are a learner's own action: what the overview's "recent activity" shows.
+# Time heartbeats (``update``), the upload and review flow's changes (shown by their own views and
+# notifications) and drift repairs are not. Every event carries ``activity: bool``, so the overview
+# asks for ``where activity == true order by at desc limit n`` (one page, firestore.indexes.json).
+ACTIVITY_ACTIONS = frozenset({"start", "complete", "uncomplete"})
 
 
 def is_activity(action: str) -> bool:

@@ -44,15 +44,7 @@ const UPLOAD_STATE = {
   expired: "The last upload never arrived. Please upload again.",
 };
 const TYPE_TEXT = { video: "Video", article: "Article", exercise: "Exercise", project: "Project", quiz: "Quiz" };
-const ACTION_TEXT = {
-  start: "Started",
-  complete: "Completed",
-  uncomplete: "Reopened",
-  upload_recorded: "Uploaded work for",
-  submission_deleted: "Deleted a submission for",
-  submission_reviewed: "Work reviewed:",
-  submission_revised: "Review revised:",
-};
+const ACTION_TEXT = { start: "Started", complete: "Completed", uncomplete: "Reopened" };
 
 export function createLearnerView({ db, api, ui }) {
   let uid = null;
