@@ -16,7 +16,8 @@ link): exactly one live certificate per (learner, pathway).
 The public routes' cost is bounded: a verification or PDF reads one document by key (an unknown id
 is remembered for a minute per process, so a flood of made-up ids reads nothing more); replies
 carry ``Cache-Control: s-maxage`` so Hosting's CDN answers repeats; a process renders at most
-:data:`MAX_RENDERS` PDFs at once (else 503 with ``Retry-After``) and keeps the last
+:data:`MAX_RENDERS` PDFs at once (a request waits up to :data:`RENDER_WAIT` s for a slot, then
+503 with ``Retry-After``) and keeps the last
 :data:`PDF_CACHE` rendered ones (keyed by id and status, so a revocation renders anew).
 """
 
@@ -49,6 +50,7 @@ Clock = Callable[[], dt.datetime]
 Renderer = Callable[[CertificateVerification], bytes]
 
 MAX_RENDERS = 2  # PDFs rendered at once per process
+RENDER_WAIT = 2.0  # seconds a request waits for a free rendering slot before its 503
 PDF_CACHE = 128  # rendered PDFs kept per process
 MISS_SECONDS = 60.0  # how long a process remembers an unknown id
 MAX_MISSES = 10_000
@@ -209,10 +211,14 @@ def verification(
 
 
 class Pdfs:
-    """The process's bounded PDF rendering: at most ``renders`` at once, the last ``size`` kept."""
+    """The process's bounded PDF rendering: at most ``renders`` at once (a request waits up to
+    ``wait`` seconds for a slot, then 503), the last ``size`` kept."""
 
-    def __init__(self, renders: int = MAX_RENDERS, size: int = PDF_CACHE) -> None:
+    def __init__(
+        self, renders: int = MAX_RENDERS, size: int = PDF_CACHE, wait: float = RENDER_WAIT
+    ) -> None:
         self._slots = threading.BoundedSemaphore(renders)
+        self.wait = wait
         self._cache: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
         self._lock = threading.Lock()
         self.size = size
@@ -224,7 +230,7 @@ class Pdfs:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        if not self._slots.acquire(blocking=False):
+        if not self._slots.acquire(timeout=self.wait):
             raise Unavailable("too many certificates are being rendered; try again shortly")
         try:
             data = render(cert)

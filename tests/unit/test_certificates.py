@@ -209,7 +209,7 @@ def test_pdf_rendering_is_bounded_and_cached_by_status() -> None:
     store = FakeStore()
     store.state.pathways[(UID, PID)] = done()
     service.settle(store, FakeCatalog(), UID, PID, new_id=lambda: "cid1")
-    pdfs = service.Pdfs(renders=1, size=4)
+    pdfs = service.Pdfs(renders=1, size=4, wait=0.05)
     inside, release = threading.Event(), threading.Event()
 
     def slow(cert):  # type: ignore[no-untyped-def]
@@ -220,8 +220,8 @@ def test_pdf_rendering_is_bounded_and_cached_by_status() -> None:
     worker = threading.Thread(target=lambda: service.pdf(store, "cid1", "b", slow, pdfs))
     worker.start()
     assert inside.wait(5)
-    with pytest.raises(Unavailable):  # the one slot is busy: 503, not a queue
-        service.pdf(store, "cid1", "b", lambda c: b"other", service.Pdfs(0, 1))
+    with pytest.raises(Unavailable):  # the one slot stays busy past the wait: 503, not a queue
+        service.pdf(store, "cid1", "b", lambda c: b"other", pdfs)
     release.set()
     worker.join(5)
     assert service.pdf(store, "cid1", "b", lambda c: b"never", pdfs) == b"pdf valid"
