@@ -13,6 +13,13 @@
    as many of made-up ids.
 3. The PDF: the first render of 10 certificates, the same 10 again (the process's cache), and 8
    different ones requested at once (how many the per-process bound turned into 503).
+
+Measured on 2026-11-25 (local cloud, 2 cores shared with other local clouds): 40 learners, no
+faults: 40 of 40 issued, last action -> certificate valid p50 4.8 s / p95 6.3 s (three trigger hops
+through the bridge), 0 learners without exactly one live certificate; verification p50 21 ms /
+p95 47 ms (unknown ids p50 15 ms / p95 40 ms); PDF first render p50 6 ms, cached p50 4 ms.
+30 learners with ``--faults``: 30 of 30, p50 10.9 s / p95 12.9 s, 0 without exactly one; 8 PDFs at
+once 8 x 200.
 """
 
 from __future__ import annotations
