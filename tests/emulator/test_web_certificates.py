@@ -62,3 +62,20 @@ def test_certificate_pages_in_a_browser(stack: dict[str, Any]) -> None:
     ):
         assert any(name in s for s in shots), (name, shots)
     assert not any(s.startswith("FAILED") for s in shots), shots
+
+
+def test_verification_links_under_node() -> None:
+    node = shutil.which("node")
+    assert node, "node is required"
+    run = subprocess.run(
+        [node, "--test", str(ROOT / "web" / "tests" / "certificates.test.mjs")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert "# fail 0" in run.stdout, output
+    assert "# pass 0" not in run.stdout, output
