@@ -124,6 +124,15 @@ export async function showMyCertificates(api) {
   }
   const items = (reply && reply.certificates) || [];
   host.dataset.count = String(items.filter((c) => c.status === "valid").length);
+  // A completed pathway's card links to its certificate too.
+  for (const c of items.filter((x) => x.status === "valid")) {
+    const card = document.querySelector(`[data-testid="card-${CSS.escape(c.pathway_id)}"]`);
+    if (card && !card.querySelector(".cert-on-card")) {
+      card.append(
+        h("p", { class: "next cert-on-card" }, h("a", { href: verifyLink(c.certificate_id), "data-testid": `card-cert-${c.pathway_id}` }, "View your certificate")),
+      );
+    }
+  }
   host.replaceChildren(
     heading,
     items.length

@@ -152,6 +152,9 @@ async function journey(browser) {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForSelector('body[data-state="learner"]');
   await page.waitForSelector(`[data-testid="my-certificate-${PATHWAY}"][data-status="valid"]`);
+  // the completed pathway's card links to the certificate too
+  const onCard = await page.getByTestId(`card-cert-${PATHWAY}`).getAttribute("href");
+  check(onCard === `#/verify/${id}`, `the card links to ${onCard}`);
   await axeCheck(page, "overview with certificates");
   await shot(page, "overview-certificates");
 
