@@ -193,3 +193,50 @@ def test_concurrent_learners_under_duplicate_and_reordered_delivery_get_one_live
         assert set(link["previous_ids"]) == {c["id"] for c in stored} - {link["certificate_id"]}
         reply = requests.get(f"{api('certificates').base}/certificates/{live[0]['id']}", timeout=30)
         assert reply.json()["valid"] is True
+
+
+def test_recent_activity_is_one_indexed_page_of_actions_however_many_heartbeats(
+    api: Callable[[str], Any], db: Any, mint: Callable[..., str]
+) -> None:
+    """Events written by the real functions carry ``activity``: the overview's one query (actions
+    only, newest first) finds the start and the completion among 24 heartbeats sent from 4
+    threads at once."""
+    from google.cloud import firestore
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    uid = unique("active")
+    token = mint(uid)
+    progress = api("progress")
+    ok(progress.post(f"/users/me/resources/{VIDEO}/start", token=token))
+    errors: list[BaseException] = []
+
+    def beat() -> None:
+        try:
+            for _ in range(6):
+                body = {"progress_percentage": 50, "time_spent_minutes": 1}
+                ok(progress.put(f"/users/me/resources/{VIDEO}/progress", token=token, json=body))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    beaters = [threading.Thread(target=beat) for _ in range(4)]
+    for t in beaters:
+        t.start()
+    for t in beaters:
+        t.join()
+    assert errors == []
+    ok(progress.post(f"/users/me/resources/{VIDEO}/complete", token=token))
+    events = db.collection(f"users/{uid}/progress_events")
+    every = [s.to_dict() for s in events.stream()]
+    assert sorted(e["action"] for e in every) == sorted(["start", "complete"] + ["update"] * 24)
+    assert all(e["activity"] is (e["action"] != "update") for e in every)
+    assert (
+        ok(progress.get(f"/users/me/resources/{VIDEO}/progress", token=token))["time_spent_minutes"]
+        == 24
+    )
+    page = (
+        events.where(filter=FieldFilter("activity", "==", True))
+        .order_by("at", direction=firestore.Query.DESCENDING)
+        .limit(8)
+        .stream()
+    )
+    assert [s.to_dict()["action"] for s in page] == ["complete", "start"]
