@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from tests.emulator.rules_client import Emulator, Firestore, document_ids, is_denied
 from tests.emulator.test_firestore_rules import (
@@ -103,6 +105,26 @@ CASES = [
 ]
 
 
+def _first_wipe(client: Firestore, timeout: float = 120.0) -> None:
+    """The fresh JVM's first requests can take well over the client's 10 s on a loaded machine
+    (it compiles the rules on first use): wipe with a patient timeout, retrying until a deadline."""
+    url = (
+        f"http://{client.host}/emulator/v1/projects/{client.project}/databases/(default)/documents"
+    )
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            reply = requests.delete(url, timeout=60)
+            if reply.ok:
+                return
+            last = f"{reply.status_code} {reply.text[:200]}"
+        except requests.RequestException as exc:
+            last = repr(exc)
+        time.sleep(0.5)
+    raise AssertionError(f"the rules emulator never accepted a wipe within {timeout}s: {last}")
+
+
 @pytest.fixture(scope="module")
 def fs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Firestore]:
     log = tmp_path_factory.mktemp("certificate-rules") / "emulator.log"
@@ -110,7 +132,7 @@ def fs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Firestore]:
     emu.start()
     try:
         client = Firestore(HOST, PROJECT)
-        client.wipe()
+        _first_wipe(client)
         for path, data in SEED.items():
             client.put(path, data)
         probe = client.get(ALICE_LINK, TOKENS["A"])
