@@ -94,6 +94,10 @@ bench-cohort: install
 bench-exports: install
 	$(PY) -m bench.bench_exports $(BENCH_ARGS)
 
+.PHONY: bench-certificates
+bench-certificates: install
+	$(PY) -m bench.bench_certificates $(BENCH_ARGS)
+
 # The plan needs only python3: no credentials, network, gcloud or install.
 deploy-plan:
 	python3 -m deploy --project $(or $(PROJECT),my-project) --region $(REGION) --dry-run

@@ -4,6 +4,8 @@ Each module imports its Google client libraries lazily, so loading every entry p
 start little more than functions-framework itself.
 """
 
+from functions.certificate_trigger import on_pathway_progress_written
+from functions.certificates import certificates
 from functions.cohorts import cohorts
 from functions.dashboard import dashboard, on_cohort_member_written, on_dashboard_progress_written
 from functions.exports import exports
@@ -20,12 +22,14 @@ from shared.http import install_error_pages
 install_error_pages()  # JSON errors from the framework and the server too, never an HTML page
 
 __all__ = [
+    "certificates",
     "cohorts",
     "dashboard",
     "exports",
     "on_cohort_member_written",
     "on_dashboard_progress_written",
     "on_module_progress_written",
+    "on_pathway_progress_written",
     "on_resource_progress_written",
     "on_upload_finalized",
     "progress",

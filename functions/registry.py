@@ -11,6 +11,7 @@ from __future__ import annotations
 HTTP = ["resources", "progress", "uploads", "review"]
 HTTP += ["exports"]  # issue 12 item 5: a cohort's CSV and xAPI exports
 HTTP += ["cohorts"]  # issue 12: cohorts, enrolment, invite codes
+HTTP += ["certificates"]  # public verification + the learner's certificates
 # Task handlers: HTTP, called only by Cloud Tasks (or Cloud Scheduler) with the invoker's OIDC token.
 TASKS = ["task_expire_upload", "task_notify_learner", "task_reevaluate_learners", "task_reconcile"]
 # Firestore document.v1.written triggers: entry point -> document path pattern (Eventarc syntax).
@@ -18,6 +19,7 @@ FIRESTORE_TRIGGERS = {
     "on_resource_progress_written": "users/{uid}/resource_progress/{resource_id}",
     "on_module_progress_written": "users/{uid}/module_progress/{module_id}",
 }
+FIRESTORE_TRIGGERS["on_pathway_progress_written"] = "users/{uid}/pathway_progress/{pathway_id}"
 # Cloud Storage object.v1.finalized triggers, on the submissions bucket (SUBMISSIONS_BUCKET).
 STORAGE_TRIGGERS = ["on_upload_finalized"]
 # The cohort dashboard (issue 12 item 4): its HTTP API and the triggers that keep its aggregates.

@@ -85,6 +85,7 @@ BASE_PORTS = {
     "on_cohort_member_written": 8316,
     "exports": 8307,
 }
+BASE_PORTS.update({"certificates": 8308, "on_pathway_progress_written": 8315})
 
 PORTS = {name: port + PORT_OFFSET for name, port in BASE_PORTS.items()}
 

@@ -23,6 +23,7 @@ from shared.config import Settings, settings
 from shared.services.catalog import CachedCatalog
 from shared.services.ports import (
     CatalogReader,
+    CertificateStore,
     CohortStore,
     DashboardStore,
     ExportReads,
@@ -214,6 +215,17 @@ class Deps:
 
         base = os.environ.get("XAPI_BASE_IRI") or f"https://{self.settings.project_id}.web.app"
         return Sources(self.export_reads, self.profiles, self.catalog, base.rstrip("/"))
+
+    @property
+    def certificates(self) -> CertificateStore:
+        """Certificates (``certificates/{id}``, ``users/{uid}/certificates/{pathway_id}``)."""
+
+        def build() -> CertificateStore:
+            from shared.adapters.certificate_store import FirestoreCertificateStore
+
+            return FirestoreCertificateStore()
+
+        return self._get("certificates", build)
 
     def reconciler(self) -> Reconciler:
         """A fresh reconciler for one batch or run (its catalog is read once per run)."""

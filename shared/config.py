@@ -22,6 +22,9 @@ class Settings:
     signing_key_file: str | None
     storage_public_endpoint: str | None
     tasks_service_account: str | None
+    # The web page's origin, for the verification links of certificates (PUBLIC_WEB_URL; default:
+    # the first of CORS_ORIGINS, which is the page's origin).
+    public_web_url: str = ""
 
 
 def _functions_base() -> dict[str, str]:
@@ -57,4 +60,15 @@ def settings() -> Settings:
         signing_key_file=env.get("SIGNING_KEY_FILE"),
         storage_public_endpoint=env.get("STORAGE_PUBLIC_ENDPOINT"),
         tasks_service_account=env.get("TASKS_SERVICE_ACCOUNT") or _local_tasks_account(project),
+        public_web_url=_public_web_url(),
     )
+
+
+def _public_web_url() -> str:
+    explicit = os.environ.get("PUBLIC_WEB_URL", "").strip()
+    if explicit:
+        return explicit.rstrip("/")
+    origins = [
+        o.strip() for o in os.environ.get("CORS_ORIGINS", "http://127.0.0.1:8300").split(",")
+    ]
+    return next((o for o in origins if o and o != "*"), "").rstrip("/")

@@ -60,9 +60,6 @@ class Stream:
     filename: str | None = None
 
 
-Reply = BaseModel | dict[str, Any] | tuple[BaseModel | dict[str, Any], int] | Stream
-Handler = Callable[["Call"], Reply]
-
 PREFIXES = ("/api/v1",)
 MAX_BODY_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32
@@ -90,6 +87,25 @@ def json_depth(data: Any) -> int:
         deepest = max(deepest, depth)
         stack.extend((child, depth + 1) for child in children)
     return deepest
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A reply with its own content type and headers (a PDF, a cacheable JSON reply); CORS
+    headers are added as to every reply."""
+
+    body: bytes
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+
+    @classmethod
+    def json(cls, model: BaseModel, headers: dict[str, str]) -> Raw:
+        return cls(model.model_dump_json().encode(), "application/json", headers)
+
+
+Reply = BaseModel | dict[str, Any] | tuple[BaseModel | dict[str, Any], int] | Stream | Raw
+Handler = Callable[["Call"], Reply]
 
 
 @dataclass
@@ -178,6 +194,8 @@ class Router:
             payload, status = self._dispatch(request)
             if isinstance(payload, Stream):
                 return _stream(payload, cors)
+            if isinstance(payload, Raw):
+                return _respond_raw(payload, cors)
             return _respond(payload, status, cors)
         except AppError as exc:
             return _error(exc, cors)
@@ -214,6 +232,8 @@ class Router:
             if caller is not None:
                 keep_profile(caller)
             reply = route.handler(Call(request, params, caller))
+            if isinstance(reply, Raw):
+                return reply, reply.status
             status = 200
             if isinstance(reply, tuple):
                 reply, status = reply
@@ -310,6 +330,15 @@ def _stream(reply: Stream, headers: dict[str, str]) -> flask.Response:
         status=200,
         headers={**headers, **extra},
         mimetype=reply.mimetype,
+    )
+
+
+def _respond_raw(raw: Raw, cors: dict[str, str]) -> flask.Response:
+    import flask
+
+    headers = {**cors, **raw.headers}
+    return flask.Response(
+        raw.body, status=raw.status, headers=headers, content_type=raw.content_type
     )
 
 

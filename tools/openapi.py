@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
 
+from shared.domain.certificates import CertificateVerification, MyCertificates
 from shared.domain.models import ID_PATTERN
 from shared.domain.progress import (
     ListedModule,
@@ -76,15 +77,13 @@ class Op:
     method: Literal["get", "post", "put", "delete"]
     path: str
     summary: str
-    auth: Literal["required", "optional", "instructor"]
+    auth: Literal["required", "optional", "instructor", "admin", "none"]
     reply: type[BaseModel] | None  # None: a streamed file of ``media`` (an export)
-    auth: Literal["required", "optional", "instructor", "admin"]
-    reply: type[BaseModel]
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     status: int = 200
-    media: str = "application/json"
+    media: str = "application/json"  # another type: the reply is that file, not ``reply``
 
 
 ID_PARAMS = {
@@ -94,6 +93,7 @@ ID_PARAMS = {
     "submission_id": "A submission id (from upload-url or a listing)",
     "uid": "A learner's uid (Firebase Auth)",
     "cohort_id": "A cohort id",
+    "certificate_id": "A certificate id (unguessable; from the learner's list or a shared link)",
 }
 
 OPERATIONS = [
@@ -489,6 +489,39 @@ OPERATIONS += [
     ),
 ]
 
+OPERATIONS += [
+    Op(
+        "certificates",
+        "get",
+        "/certificates/{certificate_id}.pdf",
+        "The certificate as a PDF (name, pathway, completion date, id, verification link; a "
+        "revoked one says so). Public, no token",
+        "none",
+        CertificateVerification,
+        errors=(404,),
+        media="application/pdf",
+    ),
+    Op(
+        "certificates",
+        "get",
+        "/certificates/{certificate_id}",
+        "Public verification: the name, pathway and dates a certificate states and whether it "
+        "is `valid` or `revoked` (nothing else personal). No token",
+        "none",
+        CertificateVerification,
+        errors=(404,),
+    ),
+    Op(
+        "certificates",
+        "get",
+        "/users/me/certificates",
+        "The caller's certificates, one per completed (or once completed) pathway",
+        "required",
+        MyCertificates,
+        errors=(401,),
+    ),
+]
+
 ERROR_TEXT = {
     400: f"Invalid body, query or unknown fields (bodies: JSON objects nested at most "
     f"{MAX_JSON_DEPTH} levels)",
@@ -526,6 +559,7 @@ EDGE_STATUSES = tuple(s for s in EDGE_TEXT if s == 405 or s in _raised_statuses(
 
 def check_routes() -> list[str]:
     """Differences between :data:`OPERATIONS` and the functions' routers (empty when in step)."""
+    from functions.certificates import router as certificates_router
     from functions.cohorts import router as cohorts_router
     from functions.dashboard import router as dashboard_router
     from functions.exports import router as exports_router
@@ -542,6 +576,7 @@ def check_routes() -> list[str]:
         "resources": resources_router,
         "review": review_router,
         "uploads": uploads_router,
+        "certificates": certificates_router,
     }
     actual = {
         (name, r.method.lower(), r.pattern.pattern, r.auth)
@@ -591,11 +626,13 @@ def build() -> dict[str, Any]:
                         "schema": schema,
                     }
                 )
-        reply = (
-            {"type": "string", "description": f"A {op.media} file, sent as it is produced"}
-            if op.reply is None
-            else keys[(op.reply, "serialization")]
-        )
+        reply: dict[str, Any]
+        if op.reply is None:
+            reply = {"type": "string", "description": f"A {op.media} file, sent as it is produced"}
+        elif op.media != "application/json":
+            reply = {"type": "string", "contentMediaType": op.media}
+        else:
+            reply = keys[(op.reply, "serialization")]
         responses: dict[str, Any] = {
             str(op.status): {
                 "description": STATUS_TEXT[op.status],
@@ -624,7 +661,9 @@ def build() -> dict[str, Any]:
             "x-entry-point": op.entry_point,
             "parameters": params,
             "responses": responses,
-            "security": [{}, {"firebase": []}] if op.auth == "optional" else [{"firebase": []}],
+            "security": [{}, {"firebase": []}]
+            if op.auth == "optional"
+            else ([] if op.auth == "none" else [{"firebase": []}]),
         }
         if op.auth in ("instructor", "admin"):
             operation["x-required-claim"] = op.auth
@@ -667,6 +706,11 @@ def build() -> dict[str, Any]:
             {
                 "name": "cohorts",
                 "description": "entry point `cohorts`: cohorts, enrolment, invite codes",
+            },
+            {
+                "name": "certificates",
+                "description": "entry point `certificates`: public verification and the "
+                "learner's certificates",
             },
         ],
         "paths": paths,

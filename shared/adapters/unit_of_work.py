@@ -20,6 +20,8 @@ Documents:
 - ``users/{uid}/notifications/{submission_id}-{decision}``;
 - ``cohorts/{cohort_id}``, ``cohorts/{cohort_id}/members/{uid}``, ``memberships/{uid}`` and
   ``cohort_invites/{code_key}`` (:mod:`shared.domain.cohorts`).
+- ``certificates/{certificate_id}`` and ``users/{uid}/certificates/{pathway_id}`` (the link),
+  written together (:mod:`shared.services.certificates`); ``users/{uid}`` (the profile) read.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ from shared.adapters.firestore import (
     run_transaction,
     to_document,
 )
+from shared.domain.certificates import Certificate, CertificateLink
 from shared.domain.cohorts import Cohort, CohortMember, Invite, Membership
 from shared.domain.models import (
+    LearnerProfile,
     ModuleProgress,
     PathwayProgress,
     ResourceProgress,
@@ -58,6 +62,7 @@ T = TypeVar("T")
 SUBMISSIONS = "submissions"
 RATE_LIMITS = "rate_limits"
 AUDIT_LOG = "audit_log"
+CERTIFICATES = "certificates"
 
 
 # ---- the mapping of learner documents (documents written by other flows may lack fields) --------
@@ -78,6 +83,14 @@ def pathway_progress(doc_id: str, data: dict[str, Any]) -> PathwayProgress:
 
 def submission(doc_id: str, data: dict[str, Any]) -> Submission:
     return from_document(Submission, "submission_id", doc_id, data)
+
+
+def certificate(doc_id: str, data: dict[str, Any]) -> Certificate:
+    return from_document(Certificate, "certificate_id", doc_id, data)
+
+
+def certificate_link(doc_id: str, data: dict[str, Any]) -> CertificateLink:
+    return from_document(CertificateLink, "pathway_id", doc_id, data)
 
 
 def _aware(value: Any) -> dt.datetime | None:
@@ -259,6 +272,26 @@ class FirestoreTx:
 
     def put_invite(self, invite: Invite) -> None:
         self.tx.set(cohort_ref(self.refs.db, INVITES, invite.code_key), to_document(invite))
+
+    # certificates
+    def certificate_link(self, uid: str, pathway_id: str) -> CertificateLink | None:
+        data = self._get(self._one(uid, CERTIFICATES, pathway_id))
+        return None if data is None else certificate_link(pathway_id, data)
+
+    def certificate(self, certificate_id: str) -> Certificate | None:
+        data = self._get(self.refs.db.collection(CERTIFICATES).document(certificate_id))
+        return None if data is None else certificate(certificate_id, data)
+
+    def learner_profile(self, uid: str) -> LearnerProfile | None:
+        data = self._get(self.refs.user(uid))
+        return None if data is None else from_document(LearnerProfile, "user_id", uid, data)
+
+    def put_certificate(self, cert: Certificate) -> None:
+        ref = self.refs.db.collection(CERTIFICATES).document(cert.certificate_id)
+        self.tx.set(ref, to_document(cert))
+
+    def put_certificate_link(self, uid: str, link: CertificateLink) -> None:
+        self.tx.set(self._one(uid, CERTIFICATES, link.pathway_id), to_document(link))
 
 
 class FirestoreUnitOfWork(LazyClient):

@@ -87,6 +87,17 @@ from shared.domain.models import (
 from shared.errors import Conflict, InvalidArgument
 
 COUNTING = frozenset({ResourceStatus.completed, ResourceStatus.submitted, ResourceStatus.reviewed})
+# Progress events that are a learner's own action: what the overview's "recent activity" shows.
+# Time heartbeats (``update``), the upload and review flow's changes (shown by their own views and
+# notifications) and drift repairs are not. Every event carries ``activity: bool``, so the overview
+# asks for ``where activity == true order by at desc limit n`` (one page, firestore.indexes.json).
+ACTIVITY_ACTIONS = frozenset({"start", "complete", "uncomplete"})
+
+
+def is_activity(action: str) -> bool:
+    return action in ACTIVITY_ACTIONS
+
+
 UPLOADED = frozenset({ResourceStatus.submitted, ResourceStatus.reviewed})
 MAX_MINUTES_PER_UPDATE = 1440
 
@@ -330,6 +341,7 @@ class Outcome:
         return {
             **extra,
             "action": self.action.value,
+            "activity": is_activity(self.action.value),
             "resource_id": self.after.resource_id,
             "module_id": self.after.module_id,
             "pathway_id": self.after.pathway_id,

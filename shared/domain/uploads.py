@@ -45,7 +45,7 @@ from shared.domain.models import (
     SubmissionEntry,
     SubmissionStatus,
 )
-from shared.domain.progress import event_stamp, is_late
+from shared.domain.progress import event_stamp, is_activity, is_late
 from shared.errors import InvalidArgument, TooLarge, UnsupportedMediaType
 
 MAX_FILE_NAME_CHARS = 200
@@ -511,6 +511,7 @@ def progress_event(
     return event_id, {
         **extra,
         "action": action,
+        "activity": is_activity(action),
         "resource_id": after.resource_id,
         "module_id": after.module_id,
         "pathway_id": after.pathway_id,

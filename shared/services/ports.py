@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from shared.domain.certificates import Certificate, CertificateLink
 from shared.domain.cohorts import Cohort, CohortMember, Invite, Membership
 from shared.domain.dashboard import CohortInfo, MemberInfo, Row
 from shared.domain.models import (
@@ -86,6 +87,12 @@ class Tx(Protocol):
     def delete_member(self, cohort_id: str, uid: str) -> None: ...
     def put_membership(self, membership: Membership) -> None: ...
     def put_invite(self, invite: Invite) -> None: ...
+    # certificates (shared.services.certificates)
+    def certificate_link(self, uid: str, pathway_id: str) -> CertificateLink | None: ...
+    def certificate(self, certificate_id: str) -> Certificate | None: ...
+    def learner_profile(self, uid: str) -> LearnerProfile | None: ...
+    def put_certificate(self, certificate: Certificate) -> None: ...
+    def put_certificate_link(self, uid: str, link: CertificateLink) -> None: ...
 
 
 class UnitOfWork(Protocol):
@@ -154,6 +161,18 @@ class ProgressStore(UnitOfWork, StatusReader, Protocol):
 
 class RollupStore(UnitOfWork, Protocol):
     """The rollups need only the unit of work (``shared.services.rollups``)."""
+
+
+class CertificateStore(UnitOfWork, Protocol):
+    """The certificates' unit of work and their plain reads (``shared.services.certificates``)."""
+
+    def get_certificate(self, certificate_id: str) -> Certificate | None:
+        """``certificates/{certificate_id}`` (one read by key)."""
+        ...
+
+    def certificate_links(self, uid: str, limit: int) -> list[CertificateLink]:
+        """Up to ``limit`` of ``users/{uid}/certificates/*`` (one query, outside transactions)."""
+        ...
 
 
 @dataclass

@@ -15,7 +15,17 @@ import pytest
 
 from deploy import files
 from deploy.plan import APIS, FIREBASE, Config, build_plan
-from functions import cohorts, dashboard, exports, progress, registry, resources, review, uploads
+from functions import (
+    certificates,
+    cohorts,
+    dashboard,
+    exports,
+    progress,
+    registry,
+    resources,
+    review,
+    uploads,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTING: dict[str, Any] = json.loads((ROOT / "firebase.json").read_text())["hosting"]
@@ -28,6 +38,7 @@ ROUTERS = {
     "dashboard": dashboard.router,
     "exports": exports.router,
 }
+ROUTERS["certificates"] = certificates.router
 
 
 def glob_regex(glob: str) -> re.Pattern[str]:

@@ -128,7 +128,7 @@ def test_unknown_ids_are_404_without_echoing_other_users(cloud: dict[str, Any]) 
         _assert_clean_error(reply, 404)
 
 
-@pytest.mark.parametrize("fn", ["resources", "progress", "uploads", "review"])
+@pytest.mark.parametrize("fn", ["resources", "progress", "uploads", "review", "certificates"])
 def test_cors_preflight_and_headers_for_the_frontend_origin(cloud: dict[str, Any], fn: str) -> None:
     origin = cloud.get("web", "http://127.0.0.1:8300")
     preflight = requests.options(

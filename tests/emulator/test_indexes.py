@@ -244,7 +244,15 @@ QUERIES: tuple[QuerySpec, ...] = (
         equals=("user_id", "pathway_id"),
     ),
     QuerySpec(
-        "web: a learner's recent activity on the overview (newest first)",
+        "web: a learner's recent activity on the overview (actions only, newest first)",
+        used_by=LEARNER_JS,
+        collection="progress_events",
+        parent="users/{uid}",
+        equals=("activity",),
+        order_by=(("at", DESC),),
+    ),
+    QuerySpec(
+        "web: a learner's newest events, for events written before `activity` existed",
         used_by=LEARNER_JS,
         collection="progress_events",
         parent="users/{uid}",

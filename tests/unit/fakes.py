@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from shared.domain.certificates import Certificate, CertificateLink
 from shared.domain.cohorts import Cohort, CohortMember, Invite, Membership
 from shared.domain.models import (
     LearnerProfile,
@@ -59,6 +60,9 @@ class State:
     memberships: dict[str, Membership] = field(default_factory=dict)
     invites: dict[str, Invite] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)  # document paths, in commit order
+    certificates: dict[str, Certificate] = field(default_factory=dict)
+    certificate_links: dict[tuple[str, str], CertificateLink] = field(default_factory=dict)
+    profiles: dict[str, LearnerProfile] = field(default_factory=dict)
 
 
 class FakeTx:
@@ -202,6 +206,28 @@ class FakeTx:
         key = invite.code_key
         self._write(f"cohort_invites/{key}", lambda s: s.invites.__setitem__(key, invite))
 
+    # certificates
+    def certificate_link(self, uid: str, pathway_id: str) -> CertificateLink | None:
+        self._read()
+        return self.state.certificate_links.get((uid, pathway_id))
+
+    def certificate(self, certificate_id: str) -> Certificate | None:
+        self._read()
+        return self.state.certificates.get(certificate_id)
+
+    def learner_profile(self, uid: str) -> LearnerProfile | None:
+        self._read()
+        return self.state.profiles.get(uid)
+
+    def put_certificate(self, certificate: Certificate) -> None:
+        cid = certificate.certificate_id
+        self._write(f"certificates/{cid}", lambda s: s.certificates.__setitem__(cid, certificate))
+
+    def put_certificate_link(self, uid: str, link: CertificateLink) -> None:
+        key = (uid, link.pathway_id)
+        path = f"users/{uid}/certificates/{link.pathway_id}"
+        self._write(path, lambda s: s.certificate_links.__setitem__(key, link))
+
 
 class FakeStore:
     """The unit of work and the plain reads of the ``SubmissionStore`` and ``ProgressStore``
@@ -224,6 +250,15 @@ class FakeStore:
 
     def get_submission(self, submission_id: str) -> Submission | None:
         return self.state.submissions.get(submission_id)
+
+    def get_certificate(self, certificate_id: str) -> Certificate | None:
+        self.key_reads += 1
+        return self.state.certificates.get(certificate_id)
+
+    def certificate_links(self, uid: str, limit: int) -> list[CertificateLink]:
+        self.queries += 1
+        links = [v for (u, _), v in sorted(self.state.certificate_links.items()) if u == uid]
+        return links[:limit]
 
     def get_resource(self, resource_id: str) -> Resource | None:
         return self.catalog_resources.get(resource_id)

@@ -107,5 +107,7 @@ export function makeApi(config, { getToken, onSignedOut }) {
       return file("exports", `/cohorts/${enc(cid)}/exports/${kind}${qs ? `?${qs}` : ""}`);
     },
     cohortList: () => call("cohorts", "GET", "/cohorts?limit=200"),
+    myCertificates: () => call("certificates", "GET", "/users/me/certificates"),
+    certificatePdfUrl: (id) => `${config.functions.certificates}/certificates/${enc(id)}.pdf`,
   };
 }

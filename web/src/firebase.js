@@ -6,7 +6,7 @@ import { initializeApp } from "firebase/app";
 import { connectAuthEmulator, getAuth } from "firebase/auth";
 import { connectFirestoreEmulator, getFirestore } from "firebase/firestore";
 
-const HTTP_FUNCTIONS = ["resources", "progress", "uploads", "review", "dashboard", "exports", "cohorts"];
+const HTTP_FUNCTIONS = ["resources", "progress", "uploads", "review", "dashboard", "exports", "cohorts", "certificates"];
 export const API_PREFIX = "/api/v1";
 
 // The configuration of a page served by Firebase Hosting, from the project's init.json.

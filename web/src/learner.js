@@ -13,12 +13,12 @@ import {
   onSnapshot,
   orderBy,
   query,
-  startAfter,
   where,
 } from "firebase/firestore";
 import { $, h, setBar, when } from "./dom.js";
 import { createNotifications } from "./notifications.js";
 import { describeAccepted, describeError, describeRefusal, formatBytes, NOTHING_DROPPED } from "./messages.js";
+import { showMyCertificates } from "./certificates.js";
 import { COUNTED, link, nextResource, parseRoute } from "./routes.js";
 import { formatMinutes, startHeartbeat } from "./timer.js";
 import { renderScore, ruleState, ruleTags } from "./rules.js";
@@ -161,6 +161,7 @@ export function createLearnerView({ db, api, ui }) {
     $("overview").dataset.ready = "true";
     $("overview").removeAttribute("aria-busy");
     showActivity(mine, titles);
+    showMyCertificates(api);
   }
 
   function renderCard(p, report) {
@@ -200,24 +201,21 @@ export function createLearnerView({ db, api, ui }) {
   }
 
   /**
-   * The learner's last few starts, completions and reopenings. Time heartbeats are events too (one a
-   * minute of reading), so the newest events are read a page at a time until enough are found.
+   * The learner's last few actions. Every event says whether it is one (`activity`; time heartbeats
+   * are events too, one a minute of reading, and are not), so one indexed query reads just those.
+   * Events written before `activity` existed lack the field: only when that query finds fewer than
+   * wanted is one page of the newest events read too, and its actions merged in.
    */
-  async function recentEvents(wanted = 8, pageSize = 50, maxPages = 4) {
-    const found = [];
-    let after = null;
-    for (let page = 0; page < maxPages && found.length < wanted; page += 1) {
-      const snap = await getDocs(
-        query(
-          collection(db, "users", uid, "progress_events"),
-          orderBy("at", "desc"),
-          ...(after ? [startAfter(after)] : []),
-          limit(pageSize),
-        ),
-      );
-      found.push(...snap.docs.map((d) => d.data()).filter((e) => ACTION_TEXT[e.action]));
-      if (snap.docs.length < pageSize) break;
-      after = snap.docs[snap.docs.length - 1];
+  async function recentEvents(wanted = 8, legacyPage = 50) {
+    const marked = await getDocs(
+      query(collection(db, "users", uid, "progress_events"), where("activity", "==", true), orderBy("at", "desc"), limit(wanted)),
+    );
+    const found = marked.docs.map((d) => d.data()).filter((e) => ACTION_TEXT[e.action]);
+    if (marked.docs.length < wanted) {
+      const older = await getDocs(query(collection(db, "users", uid, "progress_events"), orderBy("at", "desc"), limit(legacyPage)));
+      const legacy = older.docs.map((d) => d.data()).filter((e) => e.activity === undefined && ACTION_TEXT[e.action]);
+      found.push(...legacy);
+      found.sort((a, b) => (b.at?.toMillis?.() ?? 0) - (a.at?.toMillis?.() ?? 0));
     }
     return found.slice(0, wanted);
   }

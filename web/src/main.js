@@ -1,6 +1,7 @@
 // The page: sign in, then the learner's or the instructor's view by the token's `instructor` claim.
 import { onIdTokenChanged, signInWithEmailAndPassword, signOut } from "firebase/auth";
 import { makeApi } from "./api.js";
+import { createVerifyPage } from "./certificates.js";
 import { $ } from "./dom.js";
 import { connect, loadConfig } from "./firebase.js";
 import { createInstructorView } from "./instructor.js";
@@ -31,6 +32,10 @@ async function boot() {
     ui.error(`The page cannot start: ${describeError(err)}`);
     return;
   }
+  // The public certificate page (#/verify/{id}) needs no sign-in; it hides the rest while shown.
+  const verify = createVerifyPage({ config });
+  window.addEventListener("hashchange", () => verify.route(location.hash));
+  verify.route(location.hash);
   const { auth, db } = connect(config);
   let signingOut = false;
   const api = makeApi(config, {
