@@ -41,6 +41,7 @@ def pending(call: Call) -> service.PendingPage:
 def decided(call: Call) -> service.DecidedPage:
     d = deps()
     return service.decided_queue(
+        call.me,
         call.query(service.DecidedQuery),
         store=d.submissions,
         profiles=d.profiles,
@@ -81,13 +82,12 @@ def revise_one(call: Call) -> SubmissionView:
 
 
 # ---- excusing a learner from a resource (shared.services.progress.excuse) ----
-# Authorization: the instructor claim, as every route of this function (``auth="instructor"``);
-# a per-learner scope check (instructor of the learner's cohort) belongs in ``_learner`` below.
+# Authorization: the instructor claim, as every route of this function (``auth="instructor"``),
+# and the learner in the caller's cohorts (shared.services.access, checked in the transaction).
 
 
 def _learner(call: Call) -> tuple[str, str]:
-    """The learner and resource a route names (the one place to check the caller may act on
-    that learner)."""
+    """The learner and resource a route names."""
     return known_id(call.params["uid"], "learner"), call.params["resource_id"]
 
 

@@ -110,16 +110,23 @@ class FirestoreSubmissionStore(FirestoreUnitOfWork):
             return [submission(s.id, s.to_dict() or {}) for s in query.limit(limit).stream()]
 
     def decided(
-        self, status: SubmissionStatus, limit: int, after: tuple[dt.datetime, str] | None
+        self,
+        status: SubmissionStatus,
+        limit: int,
+        after: tuple[dt.datetime, str] | None,
+        *,
+        instructor: str | None = None,
     ) -> list[Submission]:
         from google.cloud import firestore
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        query: Any = (
-            self.db.collection(SUBMISSIONS)
-            .where(filter=FieldFilter("status", "==", status.value))
-            .order_by("reviewed_at", direction=firestore.Query.DESCENDING)
-            .order_by("submission_id", direction=firestore.Query.DESCENDING)
+        query: Any = self.db.collection(SUBMISSIONS).where(
+            filter=FieldFilter("status", "==", status.value)
+        )
+        if instructor is not None:
+            query = query.where(filter=FieldFilter("instructor_uids", "array_contains", instructor))
+        query = query.order_by("reviewed_at", direction=firestore.Query.DESCENDING).order_by(
+            "submission_id", direction=firestore.Query.DESCENDING
         )
         if after is not None:
             query = query.start_after({"reviewed_at": after[0], "submission_id": after[1]})

@@ -124,10 +124,16 @@ class SubmissionStore(UnitOfWork, Protocol):
         ...
 
     def decided(
-        self, status: SubmissionStatus, limit: int, after: tuple[dt.datetime, str] | None
+        self,
+        status: SubmissionStatus,
+        limit: int,
+        after: tuple[dt.datetime, str] | None,
+        *,
+        instructor: str | None = None,
     ) -> list[Submission]:
         """Submissions with ``status`` (approved or rejected), the latest decision first
-        (``reviewed_at``, then id, descending), after the cursor ``after``."""
+        (``reviewed_at``, then id, descending), after the cursor ``after``; with ``instructor``,
+        only those of that instructor's learners (``instructor_uids`` array-contains)."""
         ...
 
     def indexes(

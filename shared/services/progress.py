@@ -42,6 +42,7 @@ from shared.domain.progress import (
 )
 from shared.services import audit
 from shared.services import catalog as cat
+from shared.services.access import require_supervision
 from shared.services.ports import CatalogReader, ProgressStore, Tx
 
 Clock = Callable[[], dt.datetime]
@@ -175,6 +176,9 @@ def _excuse(
     decide = rules.excuse if action == Action.excuse else rules.unexcuse
 
     def work(tx: Tx) -> Outcome:
+        # An instructor acts only on the learners of their cohorts (404 otherwise), checked in the
+        # transaction that writes, as the review routes do.
+        require_supervision(me, uid, tx, what=f"learner {uid}")
         current = tx.progress(uid, res.resource_id)
         now = clock()
         if current is not None and current.updated_at is not None and now <= current.updated_at:

@@ -382,6 +382,7 @@ _DECISION_FIELDS |= {"revision_reason"}
 
 
 def decided_queue(
+    me: Caller,
     query: DecidedQuery,
     *,
     store: SubmissionStore,
@@ -389,9 +390,14 @@ def decided_queue(
     catalog: CatalogReader,
 ) -> DecidedPage:
     """Approved (or rejected) submissions, the latest decision first: one bounded query (a page
-    of at most :data:`MAX_PAGE`), then the same reads by key as the pending queue."""
+    of at most :data:`MAX_PAGE`), then the same reads by key as the pending queue. An instructor
+    sees the decisions on their cohorts' learners (``instructor_uids``, as the pending queue); an
+    admin everyone's."""
     after = decode_cursor(query.cursor) if query.cursor else None
-    subs = store.decided(SubmissionStatus(query.status), query.limit + 1, after)
+    instructor = None if me.admin else me.uid
+    subs = store.decided(
+        SubmissionStatus(query.status), query.limit + 1, after, instructor=instructor
+    )
     page, more = subs[: query.limit], len(subs) > query.limit
     last = page[-1] if page else None
     next_cursor = None

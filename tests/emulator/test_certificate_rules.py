@@ -51,6 +51,9 @@ def _link(cert_id: str) -> dict[str, Any]:
 
 
 SEED: dict[str, dict[str, Any]] = {
+    # ivy ("I") teaches alice's cohort, otto ("O") bob's (shared/domain/cohorts.py)
+    "memberships/alice": {"uid": "alice", "cohort_ids": ["c-a"], "instructor_uids": ["ivy"]},
+    "memberships/bob": {"uid": "bob", "cohort_ids": ["c-b"], "instructor_uids": ["otto"]},
     f"users/alice/certificates/{PATHWAY}": _link(CERT),
     f"users/bob/certificates/{PATHWAY}": _link("bobsCertificateId00000"),
     f"certificates/{CERT}": {
@@ -69,6 +72,8 @@ CASES = [
     allow("own-link-get-A", "A", "get", ALICE_LINK, ids=ids(PATHWAY)),
     allow("own-links-list-A", "A", "list", "users/alice/certificates", ids=ids(PATHWAY)),
     allow("link-get-instructor", "I", "get", ALICE_LINK, ids=ids(PATHWAY)),
+    allow("link-get-admin", "ADM", "get", ALICE_LINK, ids=ids(PATHWAY)),
+    deny("link-get-instructor-of-another-cohort", "O", "get", ALICE_LINK),
     deny("other-link-get-B", "B", "get", ALICE_LINK),
     deny("other-links-list-B", "B", "list", "users/alice/certificates"),
     deny("link-get-fake-instructor", "fake-instructor", "get", ALICE_LINK),

@@ -22,7 +22,7 @@ from shared.adapters.firestore import to_document
 from shared.domain.models import Module, Pathway, Resource, ResourceType
 from tests.emulator.test_concurrency_e2e import at_once
 from tests.emulator.test_submissions_e2e import PDF, Learner
-from tests.helpers import unique, wait_for
+from tests.helpers import enrol_in_cohort, unique, wait_for
 
 pytestmark = pytest.mark.cloud
 
@@ -152,11 +152,17 @@ def approve(review: Any, teacher: str, submission: dict[str, Any]) -> requests.R
 
 
 def test_each_rule_completes_only_when_met_and_the_approval_finishes_the_pathway(
-    api: Callable[[str], Any], db: Any, mint: Callable[..., str], course: Course
+    api: Callable[[str], Any],
+    db: Any,
+    mint: Callable[..., str],
+    course: Course,
+    stack: dict[str, Any],
 ) -> None:
     me = Learner(unique("u"), api, mint, db)
     progress, review = api("progress"), api("review")
-    teacher = mint(unique("teacher"), instructor=True)
+    teacher_uid = unique("teacher")
+    teacher = mint(teacher_uid, instructor=True)
+    enrol_in_cohort(stack, [me.uid], instructors=[teacher_uid])
 
     # manual: the check-off
     assert ok(progress.post(f"/users/me/resources/{course.manual}/complete", token=me.token))[
@@ -228,17 +234,24 @@ def test_each_rule_completes_only_when_met_and_the_approval_finishes_the_pathway
 
 
 def test_excuse_is_instructor_only_audited_and_leaves_the_count(
-    api: Callable[[str], Any], db: Any, mint: Callable[..., str], course: Course
+    api: Callable[[str], Any],
+    db: Any,
+    mint: Callable[..., str],
+    course: Course,
+    stack: dict[str, Any],
 ) -> None:
     uid = unique("u")
     token = mint(uid)
     progress, review = api("progress"), api("review")
     teacher_uid = unique("teacher")
     teacher = mint(teacher_uid, instructor=True)
+    enrol_in_cohort(stack, [uid], instructors=[teacher_uid])
     ok(progress.post(f"/users/me/resources/{course.manual}/complete", token=token))
     wait_module(db, uid, course, 1, 4)
     path = f"/admin/users/{uid}/resources/{course.project}/excuse"
     error(review.post(path, token=token, json={"reason": "x"}), 403)
+    stranger = mint(unique("other-teacher"), instructor=True)  # teaches other cohorts: 404
+    error(review.post(path, token=stranger, json={"reason": "x"}), 404)
     error(review.post(path, token=teacher, json={}), 400)
     error(review.post(path, token=teacher, json={"reason": "  "}), 400)
     error(review.post(path, token=teacher, json={"reason": "x", "extra": 1}), 400)
@@ -301,10 +314,16 @@ def test_two_tabs_heartbeats_crossing_min_time_complete_it_exactly_once(
 
 
 def test_an_approval_completes_an_approved_resource_while_the_learner_acts(
-    api: Callable[[str], Any], db: Any, mint: Callable[..., str], course: Course
+    api: Callable[[str], Any],
+    db: Any,
+    mint: Callable[..., str],
+    course: Course,
+    stack: dict[str, Any],
 ) -> None:
     me = Learner(unique("u"), api, mint, db)
-    teacher = mint(unique("teacher"), instructor=True)
+    teacher_uid = unique("teacher")
+    teacher = mint(teacher_uid, instructor=True)
+    enrol_in_cohort(stack, [me.uid], instructors=[teacher_uid])
     grant = me.upload(course.project, "work.pdf", "application/pdf", PDF)
     submission = me.wait_status(grant["submission_id"], "uploaded", timeout=SETTLE)
     me.wait_resource(course.project, "submitted", timeout=SETTLE)
@@ -336,11 +355,17 @@ def test_an_approval_completes_an_approved_resource_while_the_learner_acts(
 
 
 def test_excuses_racing_completions_leave_exact_module_numbers(
-    api: Callable[[str], Any], db: Any, mint: Callable[..., str], course: Course
+    api: Callable[[str], Any],
+    db: Any,
+    mint: Callable[..., str],
+    course: Course,
+    stack: dict[str, Any],
 ) -> None:
     learners = [unique("u") for _ in range(4)]
     tokens = {uid: mint(uid) for uid in learners}
-    teacher = mint(unique("teacher"), instructor=True)
+    teacher_uid = unique("teacher")
+    teacher = mint(teacher_uid, instructor=True)
+    enrol_in_cohort(stack, learners, instructors=[teacher_uid])
     clients = [(api("progress"), api("review")) for _ in range(12)]
 
     def act(i: int) -> requests.Response:

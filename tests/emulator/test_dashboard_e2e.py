@@ -158,7 +158,7 @@ def test_concurrent_learners_under_duplicate_and_reordered_delivery_leave_zero_d
                 ok(
                     review.post(
                         f"/admin/submissions/{grant['submission_id']}/review",
-                        token=mint(unique("reviewer"), instructor=True),
+                        token=mint(unique("reviewer"), extra={"admin": True}),
                         json={
                             "decision": "approve",
                             "generation": seen["gcs_generation"],

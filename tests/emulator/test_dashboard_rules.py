@@ -131,7 +131,7 @@ def fs(stack: dict[str, Any]) -> Firestore:
     for path, data in SEED.items():
         client.put(path, data)
     # the emulator enforces OUR rules for emulator tokens in this project
-    probe = client.get("cohorts/c1", TOKENS["root"])
+    probe = client.get(f"cohorts/c1/dashboard/{PID}/rows/alice", TOKENS["root"])
     assert is_denied(probe), (probe.status_code, probe.text)
     return client
 

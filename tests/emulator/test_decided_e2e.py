@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.emulator.test_submissions_e2e import IMG_PROJECT, PDF, Learner
-from tests.helpers import unique
+from tests.helpers import enrol_in_cohort, unique
 
 pytestmark = pytest.mark.cloud
 
@@ -37,13 +37,15 @@ def decided(review: Any, token: str, status: str, limit: int = 2) -> list[dict[s
 
 
 def test_recent_decisions_newest_first_with_context_and_revisions(
-    api: Any, mint: Callable[..., str], db: Any
+    api: Any, mint: Callable[..., str], db: Any, stack: dict[str, Any]
 ) -> None:
     review = api("review")
-    teacher = mint(unique("teach"), instructor=True)
+    teacher_uid = unique("teach")
+    teacher = mint(teacher_uid, instructor=True)
     ann = Learner(unique("ann"), api, mint, db)
     ann.token = mint(ann.uid, extra={"name": "Ann Decided"})
     bob = Learner(unique("bob"), api, mint, db)
+    enrol_in_cohort(stack, [ann.uid, bob.uid], instructors=[teacher_uid])
     first, gen1 = uploaded(ann)
     second, gen2 = uploaded(bob)
     body = {"decision": "approve", "generation": gen1, "grade": 70, "comments": "ok"}
@@ -63,6 +65,10 @@ def test_recent_decisions_newest_first_with_context_and_revisions(
         "Illustrate a short story",
     )
     assert mine["reviewed_by"]
+    # an instructor of other cohorts sees none of these decisions
+    stranger = mint(unique("other-teach"), instructor=True)
+    seen = {i["submission_id"] for i in decided(review, stranger, "approved")}
+    assert seen.isdisjoint({first, second})
 
     revise = {"decision": "reject", "revision": 0, "grade": 20, "comments": "redo", "reason": "r"}
     reply = review.post(f"/admin/submissions/{first}/revise", token=teacher, json=revise)

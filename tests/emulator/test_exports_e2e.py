@@ -52,9 +52,20 @@ def make_cohort(db: Any, instructors: list[str], members: list[str]) -> str:
             "updated_at": now,
         }
     )
-    for start in range(0, len(members), 400):
+    # the cohort layout of shared/domain/cohorts.py, written directly (a cohort of 131 learners in
+    # a few batches): the members documents and each learner's membership (fresh learners)
+    for start in range(0, len(members), 200):
         batch = db.batch()
-        for uid in members[start : start + 400]:
+        for uid in members[start : start + 200]:
+            batch.set(
+                db.document(f"memberships/{uid}"),
+                {
+                    "uid": uid,
+                    "cohort_ids": [cid],
+                    "instructor_uids": instructors,
+                    "updated_at": now,
+                },
+            )
             batch.set(
                 db.document(f"cohorts/{cid}/members/{uid}"),
                 {

@@ -122,6 +122,14 @@ QUERIES: tuple[QuerySpec, ...] = (
         order_by=(("reviewed_at", DESC), ("submission_id", DESC)),
     ),
     QuerySpec(
+        "an instructor's recent decisions (their learners: instructor_uids), the latest first",
+        used_by=f"{SUBMISSION_STORE}:FirestoreSubmissionStore.decided",
+        collection="submissions",
+        equals=("status",),
+        contains="instructor_uids",
+        order_by=(("reviewed_at", DESC), ("submission_id", DESC)),
+    ),
+    QuerySpec(
         "a learner's submissions for one resource",
         used_by=f"{SUBMISSION_STORE}:FirestoreSubmissionStore.list_submissions",
         collection="submissions",
@@ -171,6 +179,7 @@ QUERIES: tuple[QuerySpec, ...] = (
         "dashboard: the cohorts listing an instructor (instructor_uids array_contains)",
         used_by="shared/adapters/dashboard_store.py:FirestoreDashboardStore.cohorts_of",
         collection="cohorts",
+        contains="instructor_uids",
     ),
     # The web page reads Firestore directly (Firebase JS SDK, under firestore.rules).
     QuerySpec(

@@ -296,11 +296,20 @@ class FakeStore:
         return subs[:limit]
 
     def decided(
-        self, status: SubmissionStatus, limit: int, after: tuple[dt.datetime, str] | None
+        self,
+        status: SubmissionStatus,
+        limit: int,
+        after: tuple[dt.datetime, str] | None,
+        *,
+        instructor: str | None = None,
     ) -> list[Submission]:
         self.queries += 1
         subs = sorted(
-            (s for s in self.state.submissions.values() if s.status == status),
+            (
+                s
+                for s in self.state.submissions.values()
+                if s.status == status and (instructor is None or instructor in s.instructor_uids)
+            ),
             key=lambda s: (s.reviewed_at or T0, s.submission_id),
             reverse=True,
         )

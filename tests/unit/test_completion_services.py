@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from shared.domain.cohorts import Membership
 from shared.domain.identity import Caller
 from shared.domain.models import CompletionRule, Resource, ResourceStatus
 from shared.domain.progress import ProgressUpdate
@@ -44,7 +45,25 @@ def catalog() -> FakeCatalog:
 
 @pytest.fixture
 def store() -> FakeStore:
-    return FakeStore()
+    """The learner u1 is in a cohort TEACHER teaches (an instructor acts on those learners only)."""
+    fake = FakeStore()
+    fake.state.memberships["u1"] = Membership(
+        uid="u1", cohort_ids=["c1"], instructor_uids=["teacher"]
+    )
+    return fake
+
+
+def test_an_instructor_cannot_excuse_a_learner_outside_their_cohorts(
+    catalog: FakeCatalog, store: FakeStore
+) -> None:
+    stranger = Caller("stranger", instructor=True)
+    with pytest.raises(NotFound, match="no learner u1"):
+        service.excuse(catalog, store, stranger, "u1", "quiz", ExcuseRequest(reason="x"))
+    with pytest.raises(NotFound, match="no learner u2"):  # and no document for an unknown uid
+        service.excuse(catalog, store, TEACHER, "u2", "quiz", ExcuseRequest(reason="x"))
+    assert store.state.progress == {}
+    admin = Caller("root", admin=True)
+    assert service.excuse(catalog, store, admin, "u1", "quiz", ExcuseRequest(reason="x")).excused
 
 
 def heartbeat(

@@ -21,6 +21,7 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { joinDemoCohort } from "./cohorts.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SHOTS = join(ROOT, ".local", "screenshots");
@@ -140,44 +141,6 @@ async function signUp(email, password) {
   const body = await reply.json();
   if (!reply.ok) throw new Error(`signUp ${email}: ${reply.status} ${JSON.stringify(body)}`);
   return { email, password, uid: body.localId, idToken: body.idToken };
-}
-
-// The seeded instructor sees only the learners of its cohorts: an admin (an unsigned emulator token,
-// as `python -m localcloud.tokens root --admin` mints) creates an invite code for the seeded demo
-// cohort, and the learner joins it through the API, as a learner would with a code they were given.
-function adminToken() {
-  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
-  const now = Math.floor(Date.now() / 1000);
-  const project = stack.project_id;
-  const claims = {
-    iss: `https://securetoken.google.com/${project}`,
-    aud: project,
-    auth_time: now - 10,
-    user_id: "web-e2e-admin",
-    sub: "web-e2e-admin",
-    iat: now - 10,
-    exp: now + 3600,
-    admin: true,
-    firebase: { identities: {}, sign_in_provider: "custom" },
-  };
-  return `${b64({ alg: "none", typ: "JWT" })}.${b64(claims)}.`;
-}
-
-async function joinDemoCohort(learner) {
-  const cohorts = stack.functions.cohorts;
-  const made = await fetch(`${cohorts}/cohorts/demo-cohort/invites`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${adminToken()}`, "Content-Type": "application/json" },
-    body: JSON.stringify({ max_uses: 1, expires_in_seconds: 600 }),
-  });
-  if (made.status !== 201) throw new Error(`invite: ${made.status} ${await made.text()}`);
-  const { code } = await made.json();
-  const joined = await fetch(`${cohorts}/cohorts/join`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${learner.idToken}`, "Content-Type": "application/json" },
-    body: JSON.stringify({ code }),
-  });
-  if (joined.status !== 200) throw new Error(`join: ${joined.status} ${await joined.text()}`);
 }
 
 async function openPage(browser, label, { clock = false } = {}) {
@@ -335,7 +298,7 @@ async function journey(browser) {
   const first = await signUp(`web-a-${RUN}@example.com`, "web-pass-1");
   const second = await signUp(`web-b-${RUN}@example.com`, "web-pass-2");
   log(`learners ${first.uid} and ${second.uid}`);
-  await joinDemoCohort(first); // the seeded instructor teaches demo-cohort
+  await joinDemoCohort(stack, first); // the seeded instructor teaches demo-cohort
   log(`${first.uid} joined demo-cohort with an invite code`);
 
   step = "learner signs in and sees the overview";

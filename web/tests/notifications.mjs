@@ -15,6 +15,7 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { joinDemoCohort } from "./cohorts.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SHOTS = join(ROOT, ".local", "screenshots-notifications");
@@ -164,6 +165,7 @@ async function unreadCount(page, want) {
 async function journey(browser) {
   step = "a fresh learner uploads a project";
   const learner = await signUp(`notify-${RUN}@example.com`, "notify-pass-1");
+  await joinDemoCohort(stack, learner); // the seeded instructor teaches demo-cohort
   const sid = await uploadAsLearner(learner);
   log(`learner ${learner.uid}, submission ${sid}`);
 
