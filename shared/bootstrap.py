@@ -75,7 +75,9 @@ class Deps:
             from shared.adapters.progress_store import FirestoreCatalog
 
             ttl = float(os.environ.get("CATALOG_CACHE_SECONDS", "30"))
-            return CachedCatalog(FirestoreCatalog(), ttl=ttl)
+            inner = FirestoreCatalog()
+            # version-checked (issue 13): emptied when a rollup finds catalog_meta/version newer
+            return CachedCatalog(inner, ttl=ttl, version=inner.version)
 
         return self._get("catalog", build)
 
@@ -169,6 +171,15 @@ class Deps:
             return max(1, min(MAX_PAGE_SIZE, size))
 
         return self._get("reconcile_page_size", build)
+
+    @property
+    def reconcile_workers(self) -> int:
+        """``RECONCILE_WORKERS``: learners a reconcile batch handles at once (default 4, 1-16)."""
+
+        def build() -> int:
+            return max(1, min(16, int(os.environ.get("RECONCILE_WORKERS", "4"))))
+
+        return self._get("reconcile_workers", build)
 
     def reconciler(self) -> Reconciler:
         """A fresh reconciler for one batch or run (its catalog is read once per run)."""

@@ -17,7 +17,8 @@ Documents:
 - ``users/{uid}/progress_events/{event_id}`` (created, never overwritten: a collision fails);
 - ``rate_limits/{uid}_upload_url``: ``{"stamps": [timestamps of recent upload URLs]}``;
 - ``audit_log/{submission_id}-{action}[-{generation}]``;
-- ``users/{uid}/notifications/{submission_id}-{decision}``.
+- ``users/{uid}/notifications/{submission_id}-{decision}``;
+- ``catalog_meta/version``: ``{"version": n}``, read by key by every rollup transaction (issue 13).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ T = TypeVar("T")
 SUBMISSIONS = "submissions"
 RATE_LIMITS = "rate_limits"
 AUDIT_LOG = "audit_log"
+CATALOG_META, CATALOG_VERSION = "catalog_meta", "version"  # bumped by `catalog apply` (issue 13)
 
 
 # ---- the mapping of learner documents (documents written by other flows may lack fields) --------
@@ -168,6 +170,11 @@ class FirestoreTx:
 
     def notification_exists(self, uid: str, notification_id: str) -> bool:
         return self._get(self._one(uid, "notifications", notification_id)) is not None
+
+    def catalog_version(self) -> int:
+        data = self._get(self.refs.db.collection(CATALOG_META).document(CATALOG_VERSION)) or {}
+        version = data.get("version", 0)
+        return version if isinstance(version, int) else 0
 
     # writes
     def put_submission(self, sub: Submission) -> None:

@@ -112,6 +112,10 @@ class ReportResource(BaseModel):
     time_spent_minutes: int
     submission_count: int
     completed_at: dt.datetime | None
+    # catalog change (issue 13): the resource changed after the learner completed it; a
+    # keep_completed change waived it for this learner (it does not count for them)
+    updated_since_completion: bool = False
+    waived: bool = False
 
 
 class ReportModule(BaseModel):

@@ -17,10 +17,12 @@ A learner who never started gets the same shape with zeros and the catalog's tot
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
 from shared import log
+from shared.domain import catalog_change as change_rules
 from shared.domain import progress as rules
 from shared.domain.models import (
     PathwayProgress,
@@ -64,6 +66,9 @@ def _act(
 
     def work(tx: Tx) -> Outcome:
         outcome = decide(res, tx.progress(uid, res.resource_id), clock())
+        if outcome.changed:  # issue 13: the content version it was completed against
+            after = change_rules.stamp_completion(res, outcome.before, outcome.after)
+            outcome = dataclasses.replace(outcome, after=after)
         if outcome.changed:
             at = outcome.after.updated_at or clock()
             tx.put_progress(uid, outcome.after)
@@ -137,9 +142,20 @@ def report(
         _, total = rules.count_module(m.resources, {})
         total_resources += total
         resources = []
+        waived = set(stored.waived_resource_ids) if stored else set()
         for r in m.resources:
             v = rules.view(r, docs.get(r.resource_id))
-            resources.append(ReportResource(title=r.title, type=r.type, **v.model_dump()))
+            resources.append(
+                ReportResource(
+                    title=r.title,
+                    type=r.type,
+                    **v.model_dump(),
+                    updated_since_completion=change_rules.updated_since_completion(
+                        r, docs.get(r.resource_id)
+                    ),
+                    waived=r.resource_id in waived,
+                )
+            )
         modules.append(
             ReportModule(
                 module_id=m.module.module_id,

@@ -103,6 +103,11 @@ class FakeTx:
         self._read()
         return (uid, notification_id) in self.state.notes
 
+    # catalog change (issue 13): the fake catalog is never stale
+    def catalog_version(self) -> int:
+        self._read()
+        return 0
+
     def _write(self, path: str, apply: Callable[[State], None]) -> None:
         def write(s: State) -> None:
             apply(s)
