@@ -431,3 +431,30 @@ def test_a_reevaluation_whose_handler_is_killed_mid_batch_resumes_and_finishes(
     settle(db, c, lambda u: expected(c, list(rids)), uids)
     total = sum(b["tally"]["learners"] for b in data["batches"].values())
     assert total == 40
+
+
+def test_a_trigger_with_a_warm_cache_counts_against_the_applied_catalog_at_once(
+    course: Callable[..., Course], db: Any, api: Any, mint: Callable[..., str]
+) -> None:
+    """The measured failure of the 30 s catalog cache, isolated: no re-evaluation runs
+    (``--no-reevaluate``), so only the version-checked cache can make the trigger (warmed on the
+    old catalog a moment before) count the resource the apply added."""
+    c = course({"m1": ["a", "b", "c"]})
+    m1, rids = next(iter(c.modules.items()))
+    uid = unique("warm")
+    token, progress = mint(uid), api("progress")
+    ref = db.document(f"users/{uid}/module_progress/{m1}")
+
+    def counts() -> tuple[int, int] | None:
+        data = ref.get().to_dict() or {}
+        if "total_resources" not in data:
+            return None
+        return data["completed_resources"], data["total_resources"]
+
+    assert progress.post(f"/users/me/resources/{rids[0]}/complete", token=token).status_code == 200
+    wait_for(lambda: counts() == (1, 3), timeout=SETTLE, what="the trigger, on the old catalog")
+    c.modules[m1] = [*rids, f"{m1}-new"]
+    out = apply(c, "--no-reevaluate", wait=False)
+    assert out["reevaluation_runs"] == []
+    assert progress.post(f"/users/me/resources/{rids[1]}/complete", token=token).status_code == 200
+    wait_for(lambda: counts() == (2, 4), timeout=SETTLE, what="the trigger, on the new catalog")
