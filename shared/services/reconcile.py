@@ -449,6 +449,7 @@ class BatchResult(BaseModel):
     next_cursor: str | None  # None: this was the last batch
     tally: Tally
     finished_at: dt.datetime
+    started_at: dt.datetime | None = None  # (issue 13) what a batch takes: finished - started
 
 
 class RunReport(BaseModel):
@@ -512,6 +513,7 @@ def reconcile_batch(
     ``None``: the caller runs the next batch itself, see :func:`run_inline`)."""
     size = task.page_size or page_size
     reconciler = dataclasses.replace(reconciler, dry_run=task.dry_run, run_id=task.run_id)
+    started_at = reconciler.now()
     if task.catalog_version is not None:
         cat.require_version(reconciler.catalog, task.catalog_version)
     uids = reconciler.learners.learner_page(task.cursor, size, task.pathway_id)
@@ -538,6 +540,7 @@ def reconcile_batch(
         next_cursor=next_cursor,
         tally=tally,
         finished_at=reconciler.now(),
+        started_at=started_at,
     )
     runs.record_batch(task, result)
     log.info(
