@@ -94,6 +94,21 @@ class CachedCatalog:
             found.update(fetched)
         return found
 
+    def vouched(self) -> int | None:
+        """The version every document this cache returns from now on is at least as new as
+        (read first when not known yet); ``None`` when not version-checked."""
+        if self.version is None:
+            return None
+        with self._lock:
+            known = self.known_version
+        if known is None:
+            seen = self.version()
+            with self._lock:
+                if self.known_version is None:
+                    self.known_version = seen
+                known = self.known_version
+        return known
+
     def refresh(self, at_least: int | None = None) -> None:
         """Forget everything cached older than ``at_least`` (everything, when not given)."""
         with self._lock:
@@ -215,8 +230,8 @@ def list_module(
 
 def known_version(catalog: CatalogReader) -> int | None:
     """The version a version-checked cache vouches for (``None``: not version-checked)."""
-    if isinstance(catalog, CachedCatalog) and catalog.version is not None:
-        return catalog.known_version
+    if isinstance(catalog, CachedCatalog):
+        return catalog.vouched()
     return None
 
 
@@ -230,8 +245,8 @@ def require_version(catalog: CatalogReader, version: int) -> None:
     the version of the change it re-evaluates; a cache older than it is refreshed first)."""
     if not isinstance(catalog, CachedCatalog) or catalog.version is None:
         return
-    if (catalog.known_version or 0) < version:
+    if (catalog.vouched() or 0) < version:
         catalog.refresh()
-        current = catalog.version()
+        current = catalog.vouched() or 0
         if current < version:
             raise StaleCatalog(current)

@@ -54,6 +54,7 @@ class State:
     audit: dict[str, AuditEntry] = field(default_factory=dict)
     notes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)  # document paths, in commit order
+    catalog_version: int = 0  # catalog_meta/version (issue 13)
 
 
 class FakeTx:
@@ -103,10 +104,10 @@ class FakeTx:
         self._read()
         return (uid, notification_id) in self.state.notes
 
-    # catalog change (issue 13): the fake catalog is never stale
+    # catalog change (issue 13)
     def catalog_version(self) -> int:
         self._read()
-        return 0
+        return self.state.catalog_version
 
     def _write(self, path: str, apply: Callable[[State], None]) -> None:
         def write(s: State) -> None:

@@ -186,3 +186,54 @@ def test_a_resource_updated_after_completion_is_marked() -> None:
     assert not change.updated_since_completion(res("r", version=3), stamped)
     assert change.updated_since_completion(res("r", version=4), stamped)
     assert not change.updated_since_completion(res("r", version=4), None)
+
+
+# ---- the version-checked cache, with the module trigger's use case (fakes of the ports) -------
+
+
+def test_a_trigger_whose_cache_is_older_than_the_catalog_recounts_against_the_new_one() -> None:
+    from shared.services import rollups
+    from shared.services.catalog import CachedCatalog
+    from tests.unit.fakes import FakeCatalog, FakeStore
+    from tests.unit.test_progress_services import change as event
+
+    fake = FakeCatalog()
+    fake.add_pathway("p", {"m": [("a", False, False), ("b", False, False)]})
+    version = [1]
+    cached = CachedCatalog(fake, ttl=3600, version=lambda: version[0])
+    store = FakeStore()
+    store.state.catalog_version = 1
+    store.state.progress["u", "a"] = done("a", 0).model_copy(update={"module_id": "m"})
+    path = "users/u/resource_progress/a"
+    first = rollups.resource_progress_written(event(path, {"module_id": "m"}), cached, store)
+    assert first is not None
+    assert (first.completed_resources, first.total_resources) == (1, 2)
+    # catalog apply adds a resource and bumps the version; the cache still holds the old module
+    fake.add_pathway("p", {"m": [("a", False, False), ("b", False, False), ("c", False, False)]})
+    version[0] = store.state.catalog_version = 2
+    again = rollups.resource_progress_written(event(path, {"module_id": "m"}), cached, store)
+    assert again is not None
+    assert (again.completed_resources, again.total_resources) == (1, 3)
+    assert cached.known_version == 2
+
+
+def test_a_cache_that_is_not_version_checked_keeps_counting_against_what_it_holds() -> None:
+    """The control: the same sequence without the version check counts against the old module
+    (the measured failure of the 30 s cache), so the test above can fail."""
+    from shared.services import rollups
+    from shared.services.catalog import CachedCatalog
+    from tests.unit.fakes import FakeCatalog, FakeStore
+    from tests.unit.test_progress_services import change as event
+
+    fake = FakeCatalog()
+    fake.add_pathway("p", {"m": [("a", False, False), ("b", False, False)]})
+    cached = CachedCatalog(fake, ttl=3600)
+    store = FakeStore()
+    store.state.progress["u", "a"] = done("a", 0).model_copy(update={"module_id": "m"})
+    path = "users/u/resource_progress/a"
+    rollups.resource_progress_written(event(path, {"module_id": "m"}), cached, store)
+    fake.add_pathway("p", {"m": [("a", False, False), ("b", False, False), ("c", False, False)]})
+    store.state.catalog_version = 2
+    stale = store.state.modules["u", "m"]
+    assert rollups.resource_progress_written(event(path, {"module_id": "m"}), cached, store) is None
+    assert stale.total_resources == 2
