@@ -254,7 +254,7 @@ def test_adding_a_resource_moves_all_50_finished_learners_and_removing_it_puts_t
 
     m1 = next(iter(c.modules))
     c.modules[m1].append(f"{m1}-new")
-    out = apply(c, "--page-size", "7")
+    out = apply(c, "--page-size", "17")
     assert [ch["kind"] for ch in out["changes"]] == ["added"]
     assert out["changes"][0]["learners"] == 50  # counted by an aggregation query
     assert out["reevaluated"] is True
@@ -267,7 +267,7 @@ def test_adding_a_resource_moves_all_50_finished_learners_and_removing_it_puts_t
     assert one[f"module_progress/{m1}"]["completed_at"] is None
 
     c.modules[m1].pop()
-    out = apply(c, "--page-size", "7")
+    out = apply(c, "--page-size", "17")
     assert [ch["kind"] for ch in out["changes"]] == ["removed"]
     settle(db, c, lambda u: before[u], uids)  # exactly back, completed_at included
 
@@ -279,8 +279,8 @@ def test_keep_completed_finished_learners_keep_the_module_and_its_completed_at(
 ) -> None:
     c = course({"m1": ["a", "b", "c"]}, policy="keep_completed")
     (m1, rids) = next(iter(c.modules.items()))
-    uids = learners(20)
-    finished = uids[:10]
+    uids = learners(12)
+    finished = uids[:6]
     seed(db, c, uids, lambda uid: list(rids) if uid in finished else rids[:1])
     before = {u: rollups(db, c, u) for u in uids}
     new = f"{m1}-new"
@@ -307,7 +307,7 @@ def test_moving_a_resource_between_modules_keeps_every_learners_completion(
 ) -> None:
     c = course({"m1": ["a", "b"], "m2": ["c"]})
     m1, m2 = list(c.modules)
-    uids = learners(20)
+    uids = learners(10)
     moved = c.modules[m1][1]
     # learners finished m1 only: they have no progress at all in m2 yet
     seed(db, c, uids, lambda uid: list(c.modules[m1]))
@@ -355,7 +355,7 @@ def test_learners_acting_during_reevaluation_end_on_a_from_scratch_count(
     back to the stale count). Then every learner's rollups equal a from-scratch count."""
     c = course({"m1": ["a", "b", "c"]})
     m1, rids = next(iter(c.modules.items()))
-    uids = learners(24)
+    uids = learners(16)
     seed(db, c, uids, lambda uid: rids[:2])
     progress = api("progress")
     # warm the caches of the progress function and both triggers on the old catalog
@@ -364,7 +364,7 @@ def test_learners_acting_during_reevaluation_end_on_a_from_scratch_count(
         assert reply.status_code == 200, reply.text
     new = f"{m1}-new"
     c.modules[m1] = [*rids, new]
-    apply(c, "--page-size", "4", wait=False)
+    (run_id,) = apply(c, "--page-size", "4", wait=False)["reevaluation_runs"]
     errors: list[str] = []
 
     def act(uid: str) -> None:
@@ -388,6 +388,12 @@ def test_learners_acting_during_reevaluation_end_on_a_from_scratch_count(
         times = {r: snaps[r]["completed_at"] for r in finished}
         return expected(c, finished, times=times)
 
+    wait_for(
+        lambda: (db.document(f"reconcile_runs/{run_id}").get().to_dict() or {}).get("done"),
+        timeout=SETTLE,
+        interval=0.3,
+        what="the re-evaluation run to finish",
+    )
     settle(db, c, want, uids)
     drift = all_match(db, c, want, uids)
     assert drift == []
