@@ -11,6 +11,7 @@ export LOCALCLOUD_MODE := dev
 endif
 
 .PHONY: install up down status demo test lint pytest seed openapi bench-progress bench-uploads bench-review bench-cohort bench-exports deploy deploy-plan smoke clean
+.PHONY: bench-catalog catalog-plan catalog-apply
 
 install: .venv/.installed .venv-tasks/.installed node_modules/.installed web/dist/.built /usr/bin/chromium
 
@@ -114,3 +115,14 @@ smoke: .venv/.installed
 
 clean: down
 	rm -rf .venv .venv-tasks node_modules .local
+
+# Catalog as code (issue 13), against a running `make up` (or GOOGLE_CLOUD_PROJECT).
+catalog-plan: install
+	$(PY) -m catalog plan
+
+catalog-apply: install
+	$(PY) -m catalog apply
+
+# Against a running `make up`; BENCH_ARGS="--learners 2000" for a shorter run (default 20,000).
+bench-catalog: install
+	$(PY) -m bench.bench_catalog $(BENCH_ARGS)

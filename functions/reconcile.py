@@ -38,6 +38,7 @@ def reconcile(call: Call) -> service.BatchResult:
         runs=d.runs,
         queue=d.tasks,
         page_size=d.reconcile_page_size,
+        workers=d.reconcile_workers,
     )
 
 

@@ -1,7 +1,7 @@
 """Task handlers, called by Cloud Tasks only (the router does no user auth; the queue's is checked).
 
-``task_reevaluate_learners`` recomputes module rollups with the progress store (and the uncached
-catalog: it runs because the catalog just changed).
+``task_reevaluate_learners`` starts the chained re-evaluation of a pathway's learners (a
+``task_reconcile`` run: bounded batches with a cursor; see ``shared.services.tasks``).
 """
 
 from __future__ import annotations
@@ -54,9 +54,10 @@ def reevaluate(call: Call) -> service.ReevaluateOutcome:
     d = deps()
     return service.reevaluate_learners(
         call.body(service.ReevaluateLearners),
-        learners=d.learners,
         catalog=d.fresh_catalog,
-        rollups=d.progress,
+        runs=d.runs,
+        queue=d.tasks,
+        task_name=call.request.headers.get("X-CloudTasks-TaskName"),
     )
 
 

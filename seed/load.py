@@ -1,45 +1,37 @@
 """Seed loader: the sample catalog, or a large synthetic one, validated and written idempotently.
 
-    python -m seed.load                     # the sample catalog (seed/catalog.json)
+    python -m seed.load                     # the sample catalog (catalog/pathways/*.yaml)
     python -m seed.load --synthetic 20x10x8 # 20 pathways x 10 modules x 8 resources, ids syn-*
 
-Every document is validated with the domain models before anything is written. A document is written
-only when its content differs from what is stored, so a second run changes nothing (and reports
-``0 written``). Talks to the Firestore the environment names (``FIRESTORE_EMULATOR_HOST``); when
-nothing is named, to the running local cloud (``.local/stack.json``, written by ``make up``); a real
-project only when ``GOOGLE_CLOUD_PROJECT`` is set explicitly (with credentials).
+The catalog goes through the code path of ``python -m catalog apply`` (validated with the domain
+models, planned against what is stored, written with ``content_version`` worked out and
+``catalog_meta/version`` bumped), so a second run changes nothing (and reports ``0 written``). The
+seed enqueues no re-evaluation: ``python -m catalog apply`` does, for a catalog learners are in.
+Talks to the Firestore the environment names (``FIRESTORE_EMULATOR_HOST``); when nothing is named,
+to the running local cloud (``.local/stack.json``, written by ``make up``); a real project only when
+``GOOGLE_CLOUD_PROJECT`` is set explicitly (with credentials).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
+from catalog.plan import Catalog
 from shared.domain.models import Module, Pathway, Resource, ResourceType
 
-CATALOG = Path(__file__).with_name("catalog.json")
 UPLOAD_TYPES = {ResourceType.exercise, ResourceType.project}
 
+__all__ = ["Catalog", "build_catalog", "load", "sample_catalog", "synthetic_spec"]
 
-@dataclass(frozen=True)
-class Catalog:
-    pathways: list[Pathway]
-    modules: list[Module]
-    resources: list[Resource]
 
-    def documents(self) -> list[tuple[str, BaseModel]]:
-        docs: list[tuple[str, BaseModel]] = []
-        docs += [(f"pathways/{p.pathway_id}", p) for p in self.pathways]
-        docs += [(f"modules/{m.module_id}", m) for m in self.modules]
-        docs += [(f"resources/{r.resource_id}", r) for r in self.resources]
-        return docs
+def sample_catalog() -> Catalog:
+    """The sample catalog: the authored files of ``catalog/pathways``."""
+    from catalog.files import read_dir
+
+    return read_dir()
 
 
 def build_catalog(spec: dict[str, Any]) -> Catalog:
@@ -122,36 +114,16 @@ def synthetic_spec(n_pathways: int, n_modules: int, n_resources: int) -> dict[st
 
 
 def load(catalog: Catalog, *, db: Any = None, progress: bool = True) -> int:
-    """Write what differs; return the number of documents written."""
+    """Write what differs (``catalog apply``'s plan and write); return the number of documents
+    written. ``progress`` is kept for callers of the former loader (the write is batched)."""
     if db is None:
         from shared.adapters.firestore import client
 
         db = client()
-    from tqdm import tqdm
+    from catalog import plan, store
 
-    docs = catalog.documents()
-    written = 0
-    batch = db.batch()
-    pending = 0
-    refs = [db.document(path) for path, _ in docs]
-    stored: dict[str, dict[str, Any] | None] = {}
-    for start in range(0, len(refs), 300):
-        for snap in db.get_all(refs[start : start + 300]):
-            stored[snap.reference.path] = snap.to_dict() if snap.exists else None
-    for (path, model), _ref in tqdm(
-        zip(docs, refs, strict=True), total=len(docs), desc="seed", unit="doc", disable=not progress
-    ):
-        data = model.model_dump(mode="json")
-        if stored.get(path) == data:
-            continue
-        batch.set(db.document(path), data)
-        written += 1
-        pending += 1
-        if pending == 400:
-            batch.commit()
-            batch, pending = db.batch(), 0
-    if pending:
-        batch.commit()
+    stored = store.read_stored(db, catalog)
+    written, _ = store.write(db, plan.plan(catalog, stored))
     return written
 
 
@@ -185,9 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.synthetic:
         n, m, k = (int(x) for x in args.synthetic.lower().split("x"))
         spec = synthetic_spec(n, m, k)
+        catalog = build_catalog(spec)
     else:
-        spec = json.loads(CATALOG.read_text())
-    catalog = build_catalog(spec)
+        catalog = sample_catalog()
     try:
         target = point_at_firestore()
     except NoTarget as exc:

@@ -80,7 +80,9 @@ class Deps:
             from shared.adapters.progress_store import FirestoreCatalog
 
             ttl = float(os.environ.get("CATALOG_CACHE_SECONDS", "30"))
-            return CachedCatalog(FirestoreCatalog(), ttl=ttl)
+            inner = FirestoreCatalog()
+            # version-checked (issue 13): emptied when a rollup finds catalog_meta/version newer
+            return CachedCatalog(inner, ttl=ttl, version=inner.version)
 
         return self._get("catalog", build)
 
@@ -226,6 +228,15 @@ class Deps:
             return FirestoreCertificateStore()
 
         return self._get("certificates", build)
+
+    @property
+    def reconcile_workers(self) -> int:
+        """``RECONCILE_WORKERS``: learners a reconcile batch handles at once (default 4, 1-16)."""
+
+        def build() -> int:
+            return max(1, min(16, int(os.environ.get("RECONCILE_WORKERS", "4"))))
+
+        return self._get("reconcile_workers", build)
 
     def reconciler(self) -> Reconciler:
         """A fresh reconciler for one batch or run (its catalog is read once per run)."""

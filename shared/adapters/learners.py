@@ -3,7 +3,8 @@
 
 Which learners
     ``learners_in_module``: collection-group queries on ``resource_progress`` and
-    ``module_progress`` by ``module_id`` (re-evaluation task). ``learner_page`` (reconcile): the
+    ``module_progress`` by ``module_id`` (no longer used by the re-evaluation, which is a reconcile
+    run paged by ``pathway_id`` since issue 13). ``learner_page`` (reconcile and re-evaluation): the
     uids with a document in ``resource_progress``, ``module_progress`` or ``pathway_progress``
     (collection-group queries, optionally ``pathway_id ==``), in document-name order, after a
     cursor uid. Each query reads names only and jumps past a learner's remaining documents

@@ -68,6 +68,15 @@ class FirestoreCatalog(LazyClient):
     def resources(self, ids: Sequence[str]) -> dict[str, Resource]:
         return self._many("resources", ids, Resource, "resource_id")
 
+    def version(self) -> int:
+        """``catalog_meta/version`` (0 when there is none): what ``catalog apply`` bumps."""
+        from shared.adapters.unit_of_work import CATALOG_META, CATALOG_VERSION
+
+        with plain_read():
+            snap = self.db.collection(CATALOG_META).document(CATALOG_VERSION).get()
+        value = (snap.to_dict() or {}).get("version", 0) if snap.exists else 0
+        return value if isinstance(value, int) else 0
+
 
 class FirestoreProgressStore(FirestoreUnitOfWork):
     """The ``ProgressStore`` port: the unit of work (the learner actions and the rollups run their

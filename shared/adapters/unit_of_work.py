@@ -22,6 +22,7 @@ Documents:
   ``cohort_invites/{code_key}`` (:mod:`shared.domain.cohorts`).
 - ``certificates/{certificate_id}`` and ``users/{uid}/certificates/{pathway_id}`` (the link),
   written together (:mod:`shared.services.certificates`); ``users/{uid}`` (the profile) read.
+- ``catalog_meta/version``: ``{"version": n}``, read by key by every rollup transaction (issue 13).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ SUBMISSIONS = "submissions"
 RATE_LIMITS = "rate_limits"
 AUDIT_LOG = "audit_log"
 CERTIFICATES = "certificates"
+CATALOG_META, CATALOG_VERSION = "catalog_meta", "version"  # bumped by `catalog apply` (issue 13)
 
 
 # ---- the mapping of learner documents (documents written by other flows may lack fields) --------
@@ -202,6 +204,11 @@ class FirestoreTx:
 
     def notification_exists(self, uid: str, notification_id: str) -> bool:
         return self._get(self._one(uid, "notifications", notification_id)) is not None
+
+    def catalog_version(self) -> int:
+        data = self._get(self.refs.db.collection(CATALOG_META).document(CATALOG_VERSION)) or {}
+        version = data.get("version", 0)
+        return version if isinstance(version, int) else 0
 
     # writes
     def put_submission(self, sub: Submission) -> None:

@@ -65,6 +65,13 @@ class CompletionRule(StrEnum):
     score = "score"  # the best quiz score reported with PUT progress >= pass_score
 
 
+class ChangePolicy(StrEnum):
+    """How learners' numbers follow a catalog change (issue 13, docs/ARCHITECTURE.md)."""
+
+    recount = "recount"  # numbers follow the current catalog
+    keep_completed = "keep_completed"  # a level completed before the change stays completed
+
+
 class _Doc(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -82,6 +89,8 @@ class Pathway(_Strict):
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
     module_ids: list[Id]
     content_version: int = Field(default=1, ge=1)
+    # catalog change (issue 13): how learners' numbers follow a change of this pathway
+    change_policy: ChangePolicy = ChangePolicy.recount
 
 
 class Module(_Strict):
@@ -91,6 +100,10 @@ class Module(_Strict):
     order: int = Field(ge=0)
     resource_ids: list[Id]
     content_version: int = Field(default=1, ge=1)
+    # catalog change (issue 13): the pathway's policy (copied by `catalog apply`), and the pathway
+    # content_version from which this module counts in it (keep_completed waives it before that)
+    change_policy: ChangePolicy = ChangePolicy.recount
+    counts_since_version: int = Field(default=1, ge=1)
 
 
 class Resource(_Strict):
@@ -106,6 +119,10 @@ class Resource(_Strict):
     accepted_file_types: list[str] = Field(default_factory=list)
     max_file_size_mb: int = Field(default=0, ge=0, le=5_000)
     optional: bool = False
+    # catalog change (issue 13): bumped by `catalog apply` when the resource changes; the module
+    # content_version from which it counts as it does now (keep_completed waives it before that)
+    content_version: int = Field(default=1, ge=1)
+    counts_since_version: int = Field(default=1, ge=1)
 
     # ---- completion rules and due dates (shared.domain.progress) ----
     # ``completion`` None: the rule the resource had before rules existed, ``upload`` when it
@@ -153,6 +170,8 @@ class ResourceProgress(_Doc):
     started_at: dt.datetime | None = None
     completed_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    # catalog change (issue 13): the resource's content_version when it was completed
+    content_version: int | None = None
 
     # ---- completion rules, due dates, excuses (shared.domain.progress) ----
     score: int | None = None  # the best quiz score reported (rule ``score``)
@@ -171,6 +190,10 @@ class ModuleProgress(_Doc):
     percentage: float = 0.0
     completed_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    # catalog change (issue 13): the module content_version this was counted against, and the
+    # resources a keep_completed change waived for this learner
+    content_version: int | None = None
+    waived_resource_ids: list[str] = Field(default_factory=list)
 
 
 class PathwayProgress(_Doc):
@@ -183,6 +206,10 @@ class PathwayProgress(_Doc):
     resource_percentage: float = 0.0
     completed_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    # catalog change (issue 13): the pathway content_version this was counted against, and the
+    # modules a keep_completed change waived for this learner
+    content_version: int | None = None
+    waived_module_ids: list[str] = Field(default_factory=list)
 
 
 class Submission(_Doc):

@@ -167,6 +167,10 @@ class ReportResource(BaseModel):
     min_minutes: int | None = None
     pass_score: int | None = None
     due_at: dt.datetime | None = None
+    # catalog change (issue 13): the resource changed after the learner completed it; a
+    # keep_completed change waived it for this learner (it does not count for them)
+    updated_since_completion: bool = False
+    waived: bool = False
 
 
 class ReportModule(BaseModel):

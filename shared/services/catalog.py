@@ -1,8 +1,10 @@
 """Catalog use cases: look-ups by id, the pathway tree in catalog order, and the resource listing.
 
-The catalog (``pathways``, ``modules``, ``resources``) is written only by the seed loader / admin
-tooling, so it may be cached per process: :class:`CachedCatalog` keeps each document for ``ttl``
-seconds (30 s by default; a catalog edit shows after at most that long). Unknown ids are not cached,
+The catalog (``pathways``, ``modules``, ``resources``) is written only by ``python -m catalog apply``
+(which the seed loader uses), so it may be cached per process: :class:`CachedCatalog` keeps each
+document for ``ttl`` seconds (30 s by default), and, version-checked, is emptied as soon as a rollup
+transaction finds ``catalog_meta/version`` newer than what it cached (:func:`known_version`), so no
+rollup is ever committed against a catalog older than the last applied change. Unknown ids are not cached,
 so a freshly seeded document is visible at once. ``bench/bench_progress.py`` measures what the cache
 saves (the catalog reads of every ``complete`` and of both triggers).
 
@@ -20,14 +22,30 @@ from typing import TypeVar
 
 from shared.domain.models import Module, Pathway, Resource, ResourceStatus, valid_id
 from shared.domain.progress import ListedModule, ListedResource, PathwayListing
-from shared.errors import NotFound
+from shared.errors import NotFound, Unavailable
 from shared.services.ports import CatalogReader, StatusReader
 
 T = TypeVar("T")
 
 
+class StaleCatalog(Unavailable):
+    """A transaction found the catalog version newer than the one its inputs were read at; the
+    caller refreshes its catalog and runs it again (escaping: 503 / the event is redelivered)."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(f"the catalog changed (version {version}); counting again")
+        self.version = version
+
+
 class CachedCatalog:
-    """A :class:`CatalogReader` that remembers documents for ``ttl`` seconds (thread safe)."""
+    """A :class:`CatalogReader` that remembers documents for ``ttl`` seconds (thread safe).
+
+    Version-checked (issue 13): with ``version`` (a read by key of ``catalog_meta/version``, which
+    ``catalog apply`` bumps in the batch that writes its change) the cache reads the version before
+    it fetches anything after being emptied, so :attr:`known_version` is a version every cached
+    document is at least as new as. A rollup transaction reads the version by key too
+    (``Tx.catalog_version``); when it is newer the cache is stale: :meth:`refresh` empties it.
+    """
 
     def __init__(
         self,
@@ -35,10 +53,13 @@ class CachedCatalog:
         *,
         ttl: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        version: Callable[[], int] | None = None,
     ) -> None:
         self.inner = inner
         self.ttl = ttl
         self.clock = clock
+        self.version = version
+        self.known_version: int | None = None
         self._lock = threading.Lock()
         self._pathways: dict[str, tuple[float, Pathway]] = {}
         self._modules: dict[str, tuple[float, Module]] = {}
@@ -61,12 +82,42 @@ class CachedCatalog:
                 elif i not in missing:
                     missing.append(i)
         if missing:
+            if self.version is not None and self.known_version is None:
+                seen = self.version()
+                with self._lock:
+                    if self.known_version is None:
+                        self.known_version = seen
             fetched = fetch(missing)
             with self._lock:
                 for i, doc in fetched.items():
                     store[i] = (now, doc)
             found.update(fetched)
         return found
+
+    def vouched(self) -> int | None:
+        """The version every document this cache returns from now on is at least as new as
+        (read first when not known yet); ``None`` when not version-checked."""
+        if self.version is None:
+            return None
+        with self._lock:
+            known = self.known_version
+        if known is None:
+            seen = self.version()
+            with self._lock:
+                if self.known_version is None:
+                    self.known_version = seen
+                known = self.known_version
+        return known
+
+    def refresh(self, at_least: int | None = None) -> None:
+        """Forget everything cached older than ``at_least`` (everything, when not given)."""
+        with self._lock:
+            if at_least is not None and (self.known_version or 0) >= at_least:
+                return
+            self._pathways.clear()
+            self._modules.clear()
+            self._resources.clear()
+            self.known_version = None
 
     def pathways(self, ids: Sequence[str]) -> dict[str, Pathway]:
         return self._get(self._pathways, ids, self.inner.pathways)
@@ -175,3 +226,27 @@ def list_module(
     ids = [r.resource_id for r in tree.resources]
     statuses = progress.statuses(uid, ids) if uid is not None else None
     return _listed(tree, statuses)
+
+
+def known_version(catalog: CatalogReader) -> int | None:
+    """The version a version-checked cache vouches for (``None``: not version-checked)."""
+    if isinstance(catalog, CachedCatalog):
+        return catalog.vouched()
+    return None
+
+
+def refresh(catalog: CatalogReader, at_least: int) -> None:
+    if isinstance(catalog, CachedCatalog):
+        catalog.refresh(at_least)
+
+
+def require_version(catalog: CatalogReader, version: int) -> None:
+    """Raise :class:`StaleCatalog` unless the catalog is at least at ``version`` (a task carrying
+    the version of the change it re-evaluates; a cache older than it is refreshed first)."""
+    if not isinstance(catalog, CachedCatalog) or catalog.version is None:
+        return
+    if (catalog.vouched() or 0) < version:
+        catalog.refresh()
+        current = catalog.vouched() or 0
+        if current < version:
+            raise StaleCatalog(current)

@@ -17,6 +17,7 @@ A learner who never started gets the same shape with zeros and the catalog's tot
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from typing import Annotated
@@ -24,6 +25,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from shared import log
+from shared.domain import catalog_change as change_rules
 from shared.domain import progress as rules
 from shared.domain.identity import Caller
 from shared.domain.models import (
@@ -78,6 +80,9 @@ def _act(
 
     def work(tx: Tx) -> Outcome:
         outcome = decide(res, tx.progress(uid, res.resource_id), clock())
+        if outcome.changed:  # issue 13: the content version it was completed against
+            after = change_rules.stamp_completion(res, outcome.before, outcome.after)
+            outcome = dataclasses.replace(outcome, after=after)
         if outcome.changed:
             at = outcome.after.updated_at or clock()
             tx.put_progress(uid, outcome.after)
@@ -238,6 +243,7 @@ def report(
         _, total = rules.count_module(m.resources, {})
         total_resources += total
         resources = []
+        waived = set(stored.waived_resource_ids) if stored else set()
         for r in m.resources:
             v = rules.view(r, docs.get(r.resource_id))
             resources.append(
@@ -245,6 +251,10 @@ def report(
                     **v.model_dump(),
                     **r.model_dump(include=_RULE_FIELDS),
                     completion=r.rule,
+                    updated_since_completion=change_rules.updated_since_completion(
+                        r, docs.get(r.resource_id)
+                    ),
+                    waived=r.resource_id in waived,
                 )
             )
         modules.append(

@@ -50,12 +50,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared import log
+from shared.domain import catalog_change as change_rules
 from shared.domain import progress as rules
 from shared.domain import uploads
 from shared.domain.models import (
@@ -208,7 +210,7 @@ def module_recount(
     now: dt.datetime,
 ) -> ModuleProgress | None:
     """The module trigger's rule; ``None`` when the stored module is right (or rightly absent)."""
-    fresh = rules.module_rollup(
+    fresh = change_rules.module_rollup(
         pc.modules[module_id], pc.resources[module_id], progress, current, now
     )
     if current is None and fresh is not None and fresh.completed_resources == 0:
@@ -227,7 +229,7 @@ def pathway_recount(
     module_ids = list(pc.pathway.module_ids)
     if current is None and not any(mid in modules for mid in module_ids):
         return None
-    return rules.pathway_rollup(pc.pathway.pathway_id, module_ids, modules, pc.totals, current, now)
+    return change_rules.pathway_rollup(pc.pathway, pc.modules, modules, pc.totals, current, now)
 
 
 def check_pathway(pc: PathwayCatalog, state: LearnerState, now: dt.datetime) -> PathwayCheck:
@@ -280,7 +282,9 @@ class Reconciler:
     ) -> Reconciler:
         """A reconciler for one batch or run: ``catalog`` (uncached) is read once per run, so a
         catalog edit is seen by the next run."""
-        return cls(learners=learners, catalog=CachedCatalog(catalog, ttl=3600.0), store=store)
+        version = getattr(catalog, "version", None)  # version-checked when the reader can say
+        cached = CachedCatalog(catalog, ttl=3600.0, version=version)
+        return cls(learners=learners, catalog=cached, store=store)
 
     def pathway_catalog(self, pathway_id: str) -> PathwayCatalog | None:
         if pathway_id not in self._pathways:
@@ -373,10 +377,11 @@ class Reconciler:
         def compute(
             progress: dict[str, ResourceProgress], current: ModuleProgress | None
         ) -> ModuleProgress | None:
-            return rules.module_rollup(mod, resources, progress, current, self.now())
+            return change_rules.module_rollup(mod, resources, progress, current, self.now())
 
         ids = [r.resource_id for r in resources]
-        return rollups.recompute_module(self.store, uid, module_id, ids, compute)
+        version = cat.known_version(self.catalog)
+        return rollups.recompute_module(self.store, uid, module_id, ids, compute, version)
 
     def _repair_pathway(self, uid: str, pc: PathwayCatalog) -> PathwayProgress | None:
         module_ids = list(pc.pathway.module_ids)
@@ -384,12 +389,13 @@ class Reconciler:
         def compute(
             modules: dict[str, ModuleProgress], current: PathwayProgress | None
         ) -> PathwayProgress | None:
-            return rules.pathway_rollup(
-                pc.pathway.pathway_id, module_ids, modules, pc.totals, current, self.now()
+            return change_rules.pathway_rollup(
+                pc.pathway, pc.modules, modules, pc.totals, current, self.now()
             )
 
+        version = cat.known_version(self.catalog)
         return rollups.recompute_pathway(
-            self.store, uid, pc.pathway.pathway_id, module_ids, compute
+            self.store, uid, pc.pathway.pathway_id, module_ids, compute, version
         )
 
 
@@ -409,6 +415,11 @@ class ReconcileBatch(BaseModel):
     batch: int = Field(default=0, ge=0, le=1_000_000)
     page_size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
     dry_run: bool = False
+    # catalog re-evaluation (issue 13): more pathways to recount for every learner the run finds
+    # in ``pathway_id`` (a resource moved to another pathway), and the catalog version the run
+    # re-evaluates (a batch never counts against an older one: it fails and is delivered again)
+    also_pathway_ids: list[Id] = Field(default_factory=list, max_length=50)
+    catalog_version: int | None = Field(default=None, ge=0)
 
 
 class ScheduledRun(BaseModel):
@@ -438,6 +449,7 @@ class BatchResult(BaseModel):
     next_cursor: str | None  # None: this was the last batch
     tally: Tally
     finished_at: dt.datetime
+    started_at: dt.datetime | None = None  # (issue 13) what a batch takes: finished - started
 
 
 class RunReport(BaseModel):
@@ -495,15 +507,32 @@ def reconcile_batch(
     runs: RunLog,
     queue: BatchQueue | None,
     page_size: int = DEFAULT_PAGE_SIZE,
+    workers: int = 1,
 ) -> BatchResult:
     """Reconcile one page of learners, record the result, then enqueue the next batch (``queue``
     ``None``: the caller runs the next batch itself, see :func:`run_inline`)."""
     size = task.page_size or page_size
     reconciler = dataclasses.replace(reconciler, dry_run=task.dry_run, run_id=task.run_id)
+    started_at = reconciler.now()
+    if task.catalog_version is not None:
+        cat.require_version(reconciler.catalog, task.catalog_version)
     uids = reconciler.learners.learner_page(task.cursor, size, task.pathway_id)
+    scopes: list[str | None] = [task.pathway_id, *task.also_pathway_ids]
+
+    def one(uid: str) -> Tally:
+        found = Tally()
+        for scope in scopes:
+            found = found + reconciler.learner(uid, scope)
+        return found if len(scopes) == 1 else found.model_copy(update={"learners": 1})
+
     tally = Tally()
-    for uid in uids:
-        tally = tally + reconciler.learner(uid, task.pathway_id)
+    if workers > 1 and len(uids) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for found in pool.map(one, uids):
+                tally = tally + found
+    else:
+        for uid in uids:
+            tally = tally + one(uid)
     next_cursor = uids[-1] if len(uids) >= size else None
     result = BatchResult(
         batch=task.batch,
@@ -511,6 +540,7 @@ def reconcile_batch(
         next_cursor=next_cursor,
         tally=tally,
         finished_at=reconciler.now(),
+        started_at=started_at,
     )
     runs.record_batch(task, result)
     log.info(

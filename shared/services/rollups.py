@@ -23,10 +23,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from shared import log
+from shared.domain import catalog_change as change_rules
 from shared.domain import progress as rules
-from shared.domain.models import ModuleProgress, PathwayProgress, ResourceProgress, valid_id
+from shared.domain.models import (
+    Module,
+    ModuleProgress,
+    Pathway,
+    PathwayProgress,
+    ResourceProgress,
+    valid_id,
+)
 from shared.errors import UnusableEvent
 from shared.events import DocumentChange
 from shared.services import catalog as cat
@@ -39,6 +48,7 @@ from shared.services.ports import (
 )
 
 Clock = Callable[[], dt.datetime]
+T = TypeVar("T")
 
 
 def utcnow() -> dt.datetime:
@@ -51,11 +61,17 @@ def recompute_module(
     module_id: str,
     resource_ids: Sequence[str],
     compute: ModuleCompute,
+    catalog_version: int | None = None,
 ) -> ModuleProgress | None:
     """In one transaction: read the resources' progress and the module's (by key), ``compute``;
-    write the result when it is not ``None``. Returns what was written (``None``: nothing)."""
+    write the result when it is not ``None``. Returns what was written (``None``: nothing).
+
+    ``catalog_version``: the catalog version ``compute``'s catalog is at least as new as; the
+    transaction reads ``catalog_meta/version`` by key and raises
+    :class:`~shared.services.catalog.StaleCatalog` when it is newer (nothing written)."""
 
     def work(tx: Tx) -> ModuleProgress | None:
+        _check_version(tx, catalog_version)
         progress = tx.progresses(uid, resource_ids)
         current = tx.module_progress(uid, [module_id]).get(module_id)
         fresh = compute(progress, current)
@@ -72,10 +88,12 @@ def recompute_pathway(
     pathway_id: str,
     module_ids: Sequence[str],
     compute: PathwayCompute,
+    catalog_version: int | None = None,
 ) -> PathwayProgress | None:
     """The same for a pathway from its modules' progress."""
 
     def work(tx: Tx) -> PathwayProgress | None:
+        _check_version(tx, catalog_version)
         modules = tx.module_progress(uid, module_ids)
         current = tx.pathway_progress(uid, pathway_id)
         fresh = compute(modules, current)
@@ -84,6 +102,31 @@ def recompute_pathway(
         return fresh
 
     return store.transact(work, lock=f"users/{uid}/pathway_progress/{pathway_id}")
+
+
+def _check_version(tx: Tx, catalog_version: int | None) -> None:
+    if catalog_version is None:
+        return
+    current = tx.catalog_version()
+    if current > catalog_version:
+        raise cat.StaleCatalog(current)
+
+
+STALE_ATTEMPTS = 3
+
+
+def with_fresh_catalog(catalog: CatalogReader, run: Callable[[int | None], T]) -> T:
+    """``run(version)`` with the catalog's known version; when a transaction finds the catalog
+    newer, the cache is refreshed and ``run`` runs again (at most :data:`STALE_ATTEMPTS` times)."""
+    for attempt in range(STALE_ATTEMPTS):
+        try:
+            return run(cat.known_version(catalog))
+        except cat.StaleCatalog as exc:
+            log.info("catalog changed; counting again", version=exc.version, attempt=attempt + 1)
+            cat.refresh(catalog, exc.version)
+            if attempt == STALE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def owned_resource_progress(change: DocumentChange) -> tuple[str, str]:
@@ -120,70 +163,115 @@ def resource_progress_written(
     change: DocumentChange, catalog: CatalogReader, store: RollupStore, clock: Clock = utcnow
 ) -> ModuleProgress | None:
     uid, resource_id = owned_resource_progress(change)
-    module_id = _field(change, "module_id")
-    if module_id is None:
+
+    def run(version: int | None) -> ModuleProgress | None:
+        # The catalog is the authority on where a resource lives (it may have moved since the
+        # document was written): its module, and the one the document names when that differs.
+        stated = _field(change, "module_id")
         res = catalog.resources([resource_id]).get(resource_id)
-        if res is None:
+        module_ids = list(dict.fromkeys(m for m in (res and res.module_id, stated) if m))
+        if not module_ids:
             raise UnusableEvent(f"unknown resource {resource_id}")
-        module_id = res.module_id
-    mod = catalog.modules([module_id]).get(module_id)
-    if mod is None:
-        raise UnusableEvent(f"unknown module {module_id}")
+        mods = catalog.modules(module_ids)
+        if not mods:
+            raise UnusableEvent(f"unknown module {module_ids[0]}")
+        first: ModuleProgress | None = None
+        for mid in module_ids:
+            if mid in mods:
+                written = _recount_module(catalog, store, uid, mods[mid], clock, version)
+                first = first if mid != module_ids[0] else written
+                log.info(
+                    "module rollup",
+                    event_id=change.meta.id,
+                    uid=uid,
+                    resource_id=resource_id,
+                    module_id=mid,
+                    written=written is not None,
+                    percentage=written.percentage if written else None,
+                )
+        return first
+
+    return with_fresh_catalog(catalog, run)
+
+
+def _recount_module(
+    catalog: CatalogReader,
+    store: RollupStore,
+    uid: str,
+    mod: Module,
+    clock: Clock,
+    version: int | None,
+) -> ModuleProgress | None:
     resources = cat.ordered(mod.resource_ids, catalog.resources(mod.resource_ids))
 
     def compute(
         progress: dict[str, ResourceProgress], current: ModuleProgress | None
     ) -> ModuleProgress | None:
-        return rules.module_rollup(mod, resources, progress, current, clock())
+        return change_rules.module_rollup(mod, resources, progress, current, clock())
 
     ids = [r.resource_id for r in resources]
-    written = recompute_module(store, uid, mod.module_id, ids, compute)
-    log.info(
-        "module rollup",
-        event_id=change.meta.id,
-        uid=uid,
-        resource_id=resource_id,
-        module_id=mod.module_id,
-        written=written is not None,
-        percentage=written.percentage if written else None,
-    )
-    return written
+    return recompute_module(store, uid, mod.module_id, ids, compute, version)
 
 
 def module_progress_written(
     change: DocumentChange, catalog: CatalogReader, store: RollupStore, clock: Clock = utcnow
 ) -> PathwayProgress | None:
     uid, module_id = owned_module_progress(change)
-    pathway_id = _field(change, "pathway_id")
-    if pathway_id is None:
+
+    def run(version: int | None) -> tuple[str, PathwayProgress | None]:
+        pathway_id = _field(change, "pathway_id")
         mod = catalog.modules([module_id]).get(module_id)
-        if mod is None:
+        if mod is not None:
+            pathway_id = mod.pathway_id  # the catalog's word first: the module may have moved
+        if pathway_id is None:
             raise UnusableEvent(f"unknown module {module_id}")
-        pathway_id = mod.pathway_id
-    path = catalog.pathways([pathway_id]).get(pathway_id)
-    if path is None:
-        raise UnusableEvent(f"unknown pathway {pathway_id}")
-    module_ids = list(path.module_ids)
-    mods = catalog.modules(module_ids)
-    resources = catalog.resources([rid for m in mods.values() for rid in m.resource_ids])
-    totals = {
-        mid: rules.count_module(cat.ordered(m.resource_ids, resources), {})[1]
-        for mid, m in mods.items()
-    }
+        path = catalog.pathways([pathway_id]).get(pathway_id)
+        if path is None:
+            raise UnusableEvent(f"unknown pathway {pathway_id}")
+        return path.pathway_id, recount_pathway(catalog, store, uid, path, clock, version)
 
-    def compute(
-        modules: dict[str, ModuleProgress], current: PathwayProgress | None
-    ) -> PathwayProgress | None:
-        return rules.pathway_rollup(path.pathway_id, module_ids, modules, totals, current, clock())
-
-    written = recompute_pathway(store, uid, path.pathway_id, module_ids, compute)
+    pathway_id, written = with_fresh_catalog(catalog, run)
     log.info(
         "pathway rollup",
         event_id=change.meta.id,
         uid=uid,
         module_id=module_id,
-        pathway_id=path.pathway_id,
+        pathway_id=pathway_id,
         written=written is not None,
         percentage=written.percentage if written else None,
     )
     return written
+
+
+def pathway_totals(
+    catalog: CatalogReader, path: Pathway
+) -> tuple[dict[str, Module], dict[str, int]]:
+    """The pathway's modules and each one's counting resources (for modules never touched)."""
+    mods = catalog.modules(list(path.module_ids))
+    resources = catalog.resources([rid for m in mods.values() for rid in m.resource_ids])
+    totals = {
+        mid: rules.count_module(cat.ordered(m.resource_ids, resources), {})[1]
+        for mid, m in mods.items()
+    }
+    return mods, totals
+
+
+def recount_pathway(
+    catalog: CatalogReader,
+    store: RollupStore,
+    uid: str,
+    path: Pathway,
+    clock: Clock = utcnow,
+    version: int | None = None,
+) -> PathwayProgress | None:
+    """Recompute one learner's pathway rollup (with the change policy of
+    :mod:`shared.domain.catalog_change`)."""
+    module_ids = list(path.module_ids)
+    mods, totals = pathway_totals(catalog, path)
+
+    def compute(
+        modules: dict[str, ModuleProgress], current: PathwayProgress | None
+    ) -> PathwayProgress | None:
+        return change_rules.pathway_rollup(path, mods, modules, totals, current, clock())
+
+    return recompute_pathway(store, uid, path.pathway_id, module_ids, compute, version)

@@ -4,7 +4,8 @@
   ``expired``.
 - ``notify_learner``: writes ``users/{uid}/notifications/{submission_id}-{decision}`` once (a
   revised decision: ``{submission_id}-revision-{n}``, once per revision).
-- ``reevaluate_learners``: recomputes a module's rollup for every learner with progress in it.
+- ``reevaluate_learners``: starts the chained re-evaluation of a pathway's learners (a reconcile
+  run of bounded batches).
 """
 
 from __future__ import annotations
@@ -14,12 +15,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import log
-from shared.domain import progress as progress_rules
-from shared.domain.models import Id, ModuleProgress, ResourceProgress, SubmissionStatus
-from shared.services import audit
-from shared.services import catalog as cat
-from shared.services.ports import CatalogReader, LearnerIndex, RollupStore, SubmissionStore, Tx
-from shared.services.rollups import recompute_module
+from shared.domain.models import Id, SubmissionStatus
+from shared.services import audit, reconcile
+from shared.services.ports import CatalogReader, SubmissionStore, Tx
 from shared.services.uploads import Clock, ResourceState, submission_lock, utcnow
 
 
@@ -128,40 +126,52 @@ def notify_learner(
 
 
 class ReevaluateLearners(BaseModel):
-    """Recompute ``module_progress`` of every learner who has progress in ``module_id`` (for
-    instance after a resource was added, removed or made optional). The module trigger then
-    recomputes the pathway."""
+    """Re-evaluate every learner of a pathway (of ``module_id``'s pathway, or ``pathway_id``) after
+    its catalog changed: starts a chained reconcile run (``task_reconcile``, bounded batches of
+    learners after a cursor, see :mod:`shared.services.reconcile`), never walks the learners here.
+    ``python -m catalog apply`` starts such runs itself; this task is for other callers."""
 
     model_config = ConfigDict(extra="forbid")
 
-    module_id: Id
+    module_id: Id | None = None
+    pathway_id: Id | None = None
+    also_pathway_ids: list[Id] = Field(default_factory=list, max_length=50)
+    catalog_version: int | None = Field(default=None, ge=0)
+    run_id: Id | None = None
 
 
 class ReevaluateOutcome(TaskOutcome):
-    learners: int = 0
-    changed: int = 0
+    run_id: str | None = None
+    pathway_id: str | None = None
 
 
 def reevaluate_learners(
     task: ReevaluateLearners,
     *,
-    learners: LearnerIndex,
     catalog: CatalogReader,
-    rollups: RollupStore,
+    runs: reconcile.RunLog,
+    queue: reconcile.BatchQueue,
+    task_name: str | None = None,
     now: Clock = utcnow,
 ) -> ReevaluateOutcome:
-    mod = catalog.modules([task.module_id]).get(task.module_id)
-    if mod is None:
-        return ReevaluateOutcome(outcome="unknown module")
-    resources = cat.ordered(mod.resource_ids, catalog.resources(mod.resource_ids))
-    ids = [r.resource_id for r in resources]
-
-    def compute(
-        progress: dict[str, ResourceProgress], current: ModuleProgress | None
-    ) -> ModuleProgress | None:
-        return progress_rules.module_rollup(mod, resources, progress, current, now())
-
-    uids = learners.learners_in_module(task.module_id)
-    changed = sum(1 for uid in uids if recompute_module(rollups, uid, mod.module_id, ids, compute))
-    log.info("learners re-evaluated", module_id=mod.module_id, learners=len(uids), changed=changed)
-    return ReevaluateOutcome(outcome="reevaluated", learners=len(uids), changed=changed)
+    """Start the run; its id is ``run_id``, else derived from the delivering task's name (so a
+    redelivery starts nothing new), else from the time."""
+    pathway_id = task.pathway_id
+    if pathway_id is None:
+        if task.module_id is None:
+            return ReevaluateOutcome(outcome="nothing named")
+        mod = catalog.modules([task.module_id]).get(task.module_id)
+        if mod is None:
+            return ReevaluateOutcome(outcome="unknown module")
+        pathway_id = mod.pathway_id
+    suffix = task_name.rsplit("/", 1)[-1] if task_name else f"{now():%Y%m%dT%H%M%S%f}"
+    run_id = (task.run_id or f"reevaluate-{pathway_id}-{suffix}")[:128]
+    batch = reconcile.ReconcileBatch(
+        run_id=run_id,
+        pathway_id=pathway_id,
+        also_pathway_ids=task.also_pathway_ids,
+        catalog_version=task.catalog_version,
+    )
+    reconcile.start_run(batch, runs=runs, queue=queue, now=now)
+    log.info("re-evaluation started", run_id=run_id, pathway_id=pathway_id)
+    return ReevaluateOutcome(outcome="started", run_id=run_id, pathway_id=pathway_id)

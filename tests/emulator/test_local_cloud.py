@@ -157,9 +157,9 @@ def test_firestore_writes_arrive_as_protobuf_cloudevents_the_decoder_parses(
 
 
 def test_seed_is_idempotent(cloud: dict[str, Any], db: Any) -> None:
-    from seed.load import CATALOG, build_catalog, load
+    from seed.load import load, sample_catalog
 
-    catalog = build_catalog(json.loads(CATALOG.read_text()))
+    catalog = sample_catalog()
     load(catalog, db=db, progress=False)
     assert load(catalog, db=db, progress=False) == 0
     doc = db.document("resources/prompt-engineering-m1-exercise").get().to_dict()

@@ -63,6 +63,7 @@ class State:
     certificates: dict[str, Certificate] = field(default_factory=dict)
     certificate_links: dict[tuple[str, str], CertificateLink] = field(default_factory=dict)
     profiles: dict[str, LearnerProfile] = field(default_factory=dict)
+    catalog_version: int = 0  # catalog_meta/version (issue 13)
 
 
 class FakeTx:
@@ -111,6 +112,11 @@ class FakeTx:
     def notification_exists(self, uid: str, notification_id: str) -> bool:
         self._read()
         return (uid, notification_id) in self.state.notes
+
+    # catalog change (issue 13)
+    def catalog_version(self) -> int:
+        self._read()
+        return self.state.catalog_version
 
     def _write(self, path: str, apply: Callable[[State], None]) -> None:
         def write(s: State) -> None:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from pydantic import ValidationError
 
-from seed.load import CATALOG, build_catalog, synthetic_spec
+from seed.load import build_catalog, sample_catalog, synthetic_spec
 
 
 def test_sample_catalog_shape() -> None:
-    catalog = build_catalog(json.loads(CATALOG.read_text()))
+    catalog = sample_catalog()
     assert [p.pathway_id for p in catalog.pathways] == ["image-generation", "prompt-engineering"]
     for pathway in catalog.pathways:
         (module_id,) = pathway.module_ids

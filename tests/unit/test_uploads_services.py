@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -606,16 +606,12 @@ class FakeCatalog:
         return {i: self.res[i] for i in ids if i in self.res}
 
 
-@dataclass
-class FakeLearners:
-    uids: list[str]
-
-    def learners_in_module(self, module_id: str) -> list[str]:
-        return self.uids
-
-
-def test_reevaluate_recomputes_each_learner_once_and_is_idempotent() -> None:
+def test_reevaluate_starts_one_chained_run_for_the_modules_pathway_and_a_redelivery_no_other() -> (
+    None
+):
     from shared.domain.models import Module
+    from tests.unit.fakes import FakeTasks
+    from tests.unit.test_reconcile import FakeRunLog
 
     video = resource("video", upload=False)
     mod = Module(
@@ -625,40 +621,24 @@ def test_reevaluate_recomputes_each_learner_once_and_is_idempotent() -> None:
         order=0,
         resource_ids=["video", "ex"],
     )
-    done = ResourceProgress(
-        resource_id="video",
-        pathway_id="image-generation",
-        module_id=mod.module_id,
-        status=ResourceStatus.completed,
-    )
-    rollups = FakeStore()
-    rollups.state.progress[("alice", "video")] = done
     catalog = FakeCatalog(mod, [video, resource("ex")])
-    task = task_service.ReevaluateLearners(module_id=mod.module_id)
-    first = task_service.reevaluate_learners(
-        task,
-        learners=FakeLearners(["alice", "bob"]),
-        catalog=catalog,
-        rollups=rollups,
-        now=lambda: T0,
-    )
-    assert (first.learners, first.changed) == (2, 2)
-    alice = rollups.state.modules[("alice", mod.module_id)]
-    assert (alice.completed_resources, alice.total_resources) == (1, 2)
-    assert ("bob", mod.module_id) in rollups.state.modules
-    again = task_service.reevaluate_learners(
-        task,
-        learners=FakeLearners(["alice", "bob"]),
-        catalog=catalog,
-        rollups=rollups,
-        now=lambda: T0,
-    )
-    assert again.changed == 0
+    runs, queue = FakeRunLog(), FakeTasks()
+    task = task_service.ReevaluateLearners(module_id=mod.module_id, catalog_version=7)
+    for _ in range(2):  # delivered twice, under the same task name
+        first = task_service.reevaluate_learners(
+            task, catalog=catalog, runs=runs, queue=queue, task_name="q/tasks/t1", now=lambda: T0
+        )
+    assert (first.outcome, first.pathway_id) == ("started", "image-generation")
+    assert first.run_id == "reevaluate-image-generation-t1"
+    # the learners are walked by task_reconcile, batch after batch: only its first batch is queued
+    ((name, (entry, payload, _)),) = queue.queued.items()
+    assert (name, entry) == ("reconcile-reevaluate-image-generation-t1-0", "task_reconcile")
+    assert payload["pathway_id"] == "image-generation"
+    assert payload["catalog_version"] == 7
+    assert "cursor" not in payload
     unknown = task_service.ReevaluateLearners(module_id="nope")
     assert (
-        task_service.reevaluate_learners(
-            unknown, learners=FakeLearners([]), catalog=catalog, rollups=rollups
-        ).outcome
+        task_service.reevaluate_learners(unknown, catalog=catalog, runs=runs, queue=queue).outcome
         == "unknown module"
     )
 

@@ -1,0 +1,200 @@
+"""``catalog.plan``: the pure difference between the authored catalog and the stored one."""
+
+from __future__ import annotations
+
+from catalog.plan import Catalog, Plan, plan
+from shared.domain.models import ChangePolicy, Module, Pathway, Resource, ResourceType
+
+
+def res(rid: str, mid: str, order: int, pid: str = "p", **kw: object) -> Resource:
+    return Resource.model_validate(
+        {
+            "resource_id": rid,
+            "pathway_id": pid,
+            "module_id": mid,
+            "title": rid,
+            "type": ResourceType.video,
+            "order": order,
+            **kw,
+        }
+    )
+
+
+def course(
+    modules: dict[str, list[str]], pid: str = "p", **resource_fields: dict[str, object]
+) -> Catalog:
+    """A pathway of ``modules`` (id -> resource ids, in order)."""
+    mods = [
+        Module(module_id=mid, pathway_id=pid, title=mid, order=i, resource_ids=rids)
+        for i, (mid, rids) in enumerate(modules.items())
+    ]
+    resources = [
+        res(rid, mid, i, pid, **resource_fields.get(rid, {}))
+        for mid, rids in modules.items()
+        for i, rid in enumerate(rids)
+    ]
+    return Catalog([Pathway(pathway_id=pid, title=pid, module_ids=list(modules))], mods, resources)
+
+
+def applied(p: Plan, stored: Catalog) -> Catalog:
+    """What Firestore holds after the plan is written (as the store writes it)."""
+    docs = {path: doc for path, doc in stored.documents()}
+    docs.update(dict(p.writes))
+    for path in p.deletes:
+        docs.pop(path)
+    return Catalog(
+        [d for d in docs.values() if isinstance(d, Pathway)],
+        [d for d in docs.values() if isinstance(d, Module)],
+        [d for d in docs.values() if isinstance(d, Resource)],
+    )
+
+
+def kinds(p: Plan) -> set[tuple[str, str, str, bool]]:
+    return {(c.level, c.kind, c.id, c.counts) for c in p.changes}
+
+
+def doc(c: Catalog, path: str) -> object:
+    return dict(c.documents())[path]
+
+
+BASE = {"m1": ["a", "b"], "m2": ["c"]}
+
+
+def test_a_new_catalog_is_all_added_and_a_second_plan_writes_nothing() -> None:
+    first = plan(course(BASE), Catalog([], [], []))
+    assert len(first.writes) == 1 + 2 + 3
+    assert not first.deletes
+    assert ("resource", "added", "a", True) in kinds(first)
+    stored = applied(first, Catalog([], [], []))
+    again = plan(course(BASE), stored)
+    assert again.empty
+    assert again.changes == []
+    assert again.runs == {}
+
+
+def test_adding_a_resource_counts_bumps_module_and_pathway_and_reevaluates_the_pathway() -> None:
+    stored = applied(plan(course(BASE), Catalog([], [], [])), Catalog([], [], []))
+    p = plan(course({"m1": ["a", "b", "new"], "m2": ["c"]}), stored)
+    assert kinds(p) == {("resource", "added", "new", True)}
+    assert p.changes[0].module_ids == ("m1",)
+    after = applied(p, stored)
+    m1, m2, path = doc(after, "modules/m1"), doc(after, "modules/m2"), doc(after, "pathways/p")
+    assert isinstance(m1, Module)
+    assert isinstance(m2, Module)
+    assert isinstance(path, Pathway)
+    assert (m1.content_version, m2.content_version, path.content_version) == (2, 1, 2)
+    new = doc(after, "resources/new")
+    assert isinstance(new, Resource)
+    assert new.counts_since_version == 2
+    assert p.runs == {"p": []}
+
+
+def test_a_display_edit_bumps_the_content_version_but_reevaluates_nobody() -> None:
+    stored = applied(plan(course(BASE), Catalog([], [], [])), Catalog([], [], []))
+    p = plan(course(BASE, a={"title": "A better title", "url": "https://x"}), stored)
+    assert kinds(p) == {("resource", "changed", "a", False)}
+    assert p.runs == {}
+    a = doc(applied(p, stored), "resources/a")
+    assert isinstance(a, Resource)
+    assert (a.content_version, a.counts_since_version) == (2, 1)
+
+
+def test_making_a_resource_optional_alters_what_counts() -> None:
+    stored = applied(
+        plan(
+            course(BASE),
+            Catalog([], [], []),
+        ),
+        Catalog([], [], []),
+    )
+    p = plan(course(BASE, b={"optional": True}), stored)
+    assert kinds(p) == {("resource", "changed", "b", True)}
+    assert p.runs == {"p": []}
+
+
+def test_reordering_is_reported_and_moves_no_numbers() -> None:
+    stored = applied(plan(course(BASE), Catalog([], [], [])), Catalog([], [], []))
+    p = plan(course({"m1": ["b", "a"], "m2": ["c"]}), stored)
+    assert kinds(p) == {
+        ("resource", "reordered", "a", False),
+        ("resource", "reordered", "b", False),
+    }
+    assert p.runs == {}
+    a = doc(applied(p, stored), "resources/a")
+    assert isinstance(a, Resource)
+    assert a.content_version == 1
+
+
+def test_a_move_between_modules_is_one_move_not_a_removal_and_an_addition() -> None:
+    stored = applied(plan(course(BASE), Catalog([], [], [])), Catalog([], [], []))
+    p = plan(course({"m1": ["a"], "m2": ["c", "b"]}), stored)
+    assert ("resource", "moved", "b", True) in kinds(p)
+    assert not any(c.kind in ("added", "removed") for c in p.changes)
+    moved = next(c for c in p.changes if c.kind == "moved")
+    assert moved.module_ids == ("m1", "m2")
+    assert not p.deletes
+    b = doc(applied(p, stored), "resources/b")
+    assert isinstance(b, Resource)
+    assert (b.module_id, b.order) == ("m2", 1)
+
+
+def test_a_move_to_another_pathway_scans_the_old_pathways_learners_and_recounts_both() -> None:
+    one = course(BASE)
+    two = course({"q1": ["x"]}, pid="q")
+    both = Catalog(
+        one.pathways + two.pathways, one.modules + two.modules, one.resources + two.resources
+    )
+    stored = applied(plan(both, Catalog([], [], [])), Catalog([], [], []))
+    one2 = course({"m1": ["a"], "m2": ["c"]})
+    two2 = course({"q1": ["x", "b"]}, pid="q")
+    desired = Catalog(
+        one2.pathways + two2.pathways, one2.modules + two2.modules, one2.resources + two2.resources
+    )
+    p = plan(desired, stored)
+    assert ("resource", "moved", "b", True) in kinds(p)
+    assert p.runs == {"p": ["q"], "q": []}
+
+
+def test_adding_and_removing_a_module_counts_for_the_pathway() -> None:
+    stored = applied(plan(course(BASE), Catalog([], [], [])), Catalog([], [], []))
+    p = plan(course({**BASE, "m3": ["d"]}), stored)
+    assert ("module", "added", "m3", True) in kinds(p)
+    added = next(c for c in p.changes if c.id == "m3")
+    assert added.pathway_ids == ("p",)
+    after = applied(p, stored)
+    m3, path = doc(after, "modules/m3"), doc(after, "pathways/p")
+    assert isinstance(m3, Module)
+    assert isinstance(path, Pathway)
+    assert m3.counts_since_version == path.content_version == 2
+    back = plan(course(BASE), after)
+    assert ("module", "removed", "m3", True) in kinds(back)
+    assert set(back.deletes) == {"modules/m3", "resources/d"}
+
+
+def test_pathways_the_files_do_not_name_are_left_alone_unless_pruned() -> None:
+    stored = applied(plan(course(BASE), Catalog([], [], [])), Catalog([], [], []))
+    other = course({"q1": ["x"]}, pid="q")
+    p = plan(other, stored)
+    assert p.unmanaged == ["p"]
+    assert not any(
+        path.startswith(("pathways/p", "modules/m", "resources/a")) for path in p.deletes
+    )
+    pruned = plan(other, stored, prune=True)
+    assert "pathways/p" in pruned.deletes
+    assert "resources/a" in pruned.deletes
+
+
+def test_the_change_policy_is_copied_to_the_modules_and_moves_no_numbers() -> None:
+    stored = applied(plan(course(BASE), Catalog([], [], [])), Catalog([], [], []))
+    desired = course(BASE)
+    desired = Catalog(
+        [desired.pathways[0].model_copy(update={"change_policy": ChangePolicy.keep_completed})],
+        [
+            m.model_copy(update={"change_policy": ChangePolicy.keep_completed})
+            for m in desired.modules
+        ],
+        desired.resources,
+    )
+    p = plan(desired, stored)
+    assert p.runs == {}
+    assert {c.counts for c in p.changes} == {False}
