@@ -13,6 +13,7 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { joinDemoCohort } from "./cohorts.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const stack = JSON.parse(readFileSync(join(ROOT, ".local", "stack.json"), "utf8"));
@@ -66,6 +67,7 @@ async function journey(browser) {
   const email = `rules-${RUN}@example.com`;
   const password = "rules-pass-1";
   const learner = await auth("signUp", { email, password });
+  await joinDemoCohort(stack, learner); // the seeded instructor excuses the learners of its cohorts
   const page = await (await browser.newContext({ viewport: { width: 1200, height: 900 } })).newPage();
   page.setDefaultTimeout(TIMEOUT);
   page.on("pageerror", (e) => log(`page error: ${e.message}`));
