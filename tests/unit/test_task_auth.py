@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import json
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -172,32 +173,34 @@ def live(**overrides: Any) -> dict[str, Any]:
     return claims(**{"iat": now - 60, "exp": now + 600, **overrides})
 
 
+# The tokens are made when the test runs (the router reads the real clock): made at collection,
+# they would expire during a long run (a suite longer than their 10 minutes).
 @pytest.mark.parametrize(
     ("headers", "status", "code"),
     [
-        ({}, 401, "unauthenticated"),
-        (bearer(token(live(exp=int(time.time()) - 3600))), 401, "unauthenticated"),
-        (bearer("not-a-jwt"), 401, "unauthenticated"),
+        (lambda: {}, 401, "unauthenticated"),
+        (lambda: bearer(token(live(exp=int(time.time()) - 3600))), 401, "unauthenticated"),
+        (lambda: bearer("not-a-jwt"), 401, "unauthenticated"),
+        (lambda: bearer(token(live(aud=OTHER_URL))), 403, "permission_denied"),
         (
-            bearer(token(live(aud=OTHER_URL))),
-            403,
-            "permission_denied",
-        ),
-        (
-            bearer(token(live(email="x@p.iam.gserviceaccount.com"))),
+            lambda: bearer(token(live(email="x@p.iam.gserviceaccount.com"))),
             403,
             "permission_denied",
         ),
     ],
+    ids=["no-token", "expired", "not-a-jwt", "other-audience", "other-account"],
 )
 def test_refusals_through_the_router_are_json(
-    headers: dict[str, str], status: int, code: str, monkeypatch: pytest.MonkeyPatch
+    headers: Callable[[], dict[str, str]],
+    status: int,
+    code: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TASKS_SERVICE_ACCOUNT", SA)
     monkeypatch.setenv("FUNCTION_URL_TASK_EXPIRE_UPLOAD", URL)
     monkeypatch.delenv("CLOUD_TASKS_EMULATOR_HOST", raising=False)
     with APP.test_request_context(
-        "/", method="POST", headers=headers, json={"submission_id": "s1"}
+        "/", method="POST", headers=headers(), json={"submission_id": "s1"}
     ):
         reply = expire_router(flask.request)
     assert reply.status_code == status
