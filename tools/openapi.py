@@ -1,4 +1,4 @@
-"""OpenAPI 3.1 for the four HTTP functions (``resources``, ``progress``, ``uploads``, ``review``),
+"""OpenAPI 3.1 for the HTTP functions (``functions.registry.HTTP``),
 generated from the pydantic models the handlers parse and return.
 
     make openapi                       # = python -m tools.openapi: (re)write docs/openapi.json
