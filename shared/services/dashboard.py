@@ -39,6 +39,7 @@ from shared.domain.models import Id, ResourceType, valid_id
 from shared.errors import NotFound, PermissionDenied, UnusableEvent
 from shared.events import DocumentChange
 from shared.services import catalog as cat
+from shared.services.access import teaches
 from shared.services.ports import CatalogReader, DashboardStore, DashboardTx
 from shared.services.rollups import owned_resource_progress
 
@@ -312,16 +313,11 @@ class DashboardReply(BaseModel):
     )
 
 
-def may_see(caller: Caller, cohort: CohortInfo) -> bool:
-    """Admins see every cohort; an instructor the cohorts that list them."""
-    return caller.admin or (caller.instructor and caller.uid in cohort.instructor_uids)
-
-
 def allowed_cohort(caller: Caller, store: DashboardStore, cohort_id: str) -> CohortInfo:
     cohort = store.cohort(cohort_id)
     if cohort is None:
         raise NotFound("no such cohort")
-    if not may_see(caller, cohort):
+    if not teaches(caller, cohort.instructor_uids):
         raise PermissionDenied("only the cohort's instructors and admins see its dashboard")
     return cohort
 
@@ -453,7 +449,7 @@ def my_cohorts(caller: Caller, *, store: DashboardStore, catalog: CatalogReader)
                 ],
             )
             for c in found
-            if may_see(caller, c)
+            if teaches(caller, c.instructor_uids)
         ]
     )
 

@@ -32,6 +32,7 @@ from shared.domain.identity import Caller
 from shared.domain.models import Id, Resource
 from shared.errors import NotFound, PermissionDenied
 from shared.services import catalog as cat
+from shared.services.access import teaches
 from shared.services.ports import CatalogReader, CohortRef, ExportReads, ProfileStore
 
 T = TypeVar("T")
@@ -69,7 +70,7 @@ def authorize(me: Caller, cohort_id: str, reads: ExportReads) -> CohortRef:
     cohort = reads.cohort(cohort_id)
     if not me.admin and not me.instructor:
         raise PermissionDenied("exports need the admin claim or an instructor of the cohort")
-    if cohort is None or not (me.admin or me.uid in cohort.instructor_uids):
+    if cohort is None or not teaches(me, cohort.instructor_uids):
         raise NotFound(f"no cohort {cohort_id}")
     return cohort
 
