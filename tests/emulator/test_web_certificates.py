@@ -10,35 +10,21 @@ to .local/screenshots/certificates/.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.emulator.browser import ROOT, run_node
+
 SHOTS = ROOT / ".local" / "screenshots" / "certificates"
 
 
 @pytest.mark.cloud
 @pytest.mark.timeout(300)
 def test_certificate_pages_in_a_browser(stack: dict[str, Any]) -> None:
-    assert CHROMIUM.exists(), "Debian's chromium is missing: `make install` installs it"
-    node = shutil.which("node")
-    assert node, "node is required"
     assert "certificates" in stack["functions"], "the local cloud runs without `certificates`"
-    run = subprocess.run(
-        [node, str(ROOT / "web" / "tests" / "certificates.mjs")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-    )
+    run = run_node("certificates.mjs", timeout=280)
     output = run.stdout + run.stderr
-    assert run.returncode == 0, output
     assert "[certificates] passed: every step held" in run.stdout, output
     for view in (
         "overview with certificates",
@@ -65,17 +51,7 @@ def test_certificate_pages_in_a_browser(stack: dict[str, Any]) -> None:
 
 
 def test_verification_links_under_node() -> None:
-    node = shutil.which("node")
-    assert node, "node is required"
-    run = subprocess.run(
-        [node, "--test", str(ROOT / "web" / "tests" / "certificates.test.mjs")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    run = run_node("certificates.test.mjs", timeout=120, test_runner=True)
     output = run.stdout + run.stderr
-    assert run.returncode == 0, output
     assert "# fail 0" in run.stdout, output
     assert "# pass 0" not in run.stdout, output

@@ -15,21 +15,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
-import subprocess
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from tests.emulator.browser import ROOT, run_node
 from tests.emulator.test_dashboard_e2e import join, make_cohort
 from tests.helpers import unique, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / ".local" / "screenshots-dashboard"
 PATHWAY = "prompt-engineering"
 OTHER = "image-generation"
@@ -62,9 +58,6 @@ def make_instructor(stack: dict[str, Any], email: str, password: str) -> str:
 def test_the_cohort_dashboard_in_a_browser(
     stack: dict[str, Any], api: Any, mint: Callable[..., str], db: Any, bridge: Any
 ) -> None:
-    assert CHROMIUM.exists(), "Debian's chromium is missing: `make install` installs it"
-    node = shutil.which("node")
-    assert node, "node is required"
     run = unique("webdash")
     email, password = f"{run}@example.com", "teach-pass-1"
     teacher = make_instructor(stack, email, password)
@@ -112,17 +105,8 @@ def test_the_cohort_dashboard_in_a_browser(
         "DASH_ACTIVE_UID": uids[2],
         "DASH_ACTIVE_PCT": "60 %",  # uids[2] completed video, article and quiz: 3 of 5
     }
-    done = subprocess.run(
-        [node, str(ROOT / "web" / "tests" / "dashboard.mjs")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-        env=env,
-    )
+    done = run_node("dashboard.mjs", timeout=400, env=env)
     output = done.stdout + done.stderr
-    assert done.returncode == 0, output
     assert "[dashboard] passed: every step held" in done.stdout, output
     assert "axe dashboard desktop: 0 serious or critical" in done.stdout, output
     assert "axe dashboard phone: 0 serious or critical" in done.stdout, output
@@ -134,17 +118,7 @@ def test_the_cohort_dashboard_in_a_browser(
 
 
 def test_the_dashboards_pure_helpers_under_node() -> None:
-    node = shutil.which("node")
-    assert node, "node is required"
-    run = subprocess.run(
-        [node, "--test", str(ROOT / "web" / "tests" / "dashboard.test.mjs")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    run = run_node("dashboard.test.mjs", timeout=120, test_runner=True)
     output = run.stdout + run.stderr
-    assert run.returncode == 0, output
     assert "# fail 0" in run.stdout, output
     assert "# pass 3" in run.stdout, output

@@ -12,40 +12,26 @@ tested by web/tests/unit.test.mjs under node's own test runner, which needs no c
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.emulator.browser import ROOT, run_node
+
 SCREENSHOTS = ROOT / ".local" / "screenshots"
 
 
 @pytest.mark.cloud
 @pytest.mark.timeout(420)
 def test_learner_and_instructor_journey_in_a_browser(stack: dict[str, Any]) -> None:
-    assert CHROMIUM.exists(), "Debian's chromium is missing: `make install` installs it"
-    node = shutil.which("node")
-    assert node, "node is required"
     assert "web" in stack, "the local cloud is running without the web page (web/serve.py)"
     page = requests.get(stack["web"], timeout=10)
     assert page.status_code == 200
     assert "app.js" in page.text
 
-    run = subprocess.run(
-        [node, str(ROOT / "web" / "tests" / "e2e.mjs")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
+    run = run_node("e2e.mjs", timeout=400)
     output = run.stdout + run.stderr
-    assert run.returncode == 0, output
     assert "[e2e] passed: every step held" in run.stdout, output
     shots = sorted(p.name for p in SCREENSHOTS.glob("*.png"))
     assert any("overview" in name for name in shots), shots
@@ -63,17 +49,7 @@ def test_learner_and_instructor_journey_in_a_browser(stack: dict[str, Any]) -> N
 
 
 def test_error_sentences_and_file_checks_under_node() -> None:
-    node = shutil.which("node")
-    assert node, "node is required"
-    run = subprocess.run(
-        [node, "--test", str(ROOT / "web" / "tests" / "unit.test.mjs")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    run = run_node("unit.test.mjs", timeout=120, test_runner=True)
     output = run.stdout + run.stderr
-    assert run.returncode == 0, output
     assert "# fail 0" in run.stdout, output
     assert "# pass 0" not in run.stdout, output

@@ -12,15 +12,12 @@ critical violation at desktop and phone width; screenshots in .local/screenshots
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.emulator.browser import ROOT, run_node
+
 SHOTS = ROOT / ".local" / "screenshots-notifications"
 
 
@@ -29,20 +26,9 @@ SHOTS = ROOT / ".local" / "screenshots-notifications"
 def test_a_learner_sees_reviews_and_revisions_live_and_marks_them_read(
     stack: dict[str, Any],
 ) -> None:
-    assert CHROMIUM.exists(), "Debian's chromium is missing: `make install` installs it"
-    node = shutil.which("node")
-    assert node, "node is required"
     assert "web" in stack, "the local cloud is running without the web page (web/serve.py)"
-    run = subprocess.run(
-        [node, str(ROOT / "web" / "tests" / "notifications.mjs")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
+    run = run_node("notifications.mjs", timeout=400)
     output = run.stdout + run.stderr
-    assert run.returncode == 0, output
     assert "[notifications] passed: every step held" in run.stdout, output
     for view in (
         "learner, no notifications",
