@@ -40,7 +40,7 @@ from shared.errors import NotFound, PermissionDenied, UnusableEvent
 from shared.events import DocumentChange
 from shared.services import catalog as cat
 from shared.services.access import teaches
-from shared.services.ports import CatalogReader, DashboardStore, DashboardTx
+from shared.services.ports import CatalogReader, DashboardStore, Tx
 from shared.services.rollups import owned_resource_progress
 
 Clock = Callable[[], dt.datetime]
@@ -98,7 +98,7 @@ def sync_row(
     missing row is always built from all of them)."""
     pid = shape.pathway_id
 
-    def work(tx: DashboardTx) -> Synced:
+    def work(tx: Tx) -> Synced:
         member = tx.member(cohort_id, uid)
         old = tx.row(cohort_id, pid, uid)
         if member is None or pid not in member.pathway_ids:
@@ -109,7 +109,8 @@ def sync_row(
             if change:
                 tx.add_counters(cohort_id, pid, uid, change)
             return Synced(cohort_id, pid, uid, written=True, removed=True, change=change)
-        name, email = tx.profile(uid)
+        profile = tx.learner_profile(uid)
+        name, email = (profile.display_name, profile.email) if profile else (None, None)
         full = old is None or resource_ids is None
         ids = shape.resource_ids if full else [r for r in resource_ids or [] if shape.resource(r)]
         progress = tx.progresses(uid, ids) if ids else {}
@@ -562,7 +563,7 @@ def repair(store: DashboardStore, shape: Shape, cohort_id: str, uids: Iterable[s
     fix = {k: v for k, v in sorted(fix.items()) if v}
     if fix:
 
-        def work(tx: DashboardTx) -> None:
+        def work(tx: Tx) -> None:
             tx.add_counters(cohort_id, pid, "repair", fix)
 
         store.transact(work, lock=f"cohorts/{cohort_id}/dashboard/{pid}/repair")

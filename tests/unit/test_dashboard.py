@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from shared.domain import dashboard as agg
 from shared.domain.dashboard import CohortInfo, MemberInfo, Row
 from shared.domain.identity import Caller
-from shared.domain.models import ResourceProgress, ResourceStatus
+from shared.domain.models import LearnerProfile, ResourceProgress, ResourceStatus
 from shared.errors import NotFound, PermissionDenied, UnusableEvent
 from shared.events import DocumentChange, EventMeta
 from shared.services import dashboard as service
@@ -60,6 +60,8 @@ class World:
 
 
 class FakeTx:
+    """The dashboard's part of the ``Tx`` port (the unit of work's transaction)."""
+
     def __init__(self, world: World) -> None:
         self.w = world
         self.writes: list[Callable[[], None]] = []
@@ -76,9 +78,12 @@ class FakeTx:
         row = self.w.rows.get((cohort_id, pathway_id, uid))
         return None if row is None else row.model_copy(deep=True)
 
-    def profile(self, uid: str) -> tuple[str | None, str | None]:
+    def learner_profile(self, uid: str) -> LearnerProfile | None:
         self._read()
-        return self.w.profiles.get(uid, (None, None))
+        if uid not in self.w.profiles:
+            return None
+        name, email = self.w.profiles[uid]
+        return LearnerProfile(user_id=uid, display_name=name, email=email)
 
     def progresses(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]:
         self._read()
