@@ -1,11 +1,10 @@
-"""Firestore behind the ``DashboardStore`` port: the cohort dashboard's aggregates, and what the
-dashboard reads of the cohort documents (their layout is shared by every flow; this is the
-dashboard's own small reader of it).
+"""Firestore behind the ``DashboardStore`` port: the cohort dashboard's aggregates. The cohort
+documents are read through the one cohort reader (:class:`~shared.adapters.cohort_store.
+FirestoreCohortReader`), a row's sync runs in the unit of work's ``FirestoreTx``.
 
 Documents read:
-- ``cohorts/{cid}``: ``pathway_ids``, ``instructor_uids`` (by key);
-- ``cohorts/{cid}/members/{uid}``: ``pathway_ids``, ``joined_at`` (by key; the list only to verify);
-- ``memberships/{uid}``: ``cohort_ids`` (by key);
+- ``cohorts/{cid}``, ``cohorts/{cid}/members/{uid}`` (by key in a row's sync; a page at a time to
+  verify) and ``memberships/{uid}`` (by key): :mod:`shared.domain.cohorts`;
 - ``users/{uid}`` (profile) and ``users/{uid}/resource_progress/{rid}`` (by key).
 
 Documents written (only by the triggers, in one transaction per row):
@@ -25,9 +24,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
-from shared.adapters.firestore import from_document, plain_read
+from shared.adapters.cohort_store import FirestoreCohortReader
+from shared.adapters.firestore import plain_read
 from shared.adapters.unit_of_work import (
     DashboardPaths,
     FirestoreUnitOfWork,
@@ -35,53 +34,19 @@ from shared.adapters.unit_of_work import (
     dashboard_row,
     resource_progress,
 )
-from shared.domain.dashboard import SHARDS, CohortInfo, MemberInfo, Row, flatten
+from shared.domain.dashboard import SHARDS, Row, flatten
 from shared.domain.models import ResourceProgress
 
-COHORTS = "cohorts"
-MEMBERSHIPS = "memberships"
 
-
-def _cohort(doc_id: str, data: dict[str, Any]) -> CohortInfo:
-    return from_document(CohortInfo, "cohort_id", doc_id, data)
-
-
-def _member(doc_id: str, data: dict[str, Any]) -> MemberInfo:
-    return from_document(MemberInfo, "uid", doc_id, data)
-
-
-class FirestoreDashboardStore(FirestoreUnitOfWork):
-    """The ``DashboardStore`` port: the unit of work (whose ``FirestoreTx`` syncs a row) and the
-    plain reads."""
+class FirestoreDashboardStore(FirestoreCohortReader, FirestoreUnitOfWork):
+    """The ``DashboardStore`` port: the unit of work (whose ``FirestoreTx`` syncs a row), the
+    cohort reads and the dashboard's plain reads."""
 
     @property
     def paths(self) -> DashboardPaths:
         return DashboardPaths(self.db)
 
     # ---- plain reads -------------------------------------------------------------------------
-
-    def cohort(self, cohort_id: str) -> CohortInfo | None:
-        with plain_read():
-            snap = self.paths.cohort(cohort_id).get()
-        return _cohort(cohort_id, snap.to_dict() or {}) if snap.exists else None
-
-    def cohort_ids(self, uid: str) -> list[str]:
-        with plain_read():
-            snap = self.db.collection(MEMBERSHIPS).document(uid).get()
-        ids = (snap.to_dict() or {}).get("cohort_ids") if snap.exists else None
-        return [c for c in ids if isinstance(c, str)] if isinstance(ids, list) else []
-
-    def cohorts_of(self, instructor_uid: str | None, limit: int) -> list[CohortInfo]:
-        from google.cloud.firestore_v1.base_query import FieldFilter
-
-        query: Any = self.db.collection(COHORTS)
-        if instructor_uid is not None:
-            query = query.where(
-                filter=FieldFilter("instructor_uids", "array_contains", instructor_uid)
-            )
-        with plain_read():
-            snaps = list(query.limit(limit).stream())
-        return sorted((_cohort(s.id, s.to_dict() or {}) for s in snaps), key=lambda c: c.cohort_id)
 
     def counters(self, cohort_id: str, pathway_id: str) -> list[dict[str, int]]:
         with plain_read():
@@ -122,11 +87,6 @@ class FirestoreDashboardStore(FirestoreUnitOfWork):
         with plain_read():
             snaps = list(self.paths.rows(cohort_id, pathway_id).stream())
         return [dashboard_row(s.id, s.to_dict() or {}) for s in snaps]
-
-    def members(self, cohort_id: str) -> list[MemberInfo]:
-        with plain_read():
-            snaps = list(self.paths.cohort(cohort_id).collection("members").stream())
-        return [_member(s.id, s.to_dict() or {}) for s in snaps]
 
     def truth(
         self, uid: str, resource_ids: Sequence[str]

@@ -116,6 +116,14 @@ def cohort_doc(doc_id: str, data: dict[str, Any]) -> Cohort:
     return from_document(Cohort, "cohort_id", doc_id, data, {"name": doc_id})
 
 
+def member_doc(cohort_id: str, uid: str, data: dict[str, Any]) -> CohortMember:
+    return from_document(CohortMember, "uid", uid, data, {"cohort_id": cohort_id})
+
+
+def membership_doc(uid: str, data: dict[str, Any]) -> Membership:
+    return from_document(Membership, "uid", uid, data)
+
+
 def cohort_ref(db: firestore.Client, collection: str, doc_id: str) -> Any:
     return db.collection(collection).document(doc_id)
 
@@ -147,10 +155,7 @@ class DashboardPaths:
         self.db = db
 
     def cohort(self, cid: str) -> Any:
-        return self.db.collection(COHORTS).document(cid)
-
-    def member(self, cid: str, uid: str) -> Any:
-        return self.cohort(cid).collection("members").document(uid)
+        return cohort_ref(self.db, COHORTS, cid)
 
     def rows(self, cid: str, pid: str) -> Any:
         return self.cohort(cid).collection("dashboard").document(pid).collection("rows")
@@ -289,7 +294,7 @@ class FirestoreTx:
     # cohorts: read by key, written whole (shared.domain.cohorts)
     def membership(self, uid: str) -> Membership | None:
         data = self._get(cohort_ref(self.refs.db, MEMBERSHIPS, uid))
-        return None if data is None else from_document(Membership, "uid", uid, data)
+        return None if data is None else membership_doc(uid, data)
 
     def cohort(self, cohort_id: str) -> Cohort | None:
         data = self._get(cohort_ref(self.refs.db, COHORTS, cohort_id))
@@ -301,9 +306,7 @@ class FirestoreTx:
 
     def member(self, cohort_id: str, uid: str) -> CohortMember | None:
         data = self._get(member_ref(self.refs.db, cohort_id, uid))
-        if data is None:
-            return None
-        return from_document(CohortMember, "uid", uid, data, {"cohort_id": cohort_id})
+        return None if data is None else member_doc(cohort_id, uid, data)
 
     def invite(self, code_key: str) -> Invite | None:
         data = self._get(cohort_ref(self.refs.db, INVITES, code_key))

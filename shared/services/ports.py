@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from shared.domain.certificates import Certificate, CertificateLink
 from shared.domain.cohorts import Cohort, CohortMember, Invite, Membership
-from shared.domain.dashboard import CohortInfo, MemberInfo, Row
+from shared.domain.dashboard import Row
 from shared.domain.models import (
     LearnerProfile,
     Module,
@@ -237,9 +237,10 @@ class MembershipReader(Protocol):
     def membership(self, uid: str) -> Membership | None: ...
 
 
-class CohortStore(UnitOfWork, MembershipReader, Protocol):
-    """Cohorts, members, memberships and invites: the unit of work and the plain reads (queries
-    outside transactions only)."""
+class CohortReader(MembershipReader, Protocol):
+    """The plain reads of the cohort layout (:mod:`shared.domain.cohorts`), outside transactions:
+    the one reader of cohorts, members and memberships (the cohorts, the dashboard and the exports
+    read them through it; queries only here, never in a transaction)."""
 
     def cohort(self, cohort_id: str) -> Cohort | None: ...
     def cohorts(self, cohort_ids: Sequence[str]) -> dict[str, Cohort]: ...
@@ -251,8 +252,13 @@ class CohortStore(UnitOfWork, MembershipReader, Protocol):
         ...
 
     def members(self, cohort_id: str, *, after: str | None, limit: int) -> list[CohortMember]:
-        """A page of a cohort's members, by uid ascending after ``after``."""
+        """A page of a cohort's members, by uid ascending after ``after``. Fewer than ``limit``:
+        the end."""
         ...
+
+
+class CohortStore(UnitOfWork, CohortReader, Protocol):
+    """Cohorts, members, memberships and invites: the unit of work and the plain reads."""
 
     def submission_ids(self, uid: str) -> list[str]:
         """The ids of every submission of a learner (a query; ids only)."""
@@ -299,18 +305,9 @@ class TaskQueue(Protocol):
 # ---- the cohort dashboard's aggregates (shared/adapters/dashboard_store.py) ---------------------
 
 
-class DashboardStore(UnitOfWork, Protocol):
-    """The unit of work (a row's sync: :meth:`Tx.row` ... :meth:`Tx.add_counters`) and the plain
-    reads of the dashboard."""
-
-    def cohort(self, cohort_id: str) -> CohortInfo | None: ...
-    def cohort_ids(self, uid: str) -> list[str]:
-        """The cohorts ``memberships/{uid}`` lists (none: ``[]``)."""
-        ...
-
-    def cohorts_of(self, instructor_uid: str | None, limit: int) -> list[CohortInfo]:
-        """The cohorts listing the instructor (``None``: every cohort), by id."""
-        ...
+class DashboardStore(UnitOfWork, CohortReader, Protocol):
+    """The unit of work (a row's sync: :meth:`Tx.row` ... :meth:`Tx.add_counters`), the cohort
+    reads and the plain reads of the dashboard."""
 
     def counters(self, cohort_id: str, pathway_id: str) -> list[dict[str, int]]:
         """Every counter shard of the (cohort, pathway), as dotted names."""
@@ -327,7 +324,6 @@ class DashboardStore(UnitOfWork, Protocol):
         ...
 
     def all_rows(self, cohort_id: str, pathway_id: str) -> list[Row]: ...
-    def members(self, cohort_id: str) -> list[MemberInfo]: ...
     def truth(
         self, uid: str, resource_ids: Sequence[str]
     ) -> tuple[dict[str, ResourceProgress], tuple[str | None, str | None]]: ...
@@ -336,25 +332,9 @@ class DashboardStore(UnitOfWork, Protocol):
 # ---- exports (issue 12 item 5): a cohort read a page of learners at a time --------------------
 
 
-@dataclass(frozen=True)
-class CohortRef:
-    """What the exports need of ``cohorts/{cohort_id}`` (written by the cohort flows)."""
-
-    cohort_id: str
-    name: str
-    pathway_ids: list[str]
-    instructor_uids: list[str]
-
-
-class ExportReads(Protocol):
-    """Plain reads (never in a transaction) of a cohort and of one learner at a time."""
-
-    def cohort(self, cohort_id: str) -> CohortRef | None: ...
-
-    def member_page(self, cohort_id: str, after: str | None, limit: int) -> list[str]:
-        """Up to ``limit`` learner uids of ``cohorts/{cohort_id}/members``, ascending, all greater
-        than ``after``. Fewer than ``limit``: the end."""
-        ...
+class ExportReads(CohortReader, Protocol):
+    """Plain reads (never in a transaction) of a cohort (its members a page at a time) and of one
+    learner at a time."""
 
     def learner_progress(
         self, uid: str, resource_ids: Sequence[str], module_ids: Sequence[str], pathway_id: str

@@ -175,12 +175,6 @@ QUERIES: tuple[QuerySpec, ...] = (
         parent="cohorts/{uid}/dashboard/p",
         order_by=(("last_activity_at", ASC),),
     ),
-    QuerySpec(
-        "dashboard: the cohorts listing an instructor (instructor_uids array_contains)",
-        used_by="shared/adapters/dashboard_store.py:FirestoreDashboardStore.cohorts_of",
-        collection="cohorts",
-        contains="instructor_uids",
-    ),
     # The web page reads Firestore directly (Firebase JS SDK, under firestore.rules).
     QuerySpec(
         "web: live pending queue (admin)",
@@ -215,20 +209,20 @@ QUERIES: tuple[QuerySpec, ...] = (
     ),
     QuerySpec(
         "every cohort by id (admin)",
-        used_by=f"{COHORT_STORE}:FirestoreCohortStore.list_cohorts",
+        used_by=f"{COHORT_STORE}:FirestoreCohortReader.list_cohorts",
         collection="cohorts",
         order_by=(("__name__", ASC),),
     ),
     QuerySpec(
         "the cohorts an instructor teaches, by id",
-        used_by=f"{COHORT_STORE}:FirestoreCohortStore.list_cohorts",
+        used_by=f"{COHORT_STORE}:FirestoreCohortReader.list_cohorts",
         collection="cohorts",
         contains="instructor_uids",
         order_by=(("__name__", ASC),),
     ),
     QuerySpec(
         "a page of a cohort's members by uid",
-        used_by=f"{COHORT_STORE}:FirestoreCohortStore.members",
+        used_by=f"{COHORT_STORE}:FirestoreCohortReader.members",
         collection="members",
         parent="cohorts/{uid}",
         order_by=(("__name__", ASC),),
