@@ -209,8 +209,6 @@ class LearnerState:
 class LearnerIndex(Protocol):
     """Learner-wide reads for the tasks, outside any transaction (plain queries)."""
 
-    def learners_in_module(self, module_id: str) -> list[str]: ...
-
     def learner_page(self, after: str | None, limit: int, pathway_id: str | None) -> list[str]:
         """Up to ``limit`` uids, ascending, all greater than ``after``, of learners with any
         progress document (in ``pathway_id`` only, when given). Fewer than ``limit``: the end."""
