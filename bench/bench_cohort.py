@@ -148,8 +148,8 @@ def synthetic_progress(
 
 
 def seed_cohort(db: Any, shape: Any, cohort_id: str, learners: int, teacher: str) -> None:
-    from shared.adapters.dashboard_store import _nest
     from shared.adapters.firestore import to_document
+    from shared.adapters.unit_of_work import _nest
     from shared.domain import dashboard as agg
 
     now = dt.datetime.now(dt.UTC)

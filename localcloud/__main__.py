@@ -384,7 +384,10 @@ def function_command(name: str, kind: str, runtime: parity.Runtime | None = None
     if runtime is not None:
         return runtime.command(name, kind, HOST, PORTS[name])
     return [
-        str(VENV_BIN / "functions-framework"),
+        str(VENV_BIN / "python"),
+        "-u",
+        "-P",  # not the script's directory (localcloud/) on sys.path
+        str(parity.FUNCTION_SERVER),
         "--target",
         name,
         "--source",

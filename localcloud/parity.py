@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_DIR = ROOT / ".local" / "runtime"
 MODE_VARIABLE = "LOCALCLOUD_MODE"
 HASH_FILE = ".requirements.sha256"
+FUNCTION_SERVER = Path(__file__).resolve().parent / "function_server.py"
 
 
 @dataclass(frozen=True)
@@ -42,14 +43,14 @@ class Runtime:
     source: Path  # the staged source directory (holds main.py)
 
     def command(self, target: str, signature: str, host: str, port: int) -> list[str]:
-        """functions-framework for one entry point, isolated from the checkout."""
+        """functions-framework for one entry point, isolated from the checkout
+        (``localcloud/function_server.py``, run as a script, imports only functions-framework)."""
         return [
             str(self.python),
             "-I",  # isolated: ignore PYTHON* variables, no cwd/script dir on sys.path
             "-u",  # unbuffered (-I ignores PYTHONUNBUFFERED)
             "-B",  # no __pycache__ in the staged source
-            "-m",
-            "functions_framework",
+            str(FUNCTION_SERVER),
             "--target",
             target,
             "--source",

@@ -1,5 +1,6 @@
-"""Firestore behind the ``CohortStore`` port: the unit of work (transactions read by key only) and
-the plain reads and queries outside transactions.
+"""Firestore behind the ``CohortReader`` and ``CohortStore`` ports: the one reader of the cohort
+layout (:mod:`shared.domain.cohorts`) outside transactions, which the dashboard's and the exports'
+stores inherit, and the cohorts' unit of work (transactions read by key only).
 
 Queries (outside transactions only): the cohorts an instructor teaches (``instructor_uids``
 array-contains, ordered by document id: the automatic single-field index), every cohort by id, a
@@ -11,8 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from shared.adapters.firestore import from_document, plain_read
-from shared.adapters.unit_of_work import MEMBERSHIPS, FirestoreUnitOfWork, cohort_doc, cohort_ref
+from shared.adapters.firestore import LazyClient, plain_read
+from shared.adapters.unit_of_work import (
+    MEMBERSHIPS,
+    FirestoreUnitOfWork,
+    Refs,
+    cohort_doc,
+    cohort_ref,
+    member_doc,
+    membership_doc,
+)
 from shared.domain.cohorts import Cohort, CohortMember, Membership
 
 # the collections the queries below run on
@@ -21,17 +30,15 @@ MEMBERS = "members"
 SUBMISSIONS = "submissions"
 
 
-def _member(doc_id: str, data: dict[str, Any]) -> CohortMember:
-    return from_document(CohortMember, "uid", doc_id, data)
+class FirestoreCohortReader(LazyClient):
+    """The ``CohortReader`` port: cohorts, members and memberships, outside transactions."""
 
-
-class FirestoreCohortStore(FirestoreUnitOfWork):
     def membership(self, uid: str) -> Membership | None:
         with plain_read():
             snap = cohort_ref(self.db, MEMBERSHIPS, uid).get()
         if not snap.exists:
             return None
-        return from_document(Membership, "uid", uid, snap.to_dict() or {})
+        return membership_doc(uid, snap.to_dict() or {})
 
     def cohort(self, cohort_id: str) -> Cohort | None:
         with plain_read():
@@ -40,7 +47,7 @@ class FirestoreCohortStore(FirestoreUnitOfWork):
 
     def cohorts(self, cohort_ids: Sequence[str]) -> dict[str, Cohort]:
         refs = [cohort_ref(self.db, COHORTS, c) for c in dict.fromkeys(cohort_ids)]
-        return self.refs.get_many(refs, cohort_doc)
+        return Refs(self.db).get_many(refs, cohort_doc)
 
     def list_cohorts(
         self, *, instructor_uid: str | None, after: str | None, limit: int
@@ -64,7 +71,13 @@ class FirestoreCohortStore(FirestoreUnitOfWork):
         if after is not None:
             query = query.start_after({"__name__": coll.document(after)})
         with plain_read():
-            return [_member(s.id, s.to_dict() or {}) for s in query.limit(limit).stream()]
+            return [
+                member_doc(cohort_id, s.id, s.to_dict() or {}) for s in query.limit(limit).stream()
+            ]
+
+
+class FirestoreCohortStore(FirestoreCohortReader, FirestoreUnitOfWork):
+    """The ``CohortStore`` port: the cohort reads and the unit of work."""
 
     def submission_ids(self, uid: str) -> list[str]:
         from google.cloud.firestore_v1.base_query import FieldFilter

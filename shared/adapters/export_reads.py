@@ -1,9 +1,8 @@
-"""Firestore behind the ``ExportReads`` port: a cohort and its members, read as the cohort layout
-gives them, and one learner's documents at a time (plain reads, never in a transaction).
+"""Firestore behind the ``ExportReads`` port: a cohort and its members, read through the one cohort
+reader (:class:`~shared.adapters.cohort_store.FirestoreCohortReader`: the cohort by key, its
+members a page at a time in uid order), and one learner's documents at a time (plain reads, never
+in a transaction):
 
-- ``cohorts/{cohort_id}``: ``name``, ``pathway_ids``, ``instructor_uids`` (read by key);
-- ``cohorts/{cohort_id}/members/{uid}``: one document per learner, read a page at a time in
-  document-id order (names only: ``select([])``), after a cursor uid;
 - a learner's ``resource_progress`` / ``module_progress`` / ``pathway_progress`` documents of one
   pathway: one batched read by key;
 - a learner's submissions: the per-resource indexes (``users/{uid}/resource_submissions/{rid}``,
@@ -19,7 +18,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from shared.adapters.firestore import LazyClient, plain_read
+from shared.adapters.cohort_store import FirestoreCohortReader
+from shared.adapters.firestore import plain_read
 from shared.adapters.unit_of_work import (
     module_progress,
     pathway_progress,
@@ -28,40 +28,10 @@ from shared.adapters.unit_of_work import (
 )
 from shared.domain.models import ModuleProgress, PathwayProgress, ResourceProgress, Submission
 from shared.domain.progress import event_stamp
-from shared.services.ports import CohortRef
-
-COHORTS = "cohorts"
-MEMBERS = "members"
 
 
-def _strings(value: Any) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-
-class FirestoreExportReads(LazyClient):
-    def cohort(self, cohort_id: str) -> CohortRef | None:
-        with plain_read():
-            snap = self.db.collection(COHORTS).document(cohort_id).get()
-        if not snap.exists:
-            return None
-        data = snap.to_dict() or {}
-        return CohortRef(
-            cohort_id=cohort_id,
-            name=str(data.get("name") or cohort_id),
-            pathway_ids=_strings(data.get("pathway_ids")),
-            instructor_uids=_strings(data.get("instructor_uids")),
-        )
-
-    def member_page(self, cohort_id: str, after: str | None, limit: int) -> list[str]:
-        from google.cloud.firestore_v1.base_document import DocumentSnapshot
-
-        members = self.db.collection(COHORTS).document(cohort_id).collection(MEMBERS)
-        query: Any = members.select([])  # names only; a query without order is in id order
-        if after is not None:
-            past = DocumentSnapshot(members.document(after), {}, True, None, None, None)
-            query = query.start_after(past)
-        with plain_read():
-            return [snap.id for snap in query.limit(limit).stream()]
+class FirestoreExportReads(FirestoreCohortReader):
+    """The ``ExportReads`` port: the cohort reads, and one learner's documents."""
 
     def learner_progress(
         self, uid: str, resource_ids: Sequence[str], module_ids: Sequence[str], pathway_id: str

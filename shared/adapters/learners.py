@@ -2,15 +2,13 @@
 ``LearnerIndex`` port: plain queries, never inside a transaction), and the reconcile run log.
 
 Which learners
-    ``learners_in_module``: collection-group queries on ``resource_progress`` and
-    ``module_progress`` by ``module_id`` (no longer used by the re-evaluation, which is a reconcile
-    run paged by ``pathway_id`` since issue 13). ``learner_page`` (reconcile and re-evaluation): the
+    ``learner_page`` (reconcile, and re-evaluation: a reconcile run paged by ``pathway_id``): the
     uids with a document in ``resource_progress``, ``module_progress`` or ``pathway_progress``
     (collection-group queries, optionally ``pathway_id ==``), in document-name order, after a
     cursor uid. Each query reads names only and jumps past a learner's remaining documents
     (``start_after users/{uid}/{group}/\\uf8ff``), so a page of N learners costs at most N reads
     per group whatever their number of documents. Production needs collection-group single-field
-    indexes on ``module_id`` and ``pathway_id`` (firestore.indexes.json).
+    indexes on ``pathway_id`` (firestore.indexes.json).
 
 Documents: ``reconcile_runs/{run_id}``: the run's parameters, ``batches.{index}`` (each batch's
 result, replaced by a redelivery of the same batch), ``done`` once the last batch is recorded.
@@ -41,20 +39,6 @@ def _owner(ref: Any) -> str | None:
 
 
 class FirestoreLearnerIndex(LazyClient):
-    def learners_in_module(self, module_id: str) -> list[str]:
-        from google.cloud.firestore_v1.base_query import FieldFilter
-
-        uids: set[str] = set()
-        for group in ("resource_progress", "module_progress"):
-            query = self.db.collection_group(group).where(
-                filter=FieldFilter("module_id", "==", module_id)
-            )
-            for snap in query.select(["module_id"]).stream():
-                uid = _owner(snap.reference)
-                if uid is not None:
-                    uids.add(uid)
-        return sorted(uids)
-
     # ---- reconcile: pages of learners, and one learner's documents ------------------------------
 
     def learner_page(self, after: str | None, limit: int, pathway_id: str | None) -> list[str]:

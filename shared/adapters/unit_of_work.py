@@ -23,12 +23,16 @@ Documents:
 - ``certificates/{certificate_id}`` and ``users/{uid}/certificates/{pathway_id}`` (the link),
   written together (:mod:`shared.services.certificates`); ``users/{uid}`` (the profile) read.
 - ``catalog_meta/version``: ``{"version": n}``, read by key by every rollup transaction (issue 13).
+- ``cohorts/{cid}/dashboard/{pid}/rows/{uid}`` (:class:`~shared.domain.dashboard.Row`), and its
+  counter shards ``cohorts/{cid}/dashboard/{pid}/counters/{n}`` and ``cohorts/{cid}/live_counts/{n}``,
+  changed only by increments (never read in a transaction): the cohort dashboard
+  (:mod:`shared.adapters.dashboard_store`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
@@ -43,6 +47,7 @@ from shared.adapters.firestore import (
 )
 from shared.domain.certificates import Certificate, CertificateLink
 from shared.domain.cohorts import Cohort, CohortMember, Invite, Membership
+from shared.domain.dashboard import Row, shard_of
 from shared.domain.models import (
     LearnerProfile,
     ModuleProgress,
@@ -111,12 +116,55 @@ def cohort_doc(doc_id: str, data: dict[str, Any]) -> Cohort:
     return from_document(Cohort, "cohort_id", doc_id, data, {"name": doc_id})
 
 
+def member_doc(cohort_id: str, uid: str, data: dict[str, Any]) -> CohortMember:
+    return from_document(CohortMember, "uid", uid, data, {"cohort_id": cohort_id})
+
+
+def membership_doc(uid: str, data: dict[str, Any]) -> Membership:
+    return from_document(Membership, "uid", uid, data)
+
+
 def cohort_ref(db: firestore.Client, collection: str, doc_id: str) -> Any:
     return db.collection(collection).document(doc_id)
 
 
 def member_ref(db: firestore.Client, cohort_id: str, uid: str) -> Any:
     return db.collection(COHORTS).document(cohort_id).collection(MEMBERS).document(uid)
+
+
+# ---- the cohort dashboard's rows and counters -------------------------------------------------
+
+
+def dashboard_row(doc_id: str, data: dict[str, Any]) -> Row:
+    return from_document(Row, "uid", doc_id, data)
+
+
+def _nest(change: Mapping[str, int], increment: Callable[[int], Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in change.items():
+        *parents, leaf = name.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = increment(value)
+    return out
+
+
+class DashboardPaths:
+    def __init__(self, db: firestore.Client) -> None:
+        self.db = db
+
+    def cohort(self, cid: str) -> Any:
+        return cohort_ref(self.db, COHORTS, cid)
+
+    def rows(self, cid: str, pid: str) -> Any:
+        return self.cohort(cid).collection("dashboard").document(pid).collection("rows")
+
+    def counters(self, cid: str, pid: str) -> Any:
+        return self.cohort(cid).collection("dashboard").document(pid).collection("counters")
+
+    def live(self, cid: str) -> Any:
+        return self.cohort(cid).collection("live_counts")
 
 
 class Refs:
@@ -246,7 +294,7 @@ class FirestoreTx:
     # cohorts: read by key, written whole (shared.domain.cohorts)
     def membership(self, uid: str) -> Membership | None:
         data = self._get(cohort_ref(self.refs.db, MEMBERSHIPS, uid))
-        return None if data is None else from_document(Membership, "uid", uid, data)
+        return None if data is None else membership_doc(uid, data)
 
     def cohort(self, cohort_id: str) -> Cohort | None:
         data = self._get(cohort_ref(self.refs.db, COHORTS, cohort_id))
@@ -258,7 +306,7 @@ class FirestoreTx:
 
     def member(self, cohort_id: str, uid: str) -> CohortMember | None:
         data = self._get(member_ref(self.refs.db, cohort_id, uid))
-        return None if data is None else from_document(CohortMember, "uid", uid, data)
+        return None if data is None else member_doc(cohort_id, uid, data)
 
     def invite(self, code_key: str) -> Invite | None:
         data = self._get(cohort_ref(self.refs.db, INVITES, code_key))
@@ -299,6 +347,38 @@ class FirestoreTx:
 
     def put_certificate_link(self, uid: str, link: CertificateLink) -> None:
         self.tx.set(self._one(uid, CERTIFICATES, link.pathway_id), to_document(link))
+
+    # the cohort dashboard (shared.services.dashboard): a row, then the increments of its shard
+    def row(self, cohort_id: str, pathway_id: str, uid: str) -> Row | None:
+        data = self._get(DashboardPaths(self.refs.db).rows(cohort_id, pathway_id).document(uid))
+        return None if data is None else dashboard_row(uid, data)
+
+    def put_row(self, row: Row) -> None:
+        ref = DashboardPaths(self.refs.db).rows(row.cohort_id, row.pathway_id).document(row.uid)
+        self.tx.set(ref, to_document(row))
+
+    def delete_row(self, cohort_id: str, pathway_id: str, uid: str) -> None:
+        self.tx.delete(DashboardPaths(self.refs.db).rows(cohort_id, pathway_id).document(uid))
+
+    def add_counters(
+        self, cohort_id: str, pathway_id: str, uid: str, change: Mapping[str, int]
+    ) -> None:
+        from google.cloud import firestore
+
+        paths, shard = DashboardPaths(self.refs.db), shard_of(uid)
+        ref = paths.counters(cohort_id, pathway_id).document(str(shard))
+        self.tx.set(ref, _nest(change, firestore.Increment), merge=True)
+        awaiting = change.get("awaiting_review", 0)
+        if awaiting:
+            live = paths.live(cohort_id).document(str(shard))
+            self.tx.set(
+                live,
+                {
+                    "awaiting_review": firestore.Increment(awaiting),
+                    "pathways": {pathway_id: firestore.Increment(awaiting)},
+                },
+                merge=True,
+            )
 
 
 class FirestoreUnitOfWork(LazyClient):

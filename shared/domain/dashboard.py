@@ -54,27 +54,6 @@ EXACT_BELOW = 120
 COARSE_BELOW = 1200
 
 
-class CohortInfo(BaseModel):
-    """What the dashboard reads of ``cohorts/{cid}`` (written by the cohort flows)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    cohort_id: str
-    name: str = ""
-    pathway_ids: list[str] = Field(default_factory=list)
-    instructor_uids: list[str] = Field(default_factory=list)
-
-
-class MemberInfo(BaseModel):
-    """What the dashboard reads of ``cohorts/{cid}/members/{uid}`` (one per learner)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    uid: str
-    pathway_ids: list[str] = Field(default_factory=list)
-    joined_at: dt.datetime | None = None
-
-
 class Entry(BaseModel):
     """One resource as a learner's row holds it."""
 

@@ -25,7 +25,7 @@ per process), whatever the cohort's size.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -33,14 +33,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared import log
 from shared.domain import dashboard as agg
-from shared.domain.dashboard import CohortInfo, Row, Shape
+from shared.domain.cohorts import Cohort, CohortMember
+from shared.domain.dashboard import Row, Shape
 from shared.domain.identity import Caller
 from shared.domain.models import Id, ResourceType, valid_id
 from shared.errors import NotFound, PermissionDenied, UnusableEvent
 from shared.events import DocumentChange
 from shared.services import catalog as cat
 from shared.services.access import teaches
-from shared.services.ports import CatalogReader, DashboardStore, DashboardTx
+from shared.services.ports import CatalogReader, DashboardStore, Tx
 from shared.services.rollups import owned_resource_progress
 
 Clock = Callable[[], dt.datetime]
@@ -98,7 +99,7 @@ def sync_row(
     missing row is always built from all of them)."""
     pid = shape.pathway_id
 
-    def work(tx: DashboardTx) -> Synced:
+    def work(tx: Tx) -> Synced:
         member = tx.member(cohort_id, uid)
         old = tx.row(cohort_id, pid, uid)
         if member is None or pid not in member.pathway_ids:
@@ -109,7 +110,8 @@ def sync_row(
             if change:
                 tx.add_counters(cohort_id, pid, uid, change)
             return Synced(cohort_id, pid, uid, written=True, removed=True, change=change)
-        name, email = tx.profile(uid)
+        profile = tx.learner_profile(uid)
+        name, email = (profile.display_name, profile.email) if profile else (None, None)
         full = old is None or resource_ids is None
         ids = shape.resource_ids if full else [r for r in resource_ids or [] if shape.resource(r)]
         progress = tx.progresses(uid, ids) if ids else {}
@@ -179,7 +181,8 @@ def progress_written(
         if res is None:
             raise UnusableEvent(f"unknown resource {resource_id}")
         pathway_id = res.pathway_id
-    cohorts = [c for c in store.cohort_ids(uid) if valid_id(c)]
+    membership = store.membership(uid)
+    cohorts = [c for c in (membership.cohort_ids if membership else []) if valid_id(c)]
     if not cohorts:
         return []
     shape = shape_of(catalog, pathway_id)
@@ -313,7 +316,7 @@ class DashboardReply(BaseModel):
     )
 
 
-def allowed_cohort(caller: Caller, store: DashboardStore, cohort_id: str) -> CohortInfo:
+def allowed_cohort(caller: Caller, store: DashboardStore, cohort_id: str) -> Cohort:
     cohort = store.cohort(cohort_id)
     if cohort is None:
         raise NotFound("no such cohort")
@@ -431,9 +434,9 @@ def my_cohorts(caller: Caller, *, store: DashboardStore, catalog: CatalogReader)
     """The cohorts whose dashboard the caller may open (admins: all, up to 200; instructors: those
     listing them; anyone else: none)."""
     if caller.admin:
-        found = store.cohorts_of(None, MAX_COHORTS)
+        found = store.list_cohorts(instructor_uid=None, after=None, limit=MAX_COHORTS)
     elif caller.instructor:
-        found = store.cohorts_of(caller.uid, MAX_COHORTS)
+        found = store.list_cohorts(instructor_uid=caller.uid, after=None, limit=MAX_COHORTS)
     else:
         found = []
     paths = catalog.pathways(sorted({p for c in found for p in c.pathway_ids if valid_id(p)}))
@@ -488,10 +491,21 @@ class Drift:
         return len(self.rows_off) + len(self.counters_off) + (self.live_off is not None)
 
 
+def all_members(store: DashboardStore, cohort_id: str, page: int = 500) -> Iterator[CohortMember]:
+    """Every member of the cohort, a page at a time (uid order)."""
+    after: str | None = None
+    while True:
+        found = store.members(cohort_id, after=after, limit=page)
+        yield from found
+        if len(found) < page:
+            return
+        after = found[-1].uid
+
+
 def expected_rows(store: DashboardStore, shape: Shape, cohort_id: str) -> dict[str, Row]:
     """Every row as a from-scratch build from the members and their documents would make it."""
     out = {}
-    for member in store.members(cohort_id):
+    for member in all_members(store, cohort_id):
         if shape.pathway_id not in member.pathway_ids:
             continue
         progress, (name, email) = store.truth(member.uid, shape.resource_ids)
@@ -562,7 +576,7 @@ def repair(store: DashboardStore, shape: Shape, cohort_id: str, uids: Iterable[s
     fix = {k: v for k, v in sorted(fix.items()) if v}
     if fix:
 
-        def work(tx: DashboardTx) -> None:
+        def work(tx: Tx) -> None:
             tx.add_counters(cohort_id, pid, "repair", fix)
 
         store.transact(work, lock=f"cohorts/{cohort_id}/dashboard/{pid}/repair")

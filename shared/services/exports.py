@@ -28,12 +28,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from shared import log
 from shared.domain import exports as rows
+from shared.domain.cohorts import Cohort
 from shared.domain.identity import Caller
 from shared.domain.models import Id, Resource
 from shared.errors import NotFound, PermissionDenied
 from shared.services import catalog as cat
 from shared.services.access import teaches
-from shared.services.ports import CatalogReader, CohortRef, ExportReads, ProfileStore
+from shared.services.ports import CatalogReader, ExportReads, ProfileStore
 
 T = TypeVar("T")
 PAGE_SIZE = 100  # members read per page
@@ -66,7 +67,7 @@ class Sources:
     workers: int = WORKERS
 
 
-def authorize(me: Caller, cohort_id: str, reads: ExportReads) -> CohortRef:
+def authorize(me: Caller, cohort_id: str, reads: ExportReads) -> Cohort:
     cohort = reads.cohort(cohort_id)
     if not me.admin and not me.instructor:
         raise PermissionDenied("exports need the admin claim or an instructor of the cohort")
@@ -75,7 +76,7 @@ def authorize(me: Caller, cohort_id: str, reads: ExportReads) -> CohortRef:
     return cohort
 
 
-def pathways_of(cohort: CohortRef, pathway: str | None) -> list[str]:
+def pathways_of(cohort: Cohort, pathway: str | None) -> list[str]:
     if pathway is None:
         return list(cohort.pathway_ids)
     if pathway not in cohort.pathway_ids:
@@ -93,7 +94,7 @@ def shape(catalog: CatalogReader, pathway_id: str) -> rows.PathwayShape:
 def member_pages(reads: ExportReads, cohort_id: str, page_size: int) -> Iterator[list[str]]:
     after: str | None = None
     while True:
-        uids = reads.member_page(cohort_id, after, page_size)
+        uids = [m.uid for m in reads.members(cohort_id, after=after, limit=page_size)]
         if uids:
             yield uids
         if len(uids) < page_size:
@@ -114,7 +115,7 @@ def _in_order(src: Sources, cohort_id: str, each: Callable[[str, rows.Learner], 
 class Export:
     """A checked export, ready to stream."""
 
-    cohort: CohortRef
+    cohort: Cohort
     kind: Kind
     chunks: Iterator[str]
 
@@ -169,7 +170,7 @@ def xapi_export(me: Caller, cohort_id: str, query: XapiQuery, src: Sources) -> E
     return Export(cohort, "xapi", xapi_lines(cohort, query, src))
 
 
-def xapi_lines(cohort: CohortRef, query: XapiQuery, src: Sources) -> Iterator[str]:
+def xapi_lines(cohort: Cohort, query: XapiQuery, src: Sources) -> Iterator[str]:
     """The statements as JSON lines, a learner's lines together (checked pathways first)."""
     shapes = [shape(src.catalog, p) for p in pathways_of(cohort, query.pathway)]
 
@@ -180,7 +181,7 @@ def xapi_lines(cohort: CohortRef, query: XapiQuery, src: Sources) -> Iterator[st
     return _logged(chunks(), cohort.cohort_id, "xapi")
 
 
-def statements(cohort: CohortRef, query: XapiQuery, src: Sources) -> Iterator[dict[str, Any]]:
+def statements(cohort: Cohort, query: XapiQuery, src: Sources) -> Iterator[dict[str, Any]]:
     """Every statement of the cohort's learners (for the LRS push), in member then event order."""
     shapes = [shape(src.catalog, p) for p in pathways_of(cohort, query.pathway)]
     for batch in statement_batches(cohort, shapes, query.since, src):
@@ -188,7 +189,7 @@ def statements(cohort: CohortRef, query: XapiQuery, src: Sources) -> Iterator[di
 
 
 def statement_batches(
-    cohort: CohortRef,
+    cohort: Cohort,
     shapes: Sequence[rows.PathwayShape],
     since: dt.datetime | None,
     src: Sources,

@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from shared.domain.certificates import Certificate, CertificateLink
 from shared.domain.cohorts import Cohort, CohortMember, Invite, Membership
-from shared.domain.dashboard import CohortInfo, MemberInfo, Row
+from shared.domain.dashboard import Row
 from shared.domain.models import (
     LearnerProfile,
     Module,
@@ -96,6 +96,16 @@ class Tx(Protocol):
     def learner_profile(self, uid: str) -> LearnerProfile | None: ...
     def put_certificate(self, certificate: Certificate) -> None: ...
     def put_certificate_link(self, uid: str, link: CertificateLink) -> None: ...
+    # the cohort dashboard (shared.services.dashboard): a row, then the increments of its shard
+    def row(self, cohort_id: str, pathway_id: str, uid: str) -> Row | None: ...
+    def put_row(self, row: Row) -> None: ...
+    def delete_row(self, cohort_id: str, pathway_id: str, uid: str) -> None: ...
+    def add_counters(
+        self, cohort_id: str, pathway_id: str, uid: str, change: dict[str, int]
+    ) -> None:
+        """Increment the counters (dotted names) of the learner's shard, and the cohort's live
+        awaiting-review count by ``change["awaiting_review"]`` (never read in a transaction)."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -199,8 +209,6 @@ class LearnerState:
 class LearnerIndex(Protocol):
     """Learner-wide reads for the tasks, outside any transaction (plain queries)."""
 
-    def learners_in_module(self, module_id: str) -> list[str]: ...
-
     def learner_page(self, after: str | None, limit: int, pathway_id: str | None) -> list[str]:
         """Up to ``limit`` uids, ascending, all greater than ``after``, of learners with any
         progress document (in ``pathway_id`` only, when given). Fewer than ``limit``: the end."""
@@ -227,9 +235,10 @@ class MembershipReader(Protocol):
     def membership(self, uid: str) -> Membership | None: ...
 
 
-class CohortStore(UnitOfWork, MembershipReader, Protocol):
-    """Cohorts, members, memberships and invites: the unit of work and the plain reads (queries
-    outside transactions only)."""
+class CohortReader(MembershipReader, Protocol):
+    """The plain reads of the cohort layout (:mod:`shared.domain.cohorts`), outside transactions:
+    the one reader of cohorts, members and memberships (the cohorts, the dashboard and the exports
+    read them through it; queries only here, never in a transaction)."""
 
     def cohort(self, cohort_id: str) -> Cohort | None: ...
     def cohorts(self, cohort_ids: Sequence[str]) -> dict[str, Cohort]: ...
@@ -241,8 +250,13 @@ class CohortStore(UnitOfWork, MembershipReader, Protocol):
         ...
 
     def members(self, cohort_id: str, *, after: str | None, limit: int) -> list[CohortMember]:
-        """A page of a cohort's members, by uid ascending after ``after``."""
+        """A page of a cohort's members, by uid ascending after ``after``. Fewer than ``limit``:
+        the end."""
         ...
+
+
+class CohortStore(UnitOfWork, CohortReader, Protocol):
+    """Cohorts, members, memberships and invites: the unit of work and the plain reads."""
 
     def submission_ids(self, uid: str) -> list[str]:
         """The ids of every submission of a learner (a query; ids only)."""
@@ -289,36 +303,9 @@ class TaskQueue(Protocol):
 # ---- the cohort dashboard's aggregates (shared/adapters/dashboard_store.py) ---------------------
 
 
-class DashboardTx(Protocol):
-    """One transaction of a dashboard row's sync: reads by key first, then the writes."""
-
-    def member(self, cohort_id: str, uid: str) -> MemberInfo | None: ...
-    def row(self, cohort_id: str, pathway_id: str, uid: str) -> Row | None: ...
-    def profile(self, uid: str) -> tuple[str | None, str | None]:
-        """The learner's ``(display_name, email)``."""
-        ...
-
-    def progresses(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]: ...
-    def put_row(self, row: Row) -> None: ...
-    def delete_row(self, cohort_id: str, pathway_id: str, uid: str) -> None: ...
-    def add_counters(
-        self, cohort_id: str, pathway_id: str, uid: str, change: dict[str, int]
-    ) -> None:
-        """Increment the counters (dotted names) of the learner's shard, and the cohort's live
-        awaiting-review count by ``change["awaiting_review"]``."""
-        ...
-
-
-class DashboardStore(Protocol):
-    def transact(self, work: Callable[[DashboardTx], T], *, lock: str) -> T: ...
-    def cohort(self, cohort_id: str) -> CohortInfo | None: ...
-    def cohort_ids(self, uid: str) -> list[str]:
-        """The cohorts ``memberships/{uid}`` lists (none: ``[]``)."""
-        ...
-
-    def cohorts_of(self, instructor_uid: str | None, limit: int) -> list[CohortInfo]:
-        """The cohorts listing the instructor (``None``: every cohort), by id."""
-        ...
+class DashboardStore(UnitOfWork, CohortReader, Protocol):
+    """The unit of work (a row's sync: :meth:`Tx.row` ... :meth:`Tx.add_counters`), the cohort
+    reads and the plain reads of the dashboard."""
 
     def counters(self, cohort_id: str, pathway_id: str) -> list[dict[str, int]]:
         """Every counter shard of the (cohort, pathway), as dotted names."""
@@ -335,7 +322,6 @@ class DashboardStore(Protocol):
         ...
 
     def all_rows(self, cohort_id: str, pathway_id: str) -> list[Row]: ...
-    def members(self, cohort_id: str) -> list[MemberInfo]: ...
     def truth(
         self, uid: str, resource_ids: Sequence[str]
     ) -> tuple[dict[str, ResourceProgress], tuple[str | None, str | None]]: ...
@@ -344,25 +330,9 @@ class DashboardStore(Protocol):
 # ---- exports (issue 12 item 5): a cohort read a page of learners at a time --------------------
 
 
-@dataclass(frozen=True)
-class CohortRef:
-    """What the exports need of ``cohorts/{cohort_id}`` (written by the cohort flows)."""
-
-    cohort_id: str
-    name: str
-    pathway_ids: list[str]
-    instructor_uids: list[str]
-
-
-class ExportReads(Protocol):
-    """Plain reads (never in a transaction) of a cohort and of one learner at a time."""
-
-    def cohort(self, cohort_id: str) -> CohortRef | None: ...
-
-    def member_page(self, cohort_id: str, after: str | None, limit: int) -> list[str]:
-        """Up to ``limit`` learner uids of ``cohorts/{cohort_id}/members``, ascending, all greater
-        than ``after``. Fewer than ``limit``: the end."""
-        ...
+class ExportReads(CohortReader, Protocol):
+    """Plain reads (never in a transaction) of a cohort (its members a page at a time) and of one
+    learner at a time."""
 
     def learner_progress(
         self, uid: str, resource_ids: Sequence[str], module_ids: Sequence[str], pathway_id: str

@@ -4,9 +4,12 @@ finalized CloudEvents, Cloud Tasks dispatches, Firestore writes arrive as protob
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import json
 import threading
+import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -26,6 +29,36 @@ def test_stack_describes_every_entry_point(cloud: dict[str, Any]) -> None:
         reply = requests.get(cloud["functions"][name] + "/no/such/route", timeout=10)
         assert reply.status_code in (401, 404), name
         assert "error" in reply.json()
+
+
+def test_a_function_keeps_an_idle_client_connection_open_as_googles_front_end_does(
+    cloud: dict[str, Any],
+) -> None:
+    """Deployed, the client's connection ends at Google's front end (idle HTTP/1.1 connections
+    kept 610 s), never at the instance's gunicorn (2 s). A local function that closed a connection
+    after 2 s would make a client reusing it read no reply at all (``RemoteDisconnected``), as the
+    e2e tests once did under load (localcloud/function_server.py)."""
+    url = urlsplit(cloud["functions"]["resources"])
+    assert url.hostname is not None
+    assert url.port is not None
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        conn.request("GET", "/no/such/route")
+        first = conn.getresponse()
+        first.read()
+        sock = conn.sock
+        assert sock is not None
+        assert not first.will_close
+        # the subject of the test is an idle connection: longer than gunicorn's 2 s keep-alive
+        # plus the 1 s of its sweep
+        time.sleep(4)
+        conn.request("GET", "/no/such/route")
+        second = conn.getresponse()
+        second.read()
+        assert conn.sock is sock, "the second request needed a new connection"
+        assert second.status == first.status
+    finally:
+        conn.close()
 
 
 def test_conflicting_transactions_both_apply_and_one_retries(db: Any) -> None:

@@ -34,7 +34,7 @@ from shared.domain.models import (
 )
 from shared.events import EventMeta, StorageObject
 from shared.services.audit import AuditEntry
-from shared.services.ports import CohortRef, SignedRequest
+from shared.services.ports import SignedRequest
 
 T = TypeVar("T")
 BUCKET = "demo-aibc-submissions"
@@ -235,7 +235,46 @@ class FakeTx:
         self._write(path, lambda s: s.certificate_links.__setitem__(key, link))
 
 
-class FakeStore:
+# ---- the cohort reads -------------------------------------------------------------------------
+
+
+class FakeCohortReads:
+    """The ``CohortReader`` port over a :class:`State` (its cohorts, members and memberships):
+    the fake store, the exports' and the dashboard's fakes read cohorts through it."""
+
+    state: State
+
+    def membership(self, uid: str) -> Membership | None:
+        return self.state.memberships.get(uid)
+
+    def cohort(self, cohort_id: str) -> Cohort | None:
+        return self.state.cohorts.get(cohort_id)
+
+    def cohorts(self, cohort_ids: Sequence[str]) -> dict[str, Cohort]:
+        return {c: self.state.cohorts[c] for c in cohort_ids if c in self.state.cohorts}
+
+    def list_cohorts(
+        self, *, instructor_uid: str | None, after: str | None, limit: int
+    ) -> list[Cohort]:
+        found = sorted(
+            (
+                c
+                for c in self.state.cohorts.values()
+                if instructor_uid is None or instructor_uid in c.instructor_uids
+            ),
+            key=lambda c: c.cohort_id,
+        )
+        return [c for c in found if after is None or c.cohort_id > after][:limit]
+
+    def members(self, cohort_id: str, *, after: str | None, limit: int) -> list[CohortMember]:
+        found = sorted(
+            (m for (c, _), m in self.state.members.items() if c == cohort_id),
+            key=lambda m: m.uid,
+        )
+        return [m for m in found if after is None or m.uid > after][:limit]
+
+
+class FakeStore(FakeCohortReads):
     """The unit of work and the plain reads of the ``SubmissionStore`` and ``ProgressStore``
     ports, over one :class:`State`."""
 
@@ -332,36 +371,6 @@ class FakeStore:
     ) -> dict[tuple[str, str], ResourceSubmissions]:
         self.key_reads += len(set(keys))
         return {k: self.state.index[k] for k in keys if k in self.state.index}
-
-    # the cohort reads (the CohortStore port)
-    def membership(self, uid: str) -> Membership | None:
-        return self.state.memberships.get(uid)
-
-    def cohort(self, cohort_id: str) -> Cohort | None:
-        return self.state.cohorts.get(cohort_id)
-
-    def cohorts(self, cohort_ids: Sequence[str]) -> dict[str, Cohort]:
-        return {c: self.state.cohorts[c] for c in cohort_ids if c in self.state.cohorts}
-
-    def list_cohorts(
-        self, *, instructor_uid: str | None, after: str | None, limit: int
-    ) -> list[Cohort]:
-        found = sorted(
-            (
-                c
-                for c in self.state.cohorts.values()
-                if instructor_uid is None or instructor_uid in c.instructor_uids
-            ),
-            key=lambda c: c.cohort_id,
-        )
-        return [c for c in found if after is None or c.cohort_id > after][:limit]
-
-    def members(self, cohort_id: str, *, after: str | None, limit: int) -> list[CohortMember]:
-        found = sorted(
-            (m for (c, _), m in self.state.members.items() if c == cohort_id),
-            key=lambda m: m.uid,
-        )
-        return [m for m in found if after is None or m.uid > after][:limit]
 
     def submission_ids(self, uid: str) -> list[str]:
         return sorted(i for i, s in self.state.submissions.items() if s.user_id == uid)
@@ -538,12 +547,12 @@ class FakeCatalog:
 # ---- exports (issue 12 item 5) -------------------------------------------------------------
 
 
-class FakeExportReads:
-    """The ``ExportReads`` port in memory; counts member pages and the most uids asked at once."""
+class FakeExportReads(FakeCohortReads):
+    """The ``ExportReads`` port in memory (cohorts and members in ``state``); counts member pages
+    and the most uids asked at once."""
 
     def __init__(self) -> None:
-        self.cohorts: dict[str, CohortRef] = {}
-        self.members: dict[str, set[str]] = {}
+        self.state = State()
         self.progress: dict[str, dict[str, ResourceProgress]] = {}
         self.modules: dict[str, dict[str, ModuleProgress]] = {}
         self.pathways: dict[str, dict[str, PathwayProgress]] = {}
@@ -551,13 +560,14 @@ class FakeExportReads:
         self.events: dict[str, dict[str, dict[str, Any]]] = {}
         self.pages = 0
 
-    def cohort(self, cohort_id: str) -> CohortRef | None:
-        return self.cohorts.get(cohort_id)
+    def enrol(self, cohort_id: str, uid: str) -> None:
+        cohort = self.state.cohorts[cohort_id]
+        member = CohortMember(uid=uid, cohort_id=cohort_id, pathway_ids=cohort.pathway_ids)
+        self.state.members[(cohort_id, uid)] = member
 
-    def member_page(self, cohort_id: str, after: str | None, limit: int) -> list[str]:
+    def members(self, cohort_id: str, *, after: str | None, limit: int) -> list[CohortMember]:
         self.pages += 1
-        uids = sorted(u for u in self.members.get(cohort_id, set()) if after is None or u > after)
-        return uids[:limit]
+        return super().members(cohort_id, after=after, limit=limit)
 
     def learner_progress(
         self, uid: str, resource_ids: Sequence[str], module_ids: Sequence[str], pathway_id: str

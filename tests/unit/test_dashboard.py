@@ -23,13 +23,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.domain import dashboard as agg
-from shared.domain.dashboard import CohortInfo, MemberInfo, Row
+from shared.domain.cohorts import Cohort, CohortMember, Membership
+from shared.domain.dashboard import Row
 from shared.domain.identity import Caller
-from shared.domain.models import ResourceProgress, ResourceStatus
+from shared.domain.models import LearnerProfile, ResourceProgress, ResourceStatus
 from shared.errors import NotFound, PermissionDenied, UnusableEvent
 from shared.events import DocumentChange, EventMeta
 from shared.services import dashboard as service
-from tests.unit.fakes import FakeCatalog
+from tests.unit.fakes import FakeCatalog, FakeCohortReads
 
 T = TypeVar("T")
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -50,16 +51,26 @@ class World:
     """The truth (progress, members, profiles) and the aggregates (rows, counter shards)."""
 
     progress: dict[tuple[str, str], ResourceProgress] = field(default_factory=dict)
-    members: dict[tuple[str, str], MemberInfo] = field(default_factory=dict)
+    members: dict[tuple[str, str], CohortMember] = field(default_factory=dict)
     profiles: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
-    cohorts: dict[str, CohortInfo] = field(default_factory=dict)
+    cohorts: dict[str, Cohort] = field(default_factory=dict)
     rows: dict[tuple[str, str, str], Row] = field(default_factory=dict)
     shards: dict[tuple[str, str, int], Counter[str]] = field(default_factory=dict)
     live: dict[tuple[str, int], Counter[str]] = field(default_factory=dict)
     transactions: int = 0
 
+    @property
+    def memberships(self) -> dict[str, Membership]:
+        """``memberships/{uid}`` as the cohort flows keep it: the cohorts the learner is in."""
+        cohorts: dict[str, set[str]] = {}
+        for c, u in self.members:
+            cohorts.setdefault(u, set()).add(c)
+        return {u: Membership(uid=u, cohort_ids=sorted(cs)) for u, cs in cohorts.items()}
+
 
 class FakeTx:
+    """The dashboard's part of the ``Tx`` port (the unit of work's transaction)."""
+
     def __init__(self, world: World) -> None:
         self.w = world
         self.writes: list[Callable[[], None]] = []
@@ -67,7 +78,7 @@ class FakeTx:
     def _read(self) -> None:
         assert not self.writes, "a read after a write inside a transaction"
 
-    def member(self, cohort_id: str, uid: str) -> MemberInfo | None:
+    def member(self, cohort_id: str, uid: str) -> CohortMember | None:
         self._read()
         return self.w.members.get((cohort_id, uid))
 
@@ -76,9 +87,12 @@ class FakeTx:
         row = self.w.rows.get((cohort_id, pathway_id, uid))
         return None if row is None else row.model_copy(deep=True)
 
-    def profile(self, uid: str) -> tuple[str | None, str | None]:
+    def learner_profile(self, uid: str) -> LearnerProfile | None:
         self._read()
-        return self.w.profiles.get(uid, (None, None))
+        if uid not in self.w.profiles:
+            return None
+        name, email = self.w.profiles[uid]
+        return LearnerProfile(user_id=uid, display_name=name, email=email)
 
     def progresses(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]:
         self._read()
@@ -106,9 +120,12 @@ class FakeTx:
         self.writes.append(write)
 
 
-class FakeDashboardStore:
+class FakeDashboardStore(FakeCohortReads):
+    """The ``DashboardStore`` port: the cohort reads over the world, its rows and counters."""
+
     def __init__(self, world: World) -> None:
         self.w = world
+        self.state = world  # type: ignore[assignment]  # cohorts, members and memberships
 
     def transact(self, work: Callable[[Any], T], *, lock: str) -> T:
         tx = FakeTx(self.w)
@@ -117,20 +134,6 @@ class FakeDashboardStore:
             write()
         self.w.transactions += 1
         return result
-
-    def cohort(self, cohort_id: str) -> CohortInfo | None:
-        return self.w.cohorts.get(cohort_id)
-
-    def cohorts_of(self, instructor_uid: str | None, limit: int) -> list[CohortInfo]:
-        found = [
-            c
-            for _, c in sorted(self.w.cohorts.items())
-            if instructor_uid is None or instructor_uid in c.instructor_uids
-        ]
-        return found[:limit]
-
-    def cohort_ids(self, uid: str) -> list[str]:
-        return sorted({c for (c, u) in self.w.members if u == uid})
 
     def counters(self, cohort_id: str, pathway_id: str) -> list[dict[str, int]]:
         return [
@@ -165,9 +168,6 @@ class FakeDashboardStore:
 
     def all_rows(self, cohort_id: str, pathway_id: str) -> list[Row]:
         return [r for (c, p, _), r in self.w.rows.items() if (c, p) == (cohort_id, pathway_id)]
-
-    def members(self, cohort_id: str) -> list[MemberInfo]:
-        return [m for (c, _), m in self.w.members.items() if c == cohort_id]
 
     def truth(
         self, uid: str, resource_ids: Sequence[str]
@@ -448,8 +448,8 @@ def test_any_order_and_any_duplicates_end_on_a_from_scratch_recount(
                 new_doc = None
             else:
                 joined = old_m.joined_at if old_m else clock
-                w.members[(cid, uid)] = MemberInfo(
-                    uid=uid, pathway_ids=list(pathways), joined_at=joined
+                w.members[(cid, uid)] = CohortMember(
+                    uid=uid, cohort_id=cid, pathway_ids=list(pathways), joined_at=joined
                 )
                 new_doc = {"uid": uid, "pathway_ids": list(pathways), "joined_at": joined}
             old_doc = old_m and old_m.model_dump()
@@ -490,7 +490,9 @@ def test_verify_finds_a_hand_edited_counter_and_a_wrong_row() -> None:
     w = World()
     store = FakeDashboardStore(w)
     cat = catalog()
-    w.members[("c1", "u1")] = MemberInfo(uid="u1", pathway_ids=[PID], joined_at=T0)
+    w.members[("c1", "u1")] = CohortMember(
+        uid="u1", cohort_id="c1", pathway_ids=[PID], joined_at=T0
+    )
     w.progress[("u1", "pw-m1-a")] = rp("pw-m1-a", ResourceStatus.completed, 3)
     service.member_written(
         change("cohorts/c1/members/u1", None, {"pathway_ids": [PID]}), cat, store
@@ -516,7 +518,7 @@ def test_events_on_other_paths_or_unknown_resources_are_unusable() -> None:
     with pytest.raises(UnusableEvent):
         service.owned_progress(change("users/u1/module_progress/m", None, {}))
     w = World()
-    w.members[("c1", "u1")] = MemberInfo(uid="u1", pathway_ids=[PID])
+    w.members[("c1", "u1")] = CohortMember(uid="u1", cohort_id="c1", pathway_ids=[PID])
     with pytest.raises(UnusableEvent):
         service.progress_written(
             change("users/u1/resource_progress/nope", None, {}), catalog(), FakeDashboardStore(w)
@@ -537,13 +539,15 @@ def seeded_page_world(learners: int) -> tuple[World, FakeDashboardStore, FakeCat
     w = World()
     store = FakeDashboardStore(w)
     cat = catalog()
-    w.cohorts["c1"] = CohortInfo(
+    w.cohorts["c1"] = Cohort(
         cohort_id="c1", name="C one", pathway_ids=[PID], instructor_uids=["ivy"]
     )
     for i in range(learners):
         uid = f"u{i:02d}"
         at = T0 + dt.timedelta(days=i)
-        w.members[("c1", uid)] = MemberInfo(uid=uid, pathway_ids=[PID], joined_at=T0)
+        w.members[("c1", uid)] = CohortMember(
+            uid=uid, cohort_id="c1", pathway_ids=[PID], joined_at=T0
+        )
         w.profiles[uid] = (f"Learner {i}", f"{uid}@example.com")
         if i % 2:
             w.progress[(uid, "pw-m1-a")] = rp("pw-m1-a", ResourceStatus.completed, 10 * i, at)
@@ -610,7 +614,7 @@ def test_only_admins_and_the_cohorts_instructors_see_the_dashboard() -> None:
 
 def test_the_cohort_list_shows_admins_everything_and_instructors_their_own() -> None:
     w, store, cat = seeded_page_world(1)
-    w.cohorts["c2"] = CohortInfo(cohort_id="c2", name="", pathway_ids=[PID, "gone"])
+    w.cohorts["c2"] = Cohort(cohort_id="c2", name="", pathway_ids=[PID, "gone"])
     mine = service.my_cohorts(Caller(uid="ivy", instructor=True), store=store, catalog=cat)
     assert [c.cohort_id for c in mine.cohorts] == ["c1"]
     assert [p.title for p in mine.cohorts[0].pathways] == ["Pw"]

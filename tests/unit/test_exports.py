@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from shared.domain import exports as rows
+from shared.domain.cohorts import Cohort
 from shared.domain.identity import Caller
 from shared.domain.models import (
     LearnerProfile,
@@ -24,7 +25,6 @@ from shared.domain.models import (
 )
 from shared.errors import NotFound, PermissionDenied
 from shared.services import exports as service
-from shared.services.ports import CohortRef
 from tests.unit.fakes import T0, FakeCatalog, FakeExportReads, FakeProfiles
 
 BASE = "https://demo.web.app"
@@ -249,11 +249,13 @@ def test_a_statement_is_deterministic_and_names_the_learner_by_account_only() ->
 
 def _sources(page_size: int = 2, workers: int = 3) -> tuple[service.Sources, FakeExportReads]:
     reads = FakeExportReads()
-    reads.cohorts["c1"] = CohortRef("c1", "Cohort", ["p1"], ["teach"])
+    reads.state.cohorts["c1"] = Cohort(
+        cohort_id="c1", name="Cohort", pathway_ids=["p1"], instructor_uids=["teach"]
+    )
     profiles = FakeProfiles()
     for n in range(5):
         uid = f"u{n}"
-        reads.members.setdefault("c1", set()).add(uid)
+        reads.enrol("c1", uid)
         profiles.docs[uid] = LearnerProfile(user_id=uid, display_name=f"=Name {n}", email=None)
     src = service.Sources(reads, profiles, _catalog(), BASE, page_size=page_size, workers=workers)
     return src, reads

@@ -93,9 +93,6 @@ class FakeLearners:
         self._index()
         return self.uow.transact(work, lock=lock)
 
-    def learners_in_module(self, module_id: str) -> list[str]:
-        raise AssertionError("not used by reconcile")
-
     def learner_page(self, after: str | None, limit: int, pathway_id: str | None) -> list[str]:
         docs = [
             *((u, p.pathway_id) for (u, _), p in self.resources.items()),

@@ -13,73 +13,16 @@
 // context, the public verification page confirms it. The learner un-completes the quiz: the public
 // page then says "revoked". An unknown id says so. axe-core runs on every view at desktop and phone
 // width (0 serious or critical), nothing scrolls sideways at 390 px, and no CSP violation is logged.
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { DESKTOP, Journey, PHONE, RUN, WEB, signUp, stack } from "./harness.mjs";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const SHOTS = join(ROOT, ".local", "screenshots", "certificates");
-const stack = JSON.parse(readFileSync(join(ROOT, ".local", "stack.json"), "utf8"));
-const WEB = stack.web || "http://127.0.0.1:8300";
-const AUTH = `http://${stack.emulators.auth}`;
+const j = new Journey("certificates", { shots: "screenshots/certificates" });
+const { check, log } = j;
 const FIRESTORE = `http://${stack.emulators.firestore}`;
 const PROJECT = stack.project_id || "demo-aibc";
 const PROGRESS = stack.functions.progress;
 const CERTS = stack.functions.certificates;
 const PATHWAY = "prompt-engineering";
 const R = (kind) => `${PATHWAY}-m1-${kind}`;
-const TIMEOUT = Number(process.env.E2E_STEP_TIMEOUT_MS || 60000);
-const RUN = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-const PHONE = { width: 390, height: 844 };
-const DESKTOP = { width: 1200, height: 900 };
-
-let step = "start";
-let shotNo = 0;
-const pages = [];
-const cspViolations = [];
-
-const log = (text) => console.log(`[certificates] ${text}`);
-
-function check(condition, message) {
-  if (!condition) throw new Error(`${step}: ${message}`);
-}
-
-async function shot(page, name) {
-  shotNo += 1;
-  const file = join(SHOTS, `${String(shotNo).padStart(2, "0")}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  log(`screenshot ${file}`);
-}
-
-async function axeCheck(page, view) {
-  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(AXE);
-  const found = await page.evaluate(async () => {
-    const result = await window.axe.run(document, { resultTypes: ["violations"] });
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
-  });
-  const bad = found.filter((v) => v.impact === "serious" || v.impact === "critical");
-  log(`axe ${view}: ${bad.length} serious or critical`);
-  check(bad.length === 0, `axe on the ${view} view: ${JSON.stringify(bad, null, 1)}`);
-}
-
-async function fitsWidth(page, view) {
-  const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
-  check(scroll <= inner, `the ${view} view is ${scroll} px wide in a ${inner} px window`);
-}
-
-async function signUp(email, password, displayName) {
-  const reply = await fetch(`${AUTH}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ email, password, displayName, returnSecureToken: true }),
-  });
-  const body = await reply.json();
-  if (!reply.ok) throw new Error(`signUp ${email}: ${reply.status} ${JSON.stringify(body)}`);
-  return { email, password, uid: body.localId, idToken: body.idToken };
-}
 
 async function call(method, url, token) {
   const reply = await fetch(url, { method, headers: token ? { Authorization: `Bearer ${token}` } : {} });
@@ -112,24 +55,11 @@ async function poll(what, probe, timeoutMs = 120000) {
     if (value) return value;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${step}: timed out waiting for ${what}`);
-}
-
-async function openPage(browser, label, viewport = DESKTOP) {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  page.on("console", (m) => {
-    if (/Content Security Policy/i.test(m.text())) cspViolations.push(`${label}: ${m.text()}`);
-    if (m.type() === "error") log(`${label} console error: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => log(`${label} page error: ${e.message}`));
-  pages.push({ label, page });
-  return { context, page };
+  throw new Error(`${j.step}: timed out waiting for ${what}`);
 }
 
 async function journey(browser) {
-  step = "a learner completes the pathway";
+  j.step = "a learner completes the pathway";
   const name = `Ada Certified ${RUN}`;
   const learner = await signUp(`cert-${RUN}@example.com`, "cert-pass-1", name);
   for (const kind of ["video", "article", "quiz"]) {
@@ -144,8 +74,8 @@ async function journey(browser) {
   const id = mine.certificate_id;
   log(`certificate ${id}`);
 
-  step = "the overview lists the certificate";
-  const { page } = await openPage(browser, "learner");
+  j.step = "the overview lists the certificate";
+  const { page } = await j.openPage(browser, "learner");
   await page.goto(`${WEB}/`);
   await page.getByLabel("Email").fill(learner.email);
   await page.getByLabel("Password").fill(learner.password);
@@ -155,95 +85,62 @@ async function journey(browser) {
   // the completed pathway's card links to the certificate too
   const onCard = await page.getByTestId(`card-cert-${PATHWAY}`).getAttribute("href");
   check(onCard === `#/verify/${id}`, `the card links to ${onCard}`);
-  await axeCheck(page, "overview with certificates");
-  await shot(page, "overview-certificates");
+  await j.axe(page, "overview with certificates");
+  await j.shot(page, "overview-certificates");
 
-  step = "the learner opens the certificate";
+  j.step = "the learner opens the certificate";
   await page.getByTestId(`cert-link-${PATHWAY}`).click();
   await page.waitForSelector('[data-testid="verify-page"][data-ready="true"]');
   check((await page.getByTestId("cert-name").textContent()) === name, "the name on the certificate");
   check((await page.getByTestId("cert-pathway").textContent()) === "Prompt Engineering", "the pathway");
   check((await page.getByTestId("certificate").getAttribute("data-status")) === "valid", "the status");
   check(await page.getByTestId("learner").isHidden(), "the learner's view is hidden behind the certificate");
-  await axeCheck(page, "certificate (learner)");
-  await shot(page, "certificate-desktop");
+  await j.axe(page, "certificate (learner)");
+  await j.shot(page, "certificate-desktop");
   await page.setViewportSize(PHONE);
-  await fitsWidth(page, "certificate");
-  await axeCheck(page, "certificate at phone width");
-  await shot(page, "certificate-phone");
+  await j.fitsWidth(page, "certificate");
+  await j.axe(page, "certificate at phone width");
+  await j.shot(page, "certificate-phone");
   await page.setViewportSize(DESKTOP);
 
-  step = "the PDF link serves a PDF with the name";
+  j.step = "the PDF link serves a PDF with the name";
   const href = await page.getByTestId("cert-pdf").getAttribute("href");
   const pdf = await fetch(href);
   check(pdf.ok && pdf.headers.get("content-type") === "application/pdf", `GET ${href}: ${pdf.status}`);
   const bytes = Buffer.from(await pdf.arrayBuffer());
   check(bytes.subarray(0, 5).toString() === "%PDF-", "the PDF header");
 
-  step = "anyone verifies it, signed out";
-  const { page: pub } = await openPage(browser, "public");
+  j.step = "anyone verifies it, signed out";
+  const { page: pub } = await j.openPage(browser, "public");
   await pub.goto(`${WEB}/#/verify/${id}`);
   await pub.waitForSelector('[data-testid="verify-page"][data-ready="true"]');
   check((await pub.getByTestId("certificate").getAttribute("data-status")) === "valid", "valid when public");
   check((await pub.getByTestId("cert-name").textContent()) === name, "the name, publicly");
   check(await pub.locator("#sign-in").isHidden(), "the sign-in form is not in the way");
-  await axeCheck(pub, "public verification");
-  await shot(pub, "public-verify-valid");
+  await j.axe(pub, "public verification");
+  await j.shot(pub, "public-verify-valid");
 
-  step = "the completion is revoked: so is the certificate";
+  j.step = "the completion is revoked: so is the certificate";
   await call("POST", `${PROGRESS}/users/me/resources/${R("quiz")}/uncomplete`, learner.idToken);
   await poll("the revocation", async () => (await call("GET", `${CERTS}/certificates/${id}`)).status === "revoked");
   await pub.reload();
   await pub.waitForSelector('[data-testid="verify-page"][data-ready="true"]');
   check((await pub.getByTestId("certificate").getAttribute("data-status")) === "revoked", "revoked when public");
   check((await pub.getByTestId("cert-status").textContent()).includes("Revoked"), "the page says revoked");
-  await axeCheck(pub, "public verification, revoked");
-  await shot(pub, "public-verify-revoked");
+  await j.axe(pub, "public verification, revoked");
+  await j.shot(pub, "public-verify-revoked");
   await pub.setViewportSize(PHONE);
-  await fitsWidth(pub, "revoked certificate");
-  await axeCheck(pub, "revoked at phone width");
-  await shot(pub, "public-verify-revoked-phone");
+  await j.fitsWidth(pub, "revoked certificate");
+  await j.axe(pub, "revoked at phone width");
+  await j.shot(pub, "public-verify-revoked-phone");
 
-  step = "an unknown id";
+  j.step = "an unknown id";
   await pub.goto(`${WEB}/#/verify/AAAAAAAAAAAAAAAAAAAAAA`);
   await pub.waitForSelector('[data-testid="cert-unknown"]');
-  await axeCheck(pub, "unknown certificate");
-  await shot(pub, "public-verify-unknown");
+  await j.axe(pub, "unknown certificate");
+  await j.shot(pub, "public-verify-unknown");
 
-  check(cspViolations.length === 0, `CSP violations: ${cspViolations.join("; ")}`);
+  j.noCspViolations();
 }
 
-async function main() {
-  rmSync(SHOTS, { recursive: true, force: true });
-  mkdirSync(SHOTS, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  try {
-    await journey(browser);
-  } catch (err) {
-    for (const { label, page } of pages) {
-      try {
-        await page.screenshot({ path: join(SHOTS, `FAILED-${label}.png`), fullPage: true });
-      } catch {
-        // the page may be gone
-      }
-    }
-    throw err;
-  } finally {
-    await browser.close();
-  }
-}
-
-main().then(
-  () => {
-    log("passed: every step held");
-    process.exit(0);
-  },
-  (err) => {
-    console.error(`[certificates] FAILED at "${step}": ${err && err.stack ? err.stack : err}`);
-    process.exit(1);
-  },
-);
+j.run(journey);

@@ -10,79 +10,15 @@
 // which holds after a reload (the rule-checked client write). The instructor then revises the
 // decision from "Recent decisions": the learner is notified again, with the reason. axe-core runs
 // on each view at desktop and phone width: no serious or critical violation.
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { readFileSync } from "node:fs";
 import { joinDemoCohort } from "./cohorts.mjs";
+import { Journey, PHONE, RUN, WEB, signUp, stack } from "./harness.mjs";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const SHOTS = join(ROOT, ".local", "screenshots-notifications");
-const stack = JSON.parse(readFileSync(join(ROOT, ".local", "stack.json"), "utf8"));
-const WEB = stack.web;
-const AUTH = `http://${stack.emulators.auth}`;
+const j = new Journey("notifications", { shots: "screenshots-notifications", timeout: 90000 });
+const { check, log } = j;
 const UPLOADS = stack.functions.uploads;
 const RESOURCE = "prompt-engineering-m1-project";
-const TIMEOUT = Number(process.env.E2E_STEP_TIMEOUT_MS || 90000);
-const RUN = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 const INSTRUCTOR = { email: "instructor@example.com", password: "instructor-pass-1" };
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-const PHONE = { width: 390, height: 844 };
-const DESKTOP = { width: 1200, height: 900 };
-
-let step = "start";
-let shotNo = 0;
-const pages = [];
-
-function log(text) {
-  console.log(`[notifications] ${text}`);
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(`${step}: ${message}`);
-}
-
-async function shot(page, name) {
-  shotNo += 1;
-  const file = join(SHOTS, `${String(shotNo).padStart(2, "0")}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  log(`screenshot ${file}`);
-}
-
-async function axeCheck(page, view) {
-  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(AXE);
-  const found = await page.evaluate(async () => {
-    const result = await window.axe.run(document, { resultTypes: ["violations"] });
-    return result.violations.map((v) => ({
-      id: v.id,
-      impact: v.impact,
-      help: v.help,
-      targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
-    }));
-  });
-  const bad = found.filter((v) => v.impact === "serious" || v.impact === "critical");
-  const minor = found.filter((v) => !bad.includes(v)).map((v) => `${v.id} (${v.impact})`);
-  log(`axe ${view}: ${bad.length} serious or critical${minor.length ? `; minor: ${minor.join(", ")}` : ""}`);
-  check(bad.length === 0, `axe on the ${view} view: ${JSON.stringify(bad, null, 1)}`);
-}
-
-async function fitsWidth(page, view) {
-  const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
-  check(scroll <= inner, `the ${view} view is ${scroll} px wide in a ${inner} px window`);
-}
-
-async function signUp(email, password) {
-  const reply = await fetch(`${AUTH}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=fake`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ email, password, returnSecureToken: true }),
-  });
-  const body = await reply.json();
-  if (!reply.ok) throw new Error(`signUp ${email}: ${reply.status} ${JSON.stringify(body)}`);
-  return { email, password, uid: body.localId, idToken: body.idToken };
-}
-
 /** The learner's upload, through the API as the page would do it; returns the submission id. */
 async function uploadAsLearner(who) {
   const text = `# Notes ${RUN}\n\nA project for the notifications test.\n`;
@@ -96,7 +32,7 @@ async function uploadAsLearner(who) {
   check(asked.status === 201, `upload-url: ${asked.status} ${JSON.stringify(grant)}`);
   const put = await fetch(grant.upload_url, { method: "PUT", headers: grant.headers, body: text });
   check(put.ok, `the signed PUT: ${put.status} ${await put.text()}`);
-  const deadline = Date.now() + TIMEOUT;
+  const deadline = Date.now() + j.timeout;
   while (Date.now() < deadline) {
     const listed = await fetch(`${UPLOADS}/users/me/resources/${RESOURCE}/submissions`, { headers: auth });
     const body = await listed.json();
@@ -104,7 +40,7 @@ async function uploadAsLearner(who) {
     if (mine && mine.status === "uploaded") return grant.submission_id;
     await new Promise((r) => setTimeout(r, 300));
   }
-  throw new Error(`${step}: the upload was not recorded in time`);
+  throw new Error(`${j.step}: the upload was not recorded in time`);
 }
 
 /** A cohort as the cohort layout gives it, written straight into the Firestore emulator (the
@@ -141,15 +77,6 @@ async function exported(page, kind) {
   return readFileSync(path, "utf8").replace(/^\uFEFF/, "");
 }
 
-async function openPage(browser, label) {
-  const context = await browser.newContext({ viewport: DESKTOP });
-  const page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  page.on("pageerror", (e) => log(`${label} page error: ${e.message}`));
-  pages.push({ label, page });
-  return page;
-}
-
 async function signIn(page, who, role) {
   await page.goto(`${WEB}/`);
   await page.getByLabel("Email").fill(who.email);
@@ -163,21 +90,21 @@ async function unreadCount(page, want) {
 }
 
 async function journey(browser) {
-  step = "a fresh learner uploads a project";
+  j.step = "a fresh learner uploads a project";
   const learner = await signUp(`notify-${RUN}@example.com`, "notify-pass-1");
   await joinDemoCohort(stack, learner); // the seeded instructor teaches demo-cohort
   const sid = await uploadAsLearner(learner);
   log(`learner ${learner.uid}, submission ${sid}`);
 
-  step = "the learner's page: no notifications yet";
-  const lp = await openPage(browser, "learner");
+  j.step = "the learner's page: no notifications yet";
+  const lp = (await j.openPage(browser, "learner")).page;
   await signIn(lp, learner, "learner");
   await unreadCount(lp, "0");
   check((await lp.getByTestId("unread-count").textContent()).trim() === "No unread notifications", "the empty count's words");
-  await axeCheck(lp, "learner, no notifications");
+  await j.axe(lp, "learner, no notifications");
 
-  step = "the instructor rejects the project";
-  const ip = await openPage(browser, "instructor");
+  j.step = "the instructor rejects the project";
+  const ip = (await j.openPage(browser, "instructor")).page;
   await signIn(ip, INSTRUCTOR, "instructor");
   await ip.getByTestId(`open-${sid}`).click();
   await ip.waitForSelector(`[data-testid="review-panel"][data-submission="${sid}"]`);
@@ -186,7 +113,7 @@ async function journey(browser) {
   await ip.getByTestId("reject").click();
   await ip.waitForSelector('[data-testid="review-outcome"][data-status="rejected"]');
 
-  step = "the learner's unread count rises live";
+  j.step = "the learner's unread count rises live";
   await unreadCount(lp, "1");
   check((await lp.getByTestId("unread-count").textContent()).trim() === "1 unread", "the count's words");
   await lp.getByTestId("notifications-toggle").click();
@@ -205,10 +132,10 @@ async function journey(browser) {
     },
     [sid, RESOURCE],
   );
-  await axeCheck(lp, "learner, one unread notification");
-  await shot(lp, "learner-notified");
+  await j.axe(lp, "learner, one unread notification");
+  await j.shot(lp, "learner-notified");
 
-  step = "the learner marks it read, and it stays read";
+  j.step = "the learner marks it read, and it stays read";
   await lp.getByTestId(`mark-read-${sid}-reject`).click();
   await unreadCount(lp, "0");
   // read, and acknowledged by the server (not only the page's own pending write)
@@ -219,7 +146,7 @@ async function journey(browser) {
   await lp.getByTestId("notifications-toggle").click();
   await lp.waitForSelector(`[data-testid="notification-${sid}-reject"][data-read="true"]`);
 
-  step = "the instructor revises the decision";
+  j.step = "the instructor revises the decision";
   await ip.getByTestId("decisions-status").selectOption("rejected");
   await ip.getByTestId(`revise-${sid}`).click();
   await ip.waitForSelector(`[data-testid="revise-panel"][data-submission="${sid}"]`);
@@ -231,10 +158,10 @@ async function journey(browser) {
   await ip.getByTestId("revise-reason").fill("I missed the appendix.");
   await ip.getByTestId("revise-send").click();
   await ip.waitForSelector('[data-testid="revise-outcome"][data-status="approved"]');
-  await axeCheck(ip, "instructor, decision revised");
-  await shot(ip, "instructor-revised");
+  await j.axe(ip, "instructor, decision revised");
+  await j.shot(ip, "instructor-revised");
 
-  step = "the learner is notified again";
+  j.step = "the learner is notified again";
   await unreadCount(lp, "1");
   const again = lp.getByTestId(`notification-${sid}-revision-1`);
   await again.waitFor();
@@ -242,10 +169,10 @@ async function journey(browser) {
   check(revised.includes("Review revised: approved"), `the title: ${revised}`);
   check(revised.includes("Grade: 80 / 100"), `the grade: ${revised}`);
   check(revised.includes("Why it changed: I missed the appendix."), `the reason: ${revised}`);
-  await axeCheck(lp, "learner, notified of the revision");
-  await shot(lp, "learner-notified-again");
+  await j.axe(lp, "learner, notified of the revision");
+  await j.shot(lp, "learner-notified-again");
 
-  step = "the instructor exports the cohort's progress and grades";
+  j.step = "the instructor exports the cohort's progress and grades";
   const cid = `web-cohort-${RUN}`;
   await makeCohort(cid, "prompt-engineering", "demo-instructor", learner.uid);
   await ip.getByTestId("export-cohort").fill(cid);
@@ -261,52 +188,22 @@ async function journey(browser) {
   const grades = (await exported(ip, "grades.csv")).trim().split("\r\n");
   check(grades.length === 2, `one attempt: ${grades.join(" | ")}`);
   check(grades[1].includes(`,${sid},1,approved,approve,80,`), `the attempt, approved at 80: ${grades[1]}`);
-  await axeCheck(ip, "instructor exports");
-  await shot(ip, "instructor-exports");
+  await j.axe(ip, "instructor exports");
+  await j.shot(ip, "instructor-exports");
   await ip.getByTestId("export-cohort").fill("someone-elses-cohort");
   await ip.getByTestId("export-grades.csv").click();
   await ip.waitForFunction(() => !document.querySelector("#notice")?.hidden);
   log(`an unknown cohort: ${await ip.locator("#notice").textContent()}`);
 
-  step = "phone width";
+  j.step = "phone width";
   await lp.setViewportSize(PHONE);
-  await fitsWidth(lp, "learner notifications (phone)");
-  await axeCheck(lp, "learner notifications (phone)");
-  await shot(lp, "phone-learner-notifications");
+  await j.fitsWidth(lp, "learner notifications (phone)");
+  await j.axe(lp, "learner notifications (phone)");
+  await j.shot(lp, "phone-learner-notifications");
   await ip.setViewportSize(PHONE);
-  await fitsWidth(ip, "instructor decisions (phone)");
-  await axeCheck(ip, "instructor decisions (phone)");
-  await shot(ip, "phone-instructor-decisions");
+  await j.fitsWidth(ip, "instructor decisions (phone)");
+  await j.axe(ip, "instructor decisions (phone)");
+  await j.shot(ip, "phone-instructor-decisions");
 }
 
-async function main() {
-  rmSync(SHOTS, { recursive: true, force: true });
-  mkdirSync(SHOTS, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
-  try {
-    await journey(browser);
-    log("passed: every step held");
-  } catch (err) {
-    for (const { label, page } of pages) {
-      try {
-        await page.screenshot({ path: join(SHOTS, `FAILED-${label}.png`), fullPage: true });
-        const notice = await page.evaluate(() => document.querySelector("#notice")?.textContent || "");
-        if (notice) console.error(`[notifications] ${label} notice: ${notice}`);
-      } catch {
-        // the page may be gone
-      }
-    }
-    throw err;
-  } finally {
-    await browser.close();
-  }
-}
-
-main().catch((err) => {
-  console.error(`[notifications] FAILED: ${err.stack || err}`);
-  process.exit(1);
-});
+j.run(journey);

@@ -8,29 +8,14 @@
 // yesterday, optional). A fresh learner sees what each resource needs and when it is due, reports a
 // failing then a passing quiz score (the quiz completes itself), and sees the instructor's excuse
 // from the project arrive live. axe-core checks the view.
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
 import { joinDemoCohort } from "./cohorts.mjs";
+import { AUTH, DESKTOP, Journey, RUN, WEB, signUp, stack } from "./harness.mjs";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const stack = JSON.parse(readFileSync(join(ROOT, ".local", "stack.json"), "utf8"));
-const WEB = stack.web;
-const AUTH = `http://${stack.emulators.auth}`;
+const j = new Journey("rules-e2e");
+const { check } = j;
 const REVIEW = stack.functions.review;
 const [PATHWAY, MODULE] = process.argv.slice(2);
 const R = (kind) => `${MODULE}-${kind}`;
-const TIMEOUT = Number(process.env.E2E_STEP_TIMEOUT_MS || 60000);
-const RUN = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
-let step = "start";
-const log = (text) => console.log(`[rules-e2e] ${text}`);
-function check(condition, message) {
-  if (!condition) throw new Error(`${step}: ${message}`);
-}
 
 async function auth(path, body) {
   const reply = await fetch(`${AUTH}/identitytoolkit.googleapis.com/v1/accounts:${path}?key=fake`, {
@@ -52,27 +37,15 @@ async function waitData(page, id, attr, want) {
   );
 }
 
-async function axeCheck(page, view) {
-  await page.evaluate(AXE);
-  const bad = await page.evaluate(async () => {
-    const result = await window.axe.run(document, { resultTypes: ["violations"] });
-    return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id);
-  });
-  log(`axe ${view}: ${bad.length} serious or critical`);
-  check(bad.length === 0, `axe on the ${view} view: ${bad.join(", ")}`);
-}
-
 async function journey(browser) {
-  step = "sign up a learner";
+  j.step = "sign up a learner";
   const email = `rules-${RUN}@example.com`;
   const password = "rules-pass-1";
-  const learner = await auth("signUp", { email, password });
+  const learner = await signUp(email, password);
   await joinDemoCohort(stack, learner); // the seeded instructor excuses the learners of its cohorts
-  const page = await (await browser.newContext({ viewport: { width: 1200, height: 900 } })).newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  page.on("pageerror", (e) => log(`page error: ${e.message}`));
+  const { page } = await j.openPage(browser, "learner", { viewport: DESKTOP });
 
-  step = "the pathway view shows what each resource needs and when it is due";
+  j.step = "the pathway view shows what each resource needs and when it is due";
   await page.goto(`${WEB}/#/pathway/${encodeURIComponent(PATHWAY)}`);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
@@ -82,9 +55,9 @@ async function journey(browser) {
   check((await text(page, `needs-time-${R("time")}`)) === "needs 10 min", "the time needed is not shown");
   check((await text(page, `needs-score-${R("quiz")}`)) === "pass mark 70", "the pass mark is not shown");
   check((await text(page, `due-${R("project")}`)).startsWith("due "), "the due date is not shown");
-  await axeCheck(page, "pathway with rules");
+  await j.axe(page, "pathway with rules");
 
-  step = "a failing score keeps the quiz open, a passing one completes it";
+  j.step = "a failing score keeps the quiz open, a passing one completes it";
   await page.getByTestId(`score-${R("quiz")}`).fill("50");
   await page.getByTestId(`send-score-${R("quiz")}`).click();
   await page.waitForFunction(
@@ -96,9 +69,9 @@ async function journey(browser) {
   await page.getByTestId(`send-score-${R("quiz")}`).click();
   await waitData(page, `resource-${R("quiz")}`, "status", "completed");
 
-  step = "the instructor's excuse from the project shows live";
+  j.step = "the instructor's excuse from the project shows live";
   const teacher = await auth("signInWithPassword", { email: "instructor@example.com", password: "instructor-pass-1" });
-  const reply = await fetch(`${REVIEW}/admin/users/${learner.localId}/resources/${R("project")}/excuse`, {
+  const reply = await fetch(`${REVIEW}/admin/users/${learner.uid}/resources/${R("project")}/excuse`, {
     method: "POST",
     headers: { Authorization: `Bearer ${teacher.idToken}`, "Content-Type": "application/json" },
     body: JSON.stringify({ reason: "joined after the deadline" }),
@@ -113,17 +86,7 @@ async function journey(browser) {
     (mid) => document.querySelector(`[data-testid="module-${mid}"] .module-detail`)?.textContent === "1 of 3 resources done.",
     MODULE,
   );
-  await axeCheck(page, "pathway with an excuse");
-  log("passed: every step held");
+  await j.axe(page, "pathway with an excuse");
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-});
-try {
-  await journey(browser);
-} finally {
-  await browser.close();
-}
+j.run(journey);
