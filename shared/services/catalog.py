@@ -119,6 +119,18 @@ class CachedCatalog:
             self._resources.clear()
             self.known_version = None
 
+    def catch_up(self) -> None:
+        """Read the catalog version (one read by key) and forget everything cached when the
+        catalog is newer: for a read that must show the applied catalog at once (the report's
+        ``updated_since_completion``, the listing of retired pathways), not only a rollup."""
+        if self.version is None:
+            return
+        seen = self.version()
+        with self._lock:
+            known = self.known_version
+        if known is not None and seen > known:
+            self.refresh(seen)
+
     def pathways(self, ids: Sequence[str]) -> dict[str, Pathway]:
         return self._get(self._pathways, ids, self.inner.pathways)
 
@@ -238,6 +250,13 @@ def known_version(catalog: CatalogReader) -> int | None:
 def refresh(catalog: CatalogReader, at_least: int) -> None:
     if isinstance(catalog, CachedCatalog):
         catalog.refresh(at_least)
+
+
+def catch_up(catalog: CatalogReader) -> None:
+    """A version-checked cache older than the stored catalog is emptied (see
+    :meth:`CachedCatalog.catch_up`); any other reader reads the store anyway."""
+    if isinstance(catalog, CachedCatalog):
+        catalog.catch_up()
 
 
 def require_version(catalog: CatalogReader, version: int) -> None:

@@ -97,6 +97,12 @@ class Tx(Protocol):
     def put_certificate(self, certificate: Certificate) -> None: ...
     def put_certificate_link(self, uid: str, link: CertificateLink) -> None: ...
 
+    # catalog versions (issue 13): the catalog's resource document, by key, in the transaction
+    def resource(self, resource_id: str) -> Resource | None:
+        """``resources/{resource_id}``: what a completing transaction records the
+        ``content_version`` of (``shared.domain.catalog_change.stamp_completion``)."""
+        ...
+
 
 class UnitOfWork(Protocol):
     def transact(self, work: Callable[[Tx], T], *, lock: str) -> T:

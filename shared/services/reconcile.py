@@ -149,7 +149,10 @@ def settled(
             pathway_id=resource.pathway_id,
             module_id=resource.module_id,
         )
-    return uploads.settle(before, statuses, at, resource=resource)
+    fresh = uploads.settle(before, statuses, at, resource=resource)
+    if fresh is not None and resource is not None:  # issue 13: the version it is completed at
+        fresh = change_rules.stamp_completion(resource, current, fresh)
+    return fresh
 
 
 def status_candidates(
@@ -344,8 +347,11 @@ class Reconciler:
         def work(tx: Tx) -> ResourceProgress | None:
             current = tx.progress(uid, resource_id)
             index = tx.resource_submissions(uid, resource_id)
+            # the resource as this transaction reads it: the content version a repair that
+            # completes the resource records (issue 13); the run's copy if it is gone
+            res = tx.resource(resource_id) or resource
             at = self.now()
-            fresh = settled(current, index, resource, at)
+            fresh = settled(current, index, res, at)
             if fresh is not None:
                 tx.put_progress(uid, fresh)
                 event_id, event = uploads.progress_event(
