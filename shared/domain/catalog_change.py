@@ -20,6 +20,12 @@ Every module and pathway rollup (the triggers, catalog re-evaluation, reconcile)
     the count, so the level stays complete with its ``completed_at``. Learners who had not finished
     count it. A waiver is dropped when its resource (module) leaves the level.
 
+``retired_at`` of a pathway (``catalog apply --prune``)
+    is copied onto every learner's pathway rollup, so a pruned pathway's rollups are marked as the
+    learner's archived record (counted as before; nothing deleted) by the re-evaluation run the
+    prune starts and by any trigger that counts it afterwards; a pathway named by the files again
+    loses the mark the same way.
+
 ``completed_at`` of a level that becomes complete
     is the moment its last counting part was completed (the latest ``completed_at`` of its counting
     resources, or of its modules), not the moment of the recount, whenever every part records it
@@ -169,6 +175,7 @@ def pathway_rollup(
         update={
             "content_version": _version(pathway.content_version, current),
             "waived_module_ids": sorted(waived),
+            "retired_at": pathway.retired_at,
             "completed_at": done_at,
             "updated_at": now,
         }

@@ -228,6 +228,7 @@ def list_pathway(
         pathway_id=tree.pathway.pathway_id,
         title=tree.pathway.title,
         modules=[_listed(m, statuses) for m in tree.modules],
+        retired_at=tree.pathway.retired_at,
     )
 
 

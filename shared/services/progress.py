@@ -292,4 +292,5 @@ def report(
         total_modules=path.total_modules,
         completed_at=path.completed_at,
         modules=modules,
+        retired_at=tree.pathway.retired_at,
     )
