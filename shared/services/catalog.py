@@ -221,7 +221,9 @@ def _listed(tree: ModuleTree, statuses: Mapping[str, ResourceStatus] | None) -> 
 def list_pathway(
     catalog: CatalogReader, progress: StatusReader, pathway_id: str, uid: str | None
 ) -> PathwayListing:
-    """A pathway's resources grouped by module; each with the caller's status when ``uid``."""
+    """A pathway's resources grouped by module; each with the caller's status when ``uid``
+    (a retirement applied a moment ago is seen at once: :func:`catch_up`)."""
+    catch_up(catalog)
     tree = pathway_tree(catalog, pathway_id)
     statuses = progress.statuses(uid, tree.resource_ids) if uid is not None else None
     return PathwayListing(
