@@ -1,7 +1,7 @@
 // Retired pathways (`python -m catalog apply --prune`): still listed, as the learner's record of
 // what they did, but never as work in progress (no "Next" / "Continue"), and after the others.
 import { h, setBar } from "./dom.js";
-import { link } from "./routes.js";
+import { COUNTED, link } from "./routes.js";
 
 /** Flag the pathways whose catalog document has `retired_at`, and move them to the end. */
 export function markRetired(pathways, docs) {
@@ -20,6 +20,8 @@ export function retiredCard(p, report) {
   const bar = h("progress", { max: "100", value: "0", "aria-labelledby": barName, "data-testid": `card-bar-${p.id}` });
   const label = h("span", {}, "0 %");
   if (!report.error) setBar(bar, label, report.percentage);
+  const resources = (report.modules || []).flatMap((m) => m.resources || []);
+  const done = resources.filter((r) => COUNTED.has(r.status)).length;
   return h(
     "article",
     { class: "card pathway-card retired", "data-testid": testid, "data-retired": "true" },
@@ -29,7 +31,8 @@ export function retiredCard(p, report) {
     h(
       "p",
       { class: "hint", "data-testid": `retired-${p.id}` },
-      `This pathway is no longer offered (retired ${p.retired.toLocaleDateString()}). Your record of it is kept.`,
+      `This pathway is no longer offered (retired ${p.retired.toLocaleDateString()}). Your record of it is kept: ` +
+        `${done} of ${resources.length} resources done.`,
     ),
   );
 }
