@@ -1,8 +1,13 @@
 """``python -m catalog {check,plan,apply}``: the catalog as code (see ``catalog/__init__.py``).
 
     python -m catalog check  [--dir D]
-    python -m catalog plan   [--dir D] [--prune] [--json]
-    python -m catalog apply  [--dir D] [--prune] [--json] [--no-reevaluate] [--wait] [--page-size N]
+    python -m catalog plan   [--dir D] [--prune [--prune-only ID ...]] [--json]
+    python -m catalog apply  [--dir D] [--prune [--prune-only ID ...]] [--json] [--no-reevaluate]
+                             [--wait] [--page-size N]
+
+``--prune`` retires the stored pathways the files no longer name (``--prune-only``: only those
+named): kept with their modules and resources, no longer offered, their learners' rollups marked
+retired by a re-evaluation run; nothing a learner did is deleted (``catalog/plan.py``).
 
 Where: the running local cloud (``.local/stack.json``, ``make up``), or with ``GOOGLE_CLOUD_PROJECT``
 (and Application Default Credentials) that project, as ``python -m ops`` finds them. Exit codes:
@@ -49,7 +54,7 @@ def render(p: plan.Plan, moved: list[int]) -> str:
             extra = f" (and recount {', '.join(also)})" if also else ""
             lines.append(f"re-evaluate the learners of {scanned}{extra}")
     for pid in p.unmanaged:
-        lines.append(f"pathway {pid} is stored but not in the files: left alone (--prune removes)")
+        lines.append(f"pathway {pid} is stored but not in the files: left alone (--prune retires)")
     return "\n".join(lines)
 
 
@@ -57,7 +62,7 @@ def _plan(args: argparse.Namespace) -> tuple[plan.Plan, list[int], Any]:
     desired = files.read_dir(args.dir)
     db = _db()
     stored = store.read_stored(db, desired, prune=args.prune)
-    p = plan.plan(desired, stored, prune=args.prune)
+    p = plan.plan(desired, stored, prune=args.prune, prune_only=args.prune_only)
     moved = [store.learners_moved(db, c) for c in p.changes]
     return p, moved, db
 
@@ -106,7 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         cmd.add_argument("--dir", type=Path, default=files.PATHWAYS, help="the pathway files")
         cmd.add_argument("--stack", type=Path, default=None, help=argparse.SUPPRESS)
         if name != "check":
-            cmd.add_argument("--prune", action="store_true", help="remove unnamed pathways")
+            cmd.add_argument("--prune", action="store_true", help="retire unnamed pathways")
+            cmd.add_argument(
+                "--prune-only",
+                action="append",
+                default=None,
+                metavar="ID",
+                help="with --prune: retire only this pathway (repeatable)",
+            )
             cmd.add_argument("--json", action="store_true", help="print JSON")
         if name == "apply":
             cmd.add_argument("--no-reevaluate", action="store_true", help="enqueue nothing")
@@ -114,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd.add_argument("--timeout", type=float, default=1800.0)
             cmd.add_argument("--page-size", type=int, default=None, help="learners per batch")
     args = parser.parse_args(argv)
+    if getattr(args, "prune_only", None) and not args.prune:
+        parser.error("--prune-only needs --prune")
     if args.stack is None:
         from ops.__main__ import STACK_FILE
 

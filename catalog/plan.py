@@ -18,11 +18,19 @@ version (``counts_since_version``); a module added to (or moved into) a pathway 
 new version: that is what the ``keep_completed`` policy compares (:mod:`shared.domain.catalog_change`).
 Nothing changed: nothing written, no version bumped (a second apply writes 0).
 
-Stored pathways that the files do not name are left alone (and listed) unless ``prune``.
+Stored pathways that the files do not name are left alone (and listed) unless ``prune``, which
+*retires* them (``prune_only``: only those of them): the pathway document gets ``retired_at`` and
+keeps everything else, its modules and resources stay as they are (learners' progress documents
+name them: a learner's record of a retired pathway stays legible and exact), and one
+re-evaluation run over the pathway's learners marks their pathway rollups retired
+(:mod:`shared.domain.catalog_change`); certificates are untouched (the numbers do not change). A
+retired pathway the files name again is restored (the mark goes, the same way). Modules and
+resources removed from a pathway that stays are removed and re-evaluated as always.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,7 +46,7 @@ PLACE_FIELDS = frozenset({"order", "module_id", "pathway_id"})
 
 M = TypeVar("M", bound=BaseModel)
 Level = Literal["pathway", "module", "resource"]
-Kind = Literal["added", "removed", "changed", "reordered", "moved"]
+Kind = Literal["added", "removed", "changed", "reordered", "moved", "retired", "restored"]
 
 
 @dataclass(frozen=True)
@@ -92,10 +100,22 @@ def _by_id(items: Iterable[M], key: str) -> dict[str, M]:
     return {getattr(i, key): i for i in items}
 
 
-def plan(desired: Catalog, stored: Catalog, *, prune: bool = False) -> Plan:
+def plan(
+    desired: Catalog,
+    stored: Catalog,
+    *,
+    prune: bool = False,
+    prune_only: Iterable[str] | None = None,
+    now: dt.datetime | None = None,
+) -> Plan:
+    """The plan; ``now``: the ``retired_at`` of the pathways ``prune`` retires."""
     want_p = _by_id(desired.pathways, "pathway_id")
     have_p = _by_id(stored.pathways, "pathway_id")
-    managed = set(want_p) | (set(have_p) if prune else set())
+    # pruned pathways are retired, never diffed: their modules and resources stay as stored
+    managed = set(want_p)
+    unnamed = sorted(p for p in have_p.keys() - want_p.keys() if have_p[p].retired_at is None)
+    only = set(prune_only) if prune_only is not None else None
+    retiring = [p for p in unnamed if prune and (only is None or p in only)]
     want_m = _by_id(desired.modules, "module_id")
     have_m = {
         m.module_id: m for m in stored.modules if m.pathway_id in managed or m.module_id in want_m
@@ -222,14 +242,19 @@ def plan(desired: Catalog, stored: Catalog, *, prune: bool = False) -> Plan:
                 touched_modules.add(mid)
 
     # ---- pathways
-    for pid in sorted(want_p.keys() | (have_p.keys() & managed)):
-        wp, hp = want_p.get(pid), have_p.get(pid)
+    for pid in sorted(want_p.keys()):
+        wp, hp = want_p[pid], have_p.get(pid)
         if hp is None:
             changes.append(Change("pathway", "added", pid, "", False))
-        elif wp is None:
-            changes.append(Change("pathway", "removed", pid, "", False))
         else:
-            own = differing(wp, hp) - {"module_ids"}
+            if hp.retired_at is not None:
+                changes.append(
+                    Change(
+                        "pathway", "restored", pid, "named again: offered again", True, (), (pid,)
+                    )
+                )
+                rerun(pid, pid)
+            own = differing(wp, hp) - {"module_ids", "retired_at"}
             if own:
                 changes.append(Change("pathway", "changed", pid, ", ".join(sorted(own)), False))
                 touched_pathways.add(pid)
@@ -290,6 +315,14 @@ def plan(desired: Catalog, stored: Catalog, *, prune: bool = False) -> Plan:
             r.model_copy(update={"content_version": version, "counts_since_version": since})
         )
 
+    at = now or dt.datetime.now(dt.UTC)
+    for pid in retiring:
+        kept = sum(1 for m in stored.modules if m.pathway_id == pid)
+        detail = f"not in the files: retired, its {kept} module(s) kept, learners' rollups marked"
+        changes.append(Change("pathway", "retired", pid, detail, True, (), (pid,)))
+        final.append(have_p[pid].model_copy(update={"retired_at": at}))
+        rerun(pid, pid)
+
     stored_docs: Mapping[str, BaseModel] = {
         **{f"pathways/{k}": v for k, v in have_p.items()},
         **{f"modules/{k}": v for k, v in have_m.items()},
@@ -303,13 +336,12 @@ def plan(desired: Catalog, stored: Catalog, *, prune: bool = False) -> Plan:
             writes.append((path, doc))
     deletes = [f"resources/{r}" for r in sorted(have_r.keys() - want_r.keys())]
     deletes += [f"modules/{m}" for m in sorted(have_m.keys() - want_m.keys())]
-    deletes += [f"pathways/{p}" for p in sorted((have_p.keys() & managed) - want_p.keys())]
     return Plan(
         changes=changes,
         writes=writes,
         deletes=deletes,
         runs={src: sorted(dst - {src}) for src, dst in sorted(runs.items())},
-        unmanaged=sorted(have_p.keys() - managed),
+        unmanaged=[p for p in unnamed if p not in retiring],
     )
 
 

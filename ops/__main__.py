@@ -104,7 +104,7 @@ def render(report: Any) -> str:
         + (" (dry run: nothing repaired)" if report.dry_run else ""),
         f"{'level':16}{'checked':>9}{'drifted':>9}{'repaired':>9}{'written':>9}",
     ]
-    for level in ("statuses", "modules", "pathways"):
+    for level in ("statuses", "modules", "pathways", "certificates"):
         c = getattr(tally, level)
         lines.append(f"{level:16}{c.checked:>9}{c.drifted:>9}{c.repaired:>9}{c.written:>9}")
     return "\n".join(lines)

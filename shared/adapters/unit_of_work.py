@@ -52,6 +52,7 @@ from shared.domain.models import (
     LearnerProfile,
     ModuleProgress,
     PathwayProgress,
+    Resource,
     ResourceProgress,
     ResourceSubmissions,
     Submission,
@@ -70,6 +71,7 @@ RATE_LIMITS = "rate_limits"
 AUDIT_LOG = "audit_log"
 CERTIFICATES = "certificates"
 CATALOG_META, CATALOG_VERSION = "catalog_meta", "version"  # bumped by `catalog apply` (issue 13)
+RESOURCES = "resources"  # the catalog's resources, read by a completing transaction (issue 13)
 
 
 # ---- the mapping of learner documents (documents written by other flows may lack fields) --------
@@ -257,6 +259,10 @@ class FirestoreTx:
         data = self._get(self.refs.db.collection(CATALOG_META).document(CATALOG_VERSION)) or {}
         version = data.get("version", 0)
         return version if isinstance(version, int) else 0
+
+    def resource(self, resource_id: str) -> Resource | None:
+        data = self._get(self.refs.db.collection(RESOURCES).document(resource_id))
+        return None if data is None else from_document(Resource, "resource_id", resource_id, data)
 
     # writes
     def put_submission(self, sub: Submission) -> None:

@@ -20,6 +20,12 @@ Every module and pathway rollup (the triggers, catalog re-evaluation, reconcile)
     the count, so the level stays complete with its ``completed_at``. Learners who had not finished
     count it. A waiver is dropped when its resource (module) leaves the level.
 
+``retired_at`` of a pathway (``catalog apply --prune``)
+    is copied onto every learner's pathway rollup, so a pruned pathway's rollups are marked as the
+    learner's archived record (counted as before; nothing deleted) by the re-evaluation run the
+    prune starts and by any trigger that counts it afterwards; a pathway named by the files again
+    loses the mark the same way.
+
 ``completed_at`` of a level that becomes complete
     is the moment its last counting part was completed (the latest ``completed_at`` of its counting
     resources, or of its modules), not the moment of the recount, whenever every part records it
@@ -169,6 +175,7 @@ def pathway_rollup(
         update={
             "content_version": _version(pathway.content_version, current),
             "waived_module_ids": sorted(waived),
+            "retired_at": pathway.retired_at,
             "completed_at": done_at,
             "updated_at": now,
         }
@@ -176,19 +183,46 @@ def pathway_rollup(
     return _changed(result, current)
 
 
+def done(resource: Resource, progress: ResourceProgress | None) -> bool:
+    """The learner has done the resource: a counting status and its completion rule met (an
+    excuse aside: it takes the resource out of the count, not out of what the learner did)."""
+    return (
+        progress is not None
+        and progress.status in rules.COUNTING
+        and rules.rule_met(resource, progress)
+    )
+
+
 def stamp_completion(
-    resource: Resource, before: ResourceProgress, after: ResourceProgress
+    resource: Resource,
+    before: ResourceProgress | None,
+    after: ResourceProgress,
+    *,
+    version: int | None = None,
+    redone: bool = False,
 ) -> ResourceProgress:
-    """``after`` with the resource's ``content_version`` recorded when it now counts and did not
-    (what the report compares, :func:`updated_since_completion`)."""
-    if after.status in rules.COUNTING and before.status not in rules.COUNTING:
-        return after.model_copy(update={"content_version": resource.content_version})
+    """``after`` recording the ``content_version`` it was completed against (what the report
+    compares, :func:`updated_since_completion`) when it is now :func:`done` and was not, or when
+    ``redone`` (the act that meets the rule happened again on a resource already done: a new
+    valid upload under ``upload``, an approval under ``approved``, so the learner who redoes the
+    work after the content changed is up to date again).
+
+    ``version``: the resource's ``content_version`` as the completing transaction read it (every
+    completion path reads the resource document by key inside its transaction, so a completion
+    that commits after a ``catalog apply`` records the new version, whatever a cache held);
+    ``None``: ``resource``'s own. A resource that stops being done keeps what it recorded (it is
+    read only while it is done, and the next completion records anew)."""
+    if done(resource, after) and (redone or not done(resource, before)):
+        stamped = version if version is not None else resource.content_version
+        if after.content_version != stamped:
+            return after.model_copy(update={"content_version": stamped})
     return after
 
 
 def updated_since_completion(resource: Resource, progress: ResourceProgress | None) -> bool:
-    """The resource changed after the learner completed it."""
-    if progress is None or progress.status not in rules.COUNTING:
+    """The resource changed after the learner completed it (only while it is done; a progress
+    from before versions were recorded reads as version 1)."""
+    if progress is None or not done(resource, progress):
         return False
     return (progress.content_version or 1) < resource.content_version
 

@@ -91,6 +91,9 @@ class Pathway(_Strict):
     content_version: int = Field(default=1, ge=1)
     # catalog change (issue 13): how learners' numbers follow a change of this pathway
     change_policy: ChangePolicy = ChangePolicy.recount
+    # retired by `catalog apply --prune` (the files no longer name it): kept, with its modules and
+    # resources, so learners' history stays legible; no longer offered (docs/ARCHITECTURE.md)
+    retired_at: dt.datetime | None = None
 
 
 class Module(_Strict):
@@ -210,6 +213,9 @@ class PathwayProgress(_Doc):
     # modules a keep_completed change waived for this learner
     content_version: int | None = None
     waived_module_ids: list[str] = Field(default_factory=list)
+    # the pathway's retired_at when it was counted: the pathway was retired (pruned) and this
+    # rollup is the learner's archived record of it
+    retired_at: dt.datetime | None = None
 
 
 class Submission(_Doc):

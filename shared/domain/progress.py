@@ -193,6 +193,8 @@ class ProgressReport(BaseModel):
     total_modules: int
     completed_at: dt.datetime | None
     modules: list[ReportModule]
+    # the pathway was retired (catalog apply --prune): this report is the learner's record of it
+    retired_at: dt.datetime | None = None
 
 
 class ListedResource(BaseModel):
@@ -226,6 +228,9 @@ class PathwayListing(BaseModel):
     pathway_id: str
     title: str
     modules: list[ListedModule]
+    retired_at: dt.datetime | None = Field(
+        default=None, description="set when the pathway was retired: no longer offered"
+    )
 
 
 # ---- resource rules ----------------------------------------------------------------------------

@@ -119,6 +119,18 @@ class CachedCatalog:
             self._resources.clear()
             self.known_version = None
 
+    def catch_up(self) -> None:
+        """Read the catalog version (one read by key) and forget everything cached when the
+        catalog is newer: for a read that must show the applied catalog at once (the report's
+        ``updated_since_completion``, the listing of retired pathways), not only a rollup."""
+        if self.version is None:
+            return
+        seen = self.version()
+        with self._lock:
+            known = self.known_version
+        if known is not None and seen > known:
+            self.refresh(seen)
+
     def pathways(self, ids: Sequence[str]) -> dict[str, Pathway]:
         return self._get(self._pathways, ids, self.inner.pathways)
 
@@ -209,13 +221,16 @@ def _listed(tree: ModuleTree, statuses: Mapping[str, ResourceStatus] | None) -> 
 def list_pathway(
     catalog: CatalogReader, progress: StatusReader, pathway_id: str, uid: str | None
 ) -> PathwayListing:
-    """A pathway's resources grouped by module; each with the caller's status when ``uid``."""
+    """A pathway's resources grouped by module; each with the caller's status when ``uid``
+    (a retirement applied a moment ago is seen at once: :func:`catch_up`)."""
+    catch_up(catalog)
     tree = pathway_tree(catalog, pathway_id)
     statuses = progress.statuses(uid, tree.resource_ids) if uid is not None else None
     return PathwayListing(
         pathway_id=tree.pathway.pathway_id,
         title=tree.pathway.title,
         modules=[_listed(m, statuses) for m in tree.modules],
+        retired_at=tree.pathway.retired_at,
     )
 
 
@@ -238,6 +253,13 @@ def known_version(catalog: CatalogReader) -> int | None:
 def refresh(catalog: CatalogReader, at_least: int) -> None:
     if isinstance(catalog, CachedCatalog):
         catalog.refresh(at_least)
+
+
+def catch_up(catalog: CatalogReader) -> None:
+    """A version-checked cache older than the stored catalog is emptied (see
+    :meth:`CachedCatalog.catch_up`); any other reader reads the store anyway."""
+    if isinstance(catalog, CachedCatalog):
+        catalog.catch_up()
 
 
 def require_version(catalog: CatalogReader, version: int) -> None:

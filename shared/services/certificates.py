@@ -41,10 +41,10 @@ from shared.domain.certificates import (
     decide,
     new_certificate_id,
 )
-from shared.domain.models import valid_id
+from shared.domain.models import PathwayProgress, valid_id
 from shared.errors import NotFound, Unavailable, UnusableEvent
 from shared.events import DocumentChange
-from shared.services.ports import CatalogReader, CertificateStore, Tx
+from shared.services.ports import CatalogReader, CertificateStore, Tx, UnitOfWork
 
 Clock = Callable[[], dt.datetime]
 Renderer = Callable[[CertificateVerification], bytes]
@@ -81,20 +81,28 @@ def owned_pathway_progress(change: DocumentChange) -> tuple[str, str]:
 
 
 def settle(
-    store: CertificateStore,
+    store: UnitOfWork,
     catalog: CatalogReader,
     uid: str,
     pathway_id: str,
     *,
     new_id: Callable[[], str] = new_certificate_id,
     clock: Clock = utcnow,
+    dry_run: bool = False,
+    assume: PathwayProgress | None = None,
 ) -> Decision:
     """In one transaction: bring the (learner, pathway) certificate in line with the stored
-    pathway progress. Returns what was written (``Decision()``: nothing)."""
+    pathway progress. Returns what was written (``Decision()``: nothing).
+
+    Reconcile runs this same rule over every learner it checks: ``dry_run`` decides and writes
+    nothing (what would be written), deciding against ``assume`` when given (the pathway progress
+    a dry run would have repaired) instead of the stored one."""
     path = catalog.pathways([pathway_id]).get(pathway_id)
 
     def work(tx: Tx) -> Decision:
         progress = tx.pathway_progress(uid, pathway_id)
+        if assume is not None:
+            progress = assume
         link = tx.certificate_link(uid, pathway_id)
         current = tx.certificate(link.certificate_id) if link is not None else None
         profile = tx.learner_profile(uid)
@@ -110,6 +118,8 @@ def settle(
             new_id=new_id(),
             now=clock(),
         )
+        if dry_run:
+            return decision
         for cert in decision.certificates:
             tx.put_certificate(cert)
         if decision.link is not None:

@@ -107,6 +107,12 @@ class Tx(Protocol):
         awaiting-review count by ``change["awaiting_review"]`` (never read in a transaction)."""
         ...
 
+    # catalog versions (issue 13): the catalog's resource document, by key, in the transaction
+    def resource(self, resource_id: str) -> Resource | None:
+        """``resources/{resource_id}``: what a completing transaction records the
+        ``content_version`` of (``shared.domain.catalog_change.stamp_completion``)."""
+        ...
+
 
 class UnitOfWork(Protocol):
     def transact(self, work: Callable[[Tx], T], *, lock: str) -> T:

@@ -80,9 +80,8 @@ def _act(
 
     def work(tx: Tx) -> Outcome:
         outcome = decide(res, tx.progress(uid, res.resource_id), clock())
-        if outcome.changed:  # issue 13: the content version it was completed against
-            after = change_rules.stamp_completion(res, outcome.before, outcome.after)
-            outcome = dataclasses.replace(outcome, after=after)
+        if outcome.changed and change_rules.done(res, outcome.after):
+            outcome = dataclasses.replace(outcome, after=_stamped(tx, res, outcome))
         if outcome.changed:
             at = outcome.after.updated_at or clock()
             tx.put_progress(uid, outcome.after)
@@ -100,6 +99,14 @@ def _act(
         changed=outcome.changed,
     )
     return rules.view(res, outcome.after)
+
+
+def _stamped(tx: Tx, res: Resource, outcome: Outcome) -> ResourceProgress:
+    """Issue 13: the content version a completion records, as this transaction reads the
+    resource document (never an older cached one); the cached one if the document is gone."""
+    current = tx.resource(res.resource_id)
+    version = current.content_version if current is not None else None
+    return change_rules.stamp_completion(res, outcome.before, outcome.after, version=version)
 
 
 def start(
@@ -231,6 +238,7 @@ _RULE_FIELDS = {"title", "type", "optional", "min_minutes", "pass_score", "due_a
 def report(
     catalog: CatalogReader, store: ProgressStore, uid: str, pathway_id: str
 ) -> ProgressReport:
+    cat.catch_up(catalog)  # issue 13: a change applied a moment ago is in the report at once
     tree = cat.pathway_tree(catalog, pathway_id)
     docs = store.resources(uid, tree.resource_ids)
     module_ids = [m.module.module_id for m in tree.modules]
@@ -284,4 +292,5 @@ def report(
         total_modules=path.total_modules,
         completed_at=path.completed_at,
         modules=modules,
+        retired_at=tree.pathway.retired_at,
     )

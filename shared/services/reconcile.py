@@ -71,7 +71,7 @@ from shared.domain.models import (
     ResourceSubmissions,
 )
 from shared.services import catalog as cat
-from shared.services import rollups
+from shared.services import certificates, rollups
 from shared.services.catalog import CachedCatalog
 from shared.services.ports import CatalogReader, LearnerIndex, LearnerState, Tx, UnitOfWork
 from shared.services.uploads import learner_lock
@@ -113,6 +113,9 @@ class Tally(BaseModel):
     statuses: Counts = Field(default_factory=Counts)
     modules: Counts = Field(default_factory=Counts)
     pathways: Counts = Field(default_factory=Counts)
+    # certificate links checked against the pathway progress (Reconciler._certificates); not in
+    # ``drifted`` (the rollups' drift), reported beside it
+    certificates: Counts = Field(default_factory=Counts)
 
     def __add__(self, other: Tally) -> Tally:
         return Tally(
@@ -120,6 +123,7 @@ class Tally(BaseModel):
             statuses=self.statuses + other.statuses,
             modules=self.modules + other.modules,
             pathways=self.pathways + other.pathways,
+            certificates=self.certificates + other.certificates,
         )
 
     @property
@@ -149,7 +153,10 @@ def settled(
             pathway_id=resource.pathway_id,
             module_id=resource.module_id,
         )
-    return uploads.settle(before, statuses, at, resource=resource)
+    fresh = uploads.settle(before, statuses, at, resource=resource)
+    if fresh is not None and resource is not None:  # issue 13: the version it is completed at
+        fresh = change_rules.stamp_completion(resource, current, fresh)
+    return fresh
 
 
 def status_candidates(
@@ -304,8 +311,9 @@ class Reconciler:
         for pid in ids:
             pc = self.pathway_catalog(pid)
             if pc is not None:
-                self._pathway(uid, pc, state, tally)
-        if tally.drifted:  # a WARNING: the deploy's aibc_reconcile_drift metric counts these
+                check = self._pathway(uid, pc, state, tally)
+                self._certificates(uid, pid, state, check, tally.certificates)
+        if tally.drifted or tally.certificates.drifted:  # a WARNING: aibc_reconcile_drift counts
             log.warning(
                 "learner drifted" if self.dry_run else "learner reconciled",
                 uid=uid,
@@ -344,8 +352,11 @@ class Reconciler:
         def work(tx: Tx) -> ResourceProgress | None:
             current = tx.progress(uid, resource_id)
             index = tx.resource_submissions(uid, resource_id)
+            # the resource as this transaction reads it: the content version a repair that
+            # completes the resource records (issue 13); the run's copy if it is gone
+            res = tx.resource(resource_id) or resource
             at = self.now()
-            fresh = settled(current, index, resource, at)
+            fresh = settled(current, index, res, at)
             if fresh is not None:
                 tx.put_progress(uid, fresh)
                 event_id, event = uploads.progress_event(
@@ -356,20 +367,61 @@ class Reconciler:
 
         return self.store.transact(work, lock=learner_lock(uid))
 
-    def _pathway(self, uid: str, pc: PathwayCatalog, state: LearnerState, tally: Tally) -> None:
+    def _pathway(
+        self, uid: str, pc: PathwayCatalog, state: LearnerState, tally: Tally
+    ) -> PathwayCheck:
         check = check_pathway(pc, state, self.now())
         tally.modules.checked += len(check.module_ids)
         tally.modules.drifted += len(check.modules)
         tally.pathways.checked += 1
         tally.pathways.drifted += check.pathway is not None
         if self.dry_run:
-            return
+            return check
         for mid in check.modules:
             tally.modules.written += self._repair_module(uid, pc, mid) is not None
             tally.modules.repaired += 1
         if check.pathway is not None:
             tally.pathways.written += self._repair_pathway(uid, pc) is not None
             tally.pathways.repaired += 1
+        return check
+
+    # -- certificates (issue 13 remainders): the link against the pathway progress --------------
+
+    def _certificates(
+        self, uid: str, pathway_id: str, state: LearnerState, check: PathwayCheck, counts: Counts
+    ) -> None:
+        """Check (and, unless a dry run, repair) the learner's certificate for the pathway with
+        the rule and the transaction of the certificate trigger (``certificates.settle``): a
+        100 % pathway without a live certificate gets one, a live one below 100 % is revoked.
+        Checked where the learner has a pathway rollup (as stored or as just repaired): a link
+        is only ever made from one. Runs after the rollup repair, so it reads the repaired
+        rollup; a dry run decides against the recount it would have written."""
+        if pathway_id not in state.pathways and check.pathway is None:
+            return
+        counts.checked += 1
+        assume = check.pathway if self.dry_run else None
+        decision = certificates.settle(
+            self.store,
+            self.catalog,
+            uid,
+            pathway_id,
+            clock=self.now,
+            dry_run=self.dry_run,
+            assume=assume,
+        )
+        if not decision.changed:
+            return
+        counts.drifted += 1
+        if not self.dry_run:
+            counts.repaired += 1
+            counts.written += 1
+        log.info(
+            "certificate reconciled" if not self.dry_run else "certificate drifted",
+            uid=uid,
+            pathway_id=pathway_id,
+            issued=decision.issued.certificate_id if decision.issued else None,
+            revoked=decision.revoked.certificate_id if decision.revoked else None,
+        )
 
     def _repair_module(self, uid: str, pc: PathwayCatalog, module_id: str) -> ModuleProgress | None:
         mod, resources = pc.modules[module_id], pc.resources[module_id]

@@ -31,9 +31,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from shared import log
 from shared.config import Settings
+from shared.domain import catalog_change as change_rules
 from shared.domain import uploads as rules
 from shared.domain.identity import Caller
 from shared.domain.models import (
+    CompletionRule,
     Resource,
     ResourceProgress,
     ResourceStatus,
@@ -118,6 +120,11 @@ class ResourceState:
             recorded_upload=recorded_upload,
             resource=self.resource,
         )
+        base = progress if progress is not None else self.progress
+        if base is not None:  # issue 13: the content version it was completed against
+            stamped = self._stamped(tx, written, base, recorded_upload)
+            if stamped is not base:
+                progress = stamped.model_copy(update={"updated_at": at})
         tx.put_submission(written)
         index = rules.with_submission(self.index, written)
         tx.put_resource_submissions(index.model_copy(update={"updated_at": at}))
@@ -129,6 +136,23 @@ class ResourceState:
             tx.add_progress_event(written.user_id, event_id, event)
             return progress.status
         return self.progress.status if self.progress else ResourceStatus.not_started
+
+    def _stamped(
+        self, tx: Tx, written: Submission, progress: ResourceProgress, recorded_upload: bool
+    ) -> ResourceProgress:
+        """``progress`` recording the resource's ``content_version`` (read by key in this
+        transaction, before any write) when the submission change completes the resource, or
+        does again what completes it: a new valid upload (an approval under ``approved``)."""
+        if progress.status not in rules.UPLOAD_STATUSES:
+            return progress
+        resource = tx.resource(written.resource_id) or self.resource
+        if resource is None:
+            return progress
+        if resource.rule == CompletionRule.approved:
+            redone = written.status == S.approved
+        else:
+            redone = recorded_upload and written.status == S.uploaded
+        return change_rules.stamp_completion(resource, self.progress, progress, redone=redone)
 
 
 def learner_lock(uid: str) -> str:

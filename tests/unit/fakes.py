@@ -64,6 +64,7 @@ class State:
     certificate_links: dict[tuple[str, str], CertificateLink] = field(default_factory=dict)
     profiles: dict[str, LearnerProfile] = field(default_factory=dict)
     catalog_version: int = 0  # catalog_meta/version (issue 13)
+    catalog: dict[str, Resource] = field(default_factory=dict)  # resources/{rid} (issue 13)
 
 
 class FakeTx:
@@ -117,6 +118,10 @@ class FakeTx:
     def catalog_version(self) -> int:
         self._read()
         return self.state.catalog_version
+
+    def resource(self, resource_id: str) -> Resource | None:
+        self._read()
+        return self.state.catalog.get(resource_id)
 
     def _write(self, path: str, apply: Callable[[State], None]) -> None:
         def write(s: State) -> None:
@@ -281,6 +286,7 @@ class FakeStore(FakeCohortReads):
     def __init__(self, resources: Sequence[Resource] = ()) -> None:
         self.state = State()
         self.catalog_resources = {r.resource_id: r for r in resources}
+        self.state.catalog = self.catalog_resources  # the same documents, read in transactions
         self.locks: list[str] = []
         self.queries = 0  # review-queue queries run
         self.key_reads = 0  # documents read by key outside transactions

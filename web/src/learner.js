@@ -22,6 +22,7 @@ import { showMyCertificates } from "./certificates.js";
 import { COUNTED, link, nextResource, parseRoute } from "./routes.js";
 import { formatMinutes, startHeartbeat } from "./timer.js";
 import { renderScore, ruleState, ruleTags } from "./rules.js";
+import { markRetired, retiredCard } from "./retired.js";
 import { checkFile, droppedFiles, fileType, putFile, UploadCancelled } from "./upload.js";
 
 const STATUS_TEXT = {
@@ -141,6 +142,7 @@ export function createLearnerView({ db, api, ui }) {
       const snap = await getDocs(collection(db, "pathways"));
       pathways = snap.docs.map((d) => ({ id: d.id, title: d.data().title || d.id, description: d.data().description || "" }));
       pathways.sort((x, y) => x.title.localeCompare(y.title));
+      markRetired(pathways, snap.docs);
     } catch (err) {
       ui.error(describeError(err));
       return;
@@ -165,6 +167,7 @@ export function createLearnerView({ db, api, ui }) {
   }
 
   function renderCard(p, report) {
+    if (p.retired) return retiredCard(p, report);
     const testid = `card-${p.id}`;
     if (report.error) {
       return h("article", { class: "card", "data-testid": testid }, h("h3", {}, p.title), h("p", { class: "hint" }, describeError(report.error)));

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from catalog.plan import Catalog, Plan, plan
 from shared.domain.models import ChangePolicy, Module, Pathway, Resource, ResourceType
 
@@ -179,9 +181,74 @@ def test_pathways_the_files_do_not_name_are_left_alone_unless_pruned() -> None:
     assert not any(
         path.startswith(("pathways/p", "modules/m", "resources/a")) for path in p.deletes
     )
-    pruned = plan(other, stored, prune=True)
-    assert "pathways/p" in pruned.deletes
-    assert "resources/a" in pruned.deletes
+    pruned = plan(other, stored, prune=True, now=RETIRED)
+    assert pruned.deletes == []  # retired, never deleted (below)
+    assert ("pathway", "retired", "p", True) in kinds(pruned)
+
+
+RETIRED = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+
+
+def test_prune_retires_an_unnamed_pathway_keeps_its_modules_and_reevaluates_its_learners() -> None:
+    stored = applied(plan(course(BASE), Catalog([], [], [])), Catalog([], [], []))
+    stored = applied(plan(course({"q1": ["x"]}, pid="q"), stored), stored)
+    only_q = course({"q1": ["x"]}, pid="q")
+    p = plan(only_q, stored, prune=True, now=RETIRED)
+    [retired] = [c for c in p.changes if c.kind == "retired"]
+    assert (retired.level, retired.id, retired.counts, retired.pathway_ids) == (
+        "pathway",
+        "p",
+        True,
+        ("p",),  # plan --prune counts the learners with a pathway rollup of it
+    )
+    assert [c.kind for c in p.changes] == ["retired"]  # its modules and resources: untouched
+    assert p.deletes == []
+    assert [path for path, _ in p.writes] == ["pathways/p"]
+    assert p.runs == {"p": []}  # one run over its learners marks their rollups
+    after = applied(p, stored)
+    path = doc(after, "pathways/p")
+    assert isinstance(path, Pathway)
+    assert path.retired_at == RETIRED
+    assert path.content_version == doc(stored, "pathways/p").content_version  # type: ignore[attr-defined]
+    assert {m.module_id for m in after.modules} == {"m1", "m2", "q1"}
+    # applying again: nothing (a retired pathway is neither retired again nor listed unmanaged)
+    again = plan(only_q, after, prune=True, now=RETIRED + dt.timedelta(days=1))
+    assert again.empty
+    assert (again.changes, again.unmanaged) == ([], [])
+    assert plan(only_q, after).unmanaged == []
+
+
+def test_prune_only_retires_just_the_named_pathways() -> None:
+    stored = applied(plan(course(BASE), Catalog([], [], [])), Catalog([], [], []))
+    stored = applied(plan(course({"r1": ["y"]}, pid="r"), stored), stored)
+    only_q = course({"q1": ["x"]}, pid="q")
+    p = plan(only_q, stored, prune=True, prune_only=["r"], now=RETIRED)
+    assert [(c.kind, c.id) for c in p.changes if c.level == "pathway"] == [
+        ("added", "q"),
+        ("retired", "r"),
+    ]
+    assert p.unmanaged == ["p"]
+
+
+def test_a_retired_pathway_named_again_is_restored_and_reevaluated() -> None:
+    stored = applied(plan(course(BASE), Catalog([], [], [])), Catalog([], [], []))
+    retired = applied(plan(Catalog([], [], []), stored, prune=True, now=RETIRED), stored)
+    back = plan(course(BASE), retired)
+    assert kinds(back) == {("pathway", "restored", "p", True)}
+    assert back.runs == {"p": []}
+    path = doc(applied(back, retired), "pathways/p")
+    assert isinstance(path, Pathway)
+    assert path.retired_at is None
+
+
+def test_removals_inside_a_pathway_that_stays_are_removed_and_reevaluated_under_prune() -> None:
+    stored = applied(plan(course(BASE), Catalog([], [], [])), Catalog([], [], []))
+    smaller = course({"m1": ["a"]})
+    p = plan(smaller, stored, prune=True, now=RETIRED)
+    assert ("resource", "removed", "b", True) in kinds(p)
+    assert ("module", "removed", "m2", True) in kinds(p)
+    assert set(p.deletes) == {"resources/b", "resources/c", "modules/m2"}
+    assert p.runs == {"p": []}
 
 
 def test_the_change_policy_is_copied_to_the_modules_and_moves_no_numbers() -> None:
