@@ -348,6 +348,7 @@ def wait_until(probe: Callable[[], bool], timeout: float, what: str) -> None:
 def part_load(stack: dict[str, Any], learners: int, workers: int, timeout: float) -> None:
     from google.cloud import firestore
 
+    from localcloud.bridge_client import BridgeClient
     from localcloud.tokens import mint
 
     print(f"== part 2: {learners} learners x 10 concurrent actions, {workers} client threads")
@@ -395,7 +396,9 @@ def part_load(stack: dict[str, Any], learners: int, workers: int, timeout: float
             with replies_lock:
                 replies.append((u, path, r.status_code, started, done))
 
-        bridge_before = requests.get(stack["bridge"] + "/stats", timeout=5).json()
+        bridge = BridgeClient(stack["bridge"])
+        bridge.reset_stats()
+        bridge_before = bridge.stats()
         t0 = time.monotonic()
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(run, jobs))
@@ -499,16 +502,46 @@ def part_load(stack: dict[str, Any], learners: int, workers: int, timeout: float
                 doubled += len(completes) > len(BY_HAND)
                 lost += len(completes) < len(BY_HAND)
                 problems.append(f"{u} {len(completes)} complete events")
-        bridge_after = requests.get(stack["bridge"] + "/stats", timeout=5).json()
+        bridge_after = bridge.wait_idle(quiet=1.0, timeout=timeout)
         events = bridge_after["enqueued"] - bridge_before["enqueued"]
         retried = bridge_after["retried"] - bridge_before["retried"]
         print(f"   bridge: {events} events enqueued, {retried} redeliveries after errors")
+        print_targets(bridge_before, bridge_after)
         print(f"   lost updates: {lost}   doubled updates: {doubled}", end="")
         print(f"   (5xx replies whose write landed anyway: {ambiguous})" if ambiguous else "")
         for line in problems[:10]:
             print("     ", line)
     finally:
         watch.stop.set()
+
+
+def print_targets(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Per trigger, from the bridge: events delivered during the run; the emulator's commit ->
+    the bridge's receipt (arrival), receipt (or retry time) -> a worker picks it up (wait), and
+    the function's reply time (post); p50 / p95 / max ms."""
+    print(
+        "   per trigger (bridge): delivered; commit->bridge, queued, function reply p50/p95/max ms"
+    )
+    if "receive_ms" in after:
+        r = after["receive_ms"]
+        busy = after["receive_busy_s"] - before.get("receive_busy_s", 0.0)
+        print(
+            f"     the emulator's pushes: at most {after['receiving_max']} at once; handled in"
+            f" p50 {r['p50']:.1f} / p95 {r['p95']:.1f} / max {r['max']:.0f} ms; {busy:.1f} s in all"
+        )
+    old = before.get("targets", {})
+    for name, t in after.get("targets", {}).items():
+        delivered = t["delivered"] - old.get(name, {}).get("delivered", 0)
+        if not delivered:
+            continue
+
+        def fmt(s: dict[str, float]) -> str:
+            return f"{s['p50']:.0f}/{s['p95']:.0f}/{s['max']:.0f}"
+
+        print(
+            f"     {name:<32}{delivered:>6}   arrival {fmt(t['arrival_ms']):>16}"
+            f"   wait {fmt(t['wait_ms']):>18}   reply {fmt(t['post_ms']):>14}"
+        )
 
 
 # ---- part 3: a load run with a rollup function and the bridge killed -----------------------------

@@ -13,10 +13,22 @@
   ``google.cloud.storage.object.v1.finalized`` CloudEvents (JSON ``StorageObjectData``) for the
   Storage-triggered function, found by polling the backend's listing (all versions) for new
   (name, generation) pairs.
+* **One registration per document pattern, one queue per trigger.** The emulator pushes its
+  events one at a time (its publisher is a thread pool of core size 0 over an unbounded queue,
+  which never grows past one thread), so every push costs every later event time. The bridge
+  therefore registers each document pattern once and fans the event out to every trigger on it
+  (``users/{uid}/resource_progress/{rid}`` feeds the module rollup and the dashboard). Each trigger
+  then has its own queue and workers, as each Eventarc trigger is its own subscription delivered
+  independently: one trigger's backlog never holds up another's events.
 * **Receiving is split from delivering.** Every event is written to the journal
-  (``localcloud.journal``, SQLite under ``.local/``) before it is acknowledged; a pool of workers
-  delivers from the journal and deletes an event only after a 2xx. Pending deliveries and the retry
-  schedule survive a restart of the bridge.
+  (``localcloud.journal``, SQLite under ``.local/``) before it is acknowledged; each trigger's
+  workers deliver from the journal and delete an event only after a 2xx. Pending deliveries and
+  the retry schedule survive a restart of the bridge.
+* **Where the time goes** (``GET /stats`` ``targets``, ``POST /stats/reset`` forgets the samples):
+  per trigger, the queue depth and, over the recent deliveries, p50 / p95 / max of ``arrival``
+  (the write's commit time to the bridge's receipt: the emulator's push backlog), ``wait`` (due to
+  picked up by a worker) and ``post`` (the function's reply time); ``receive_ms`` is the bridge's
+  own handling of a push.
 * **Delivery** is at least once, like Eventarc's with retries on: non-2xx replies and connection
   errors are retried with exponential backoff and jitter (0.1 s doubling, capped at
   ``backoff_max``, 10 s by default, so the local cloud recovers within seconds once a function
@@ -35,7 +47,8 @@
   ``fail`` (answer a 503 in place of a chosen function for a fraction of its deliveries; counted and
   retried like a 5xx from the function).
 
-Control API: ``GET /stats`` (tests wait until the bridge is idle), ``GET|POST /config``,
+Control API: ``GET /stats`` (tests wait until the bridge is idle), ``POST /stats/reset``,
+``GET|POST /config``,
 ``POST /config/reset`` (back to the start-up settings), ``GET /deadletter``, ``DELETE /deadletter``
 (``?id=N`` for one), ``POST /deadletter/redeliver`` (``{"ids": [...]}`` or all), ``GET /catchup``,
 ``POST /triggers {"id", "document", "url"}`` (route an extra Firestore path pattern somewhere, for
@@ -63,6 +76,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -156,6 +170,47 @@ def out_of_budget(item: Delivery, config: Config, now: float) -> bool:
     return now - item.first_at >= config.budget(item.target)
 
 
+SAMPLES = 4000  # per target: the recent deliveries whose wait and duration /stats summarises
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    """p50 / p95 / max (milliseconds) of a list of seconds; empty: zeros."""
+    if not values:
+        return {"p50": 0.0, "p95": 0.0, "max": 0.0}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(1000 * ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 1)
+
+    return {"p50": at(0.5), "p95": at(0.95), "max": round(1000 * ordered[-1], 1)}
+
+
+@dataclass
+class TargetStats:
+    """One target's (trigger's) deliveries: how long events waited for a worker once due, and how
+    long the function took to answer (``/stats`` ``targets``; ``POST /stats/reset`` clears)."""
+
+    queued: int = 0
+    in_flight: int = 0
+    delivered: int = 0
+    retried: int = 0
+    arrivals: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLES))
+    waits: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLES))
+    posts: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLES))
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "queued": self.queued,
+            "in_flight": self.in_flight,
+            "delivered": self.delivered,
+            "retried": self.retried,
+            "arrival_ms": summary(list(self.arrivals)),
+            "wait_ms": summary(list(self.waits)),
+            "post_ms": summary(list(self.posts)),
+            "samples": len(self.posts),
+        }
+
+
 @dataclass
 class Stats:
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -167,6 +222,25 @@ class Stats:
     delivered_to: dict[str, int] = field(default_factory=dict)
     faults: dict[str, int] = field(default_factory=dict)
     last_activity: float = field(default_factory=time.monotonic)
+    targets: dict[str, TargetStats] = field(default_factory=dict)
+    receiving: int = 0  # the emulator's pushes being handled now, and the most at once
+    receiving_max: int = 0
+    receipts: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLES))
+
+    def target(self, name: str) -> TargetStats:
+        """``name``'s figures (call with ``lock`` held)."""
+        found = self.targets.get(name)
+        if found is None:
+            found = self.targets[name] = TargetStats()
+        return found
+
+    def reset_samples(self) -> None:
+        with self.lock:
+            self.receipts.clear()
+            for target in self.targets.values():
+                target.arrivals.clear()
+                target.waits.clear()
+                target.posts.clear()
 
     def fault(self, name: str) -> None:
         with self.lock:
@@ -184,7 +258,36 @@ class Stats:
                 "quiet_for": round(time.monotonic() - self.last_activity, 3),
                 "delivered_to": dict(self.delivered_to),
                 "faults": dict(self.faults),
+                "targets": {name: t.view() for name, t in sorted(self.targets.items())},
+                "receiving_max": self.receiving_max,
+                "receive_ms": summary(list(self.receipts)),
+                "receive_busy_s": round(sum(self.receipts), 2),
             }
+
+
+def commit_time(raw: bytes) -> float | None:
+    """When the write an emulator event reports was committed (the new value's ``update_time``,
+    as a Unix time); ``None`` for a delete or a payload that cannot be read. The bridge's
+    ``arrival`` figures are measured from it."""
+    from google.events.cloud.firestore_v1.types import DocumentEventData
+
+    try:
+        pb = DocumentEventData.pb().FromString(raw)
+    except Exception:  # noqa: BLE001 - only a measurement: the function judges the payload
+        return None
+    if not pb.HasField("value") or not pb.value.HasField("update_time"):
+        return None
+    stamp = pb.value.update_time
+    return float(stamp.seconds + stamp.nanos / 1e9)
+
+
+def fanout(triggers: dict[str, str]) -> dict[str, list[str]]:
+    """One emulator registration per document pattern, named after its first trigger, and the
+    triggers each one's events go to (in registry order)."""
+    by_pattern: dict[str, list[str]] = {}
+    for name, pattern in triggers.items():
+        by_pattern.setdefault(pattern, []).append(name)
+    return {names[0]: names for names in by_pattern.values()}
 
 
 def catchup_command(spec: str) -> list[str] | None:
@@ -215,18 +318,26 @@ class Bridge:
         self.config = self.initial
         self.catchup = catchup
         self.stats = Stats()
-        self.ready: queue.Queue[Delivery] = queue.Queue()
+        # One queue and its own workers per target: Eventarc gives every trigger its own
+        # subscription, so one trigger's backlog never holds up another's events.
+        self.queues: dict[str, queue.Queue[Delivery]] = {}
+        self.queues_lock = threading.Lock()
         self.later: list[tuple[float, int, Delivery]] = []
         self.later_lock = threading.Condition()
         self.counter = itertools.count()
         self.routes: dict[str, str] = {
             name: stack["functions"][name] for name in entrypoints.FIRESTORE_TRIGGERS
         }
+        # The emulator's registrations: one per document pattern, fanned out here to every
+        # trigger on that pattern (the emulator pushes one event at a time, so each push saved
+        # is time every event gains).
+        self.fanout: dict[str, list[str]] = fanout(entrypoints.FIRESTORE_TRIGGERS)
         self.extra_triggers: dict[str, dict[str, str]] = {}
         self.session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=workers * 2)
+        adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=workers * 8)
         self.session.mount("http://", adapter)
         self.workers = workers
+        self.started = False
         self.stop = threading.Event()
         self.restarted = False
 
@@ -244,21 +355,18 @@ class Bridge:
 
     # ---- producing events ----------------------------------------------------------------
 
-    def accept(self, delivery: Delivery, seen: list[tuple[str, str, str]] | None = None) -> None:
-        """Journal an event (twice in duplicate mode), then schedule it: it is now safe to ack."""
+    def accept(
+        self, deliveries: list[Delivery], seen: list[tuple[str, str, str]] | None = None
+    ) -> None:
+        """Journal an event's deliveries, one per target (each twice in duplicate mode), then
+        schedule them: it is now safe to ack."""
         config = self.config
-        copies = [delivery]
+        copies = list(deliveries)
         if config.duplicate:
-            copies.append(
-                Delivery(
-                    delivery.target,
-                    delivery.url,
-                    dict(delivery.headers),
-                    delivery.body,
-                    delivery.event_id,
-                    first_at=delivery.first_at,
-                )
-            )
+            copies += [
+                Delivery(d.target, d.url, dict(d.headers), d.body, d.event_id, first_at=d.first_at)
+                for d in deliveries
+            ]
         now = time.time()
         for copy in copies:
             hold = config.delay + random.uniform(0, config.reorder_window)
@@ -276,7 +384,7 @@ class Bridge:
 
     def schedule(self, item: Delivery) -> None:
         if item.due <= time.time():
-            self.ready.put(item)
+            self._make_ready(item)
             return
         with self.later_lock:
             heapq.heappush(self.later, (item.due, next(self.counter), item))
@@ -300,14 +408,15 @@ class Bridge:
 
     def add_trigger(self, trigger_id: str, document: str, url: str) -> None:
         self.routes[trigger_id] = url
+        self.fanout[trigger_id] = [trigger_id]
         self.register_trigger(trigger_id, document)
         self.extra_triggers[trigger_id] = {"document": document, "url": url}
         self.journal.set_meta("extra_triggers", self.extra_triggers)
 
     def firestore_event(self, trigger_id: str, headers: dict[str, str], body: bytes) -> bool:
         """An event from the Firestore emulator: normalise it as Eventarc would deliver it."""
-        url = self.routes.get(trigger_id)
-        if url is None:
+        targets = self.fanout.get(trigger_id)
+        if not targets:
             return False
         try:
             raw = base64.b64decode(body, validate=True)
@@ -318,7 +427,12 @@ class Bridge:
         ce["ce-source"] = ce.get("ce-source", "").replace("/projects/projects/", "/projects/")
         event_id = ce.setdefault("ce-id", str(uuid.uuid4()))
         headers = {**ce, "Content-Type": "application/protobuf"}
-        self.accept(Delivery(trigger_id, url, headers, raw, event_id))
+        written = commit_time(raw)
+        if written is not None:
+            with self.stats.lock:
+                for target in targets:
+                    self.stats.target(target).arrivals.append(max(0.0, time.time() - written))
+        self.accept([Delivery(t, self.routes[t], dict(headers), raw, event_id) for t in targets])
         return True
 
     def storage_delivery(self, obj: dict[str, Any]) -> Delivery:
@@ -373,7 +487,7 @@ class Bridge:
                 elif new:
                     for key in new:
                         obj = {**current[key], "bucket": bucket}
-                        self.accept(self.storage_delivery(obj), [(bucket, *key)])
+                        self.accept([self.storage_delivery(obj)], [(bucket, *key)])
                     if first:
                         self.journal.record_catchup(
                             "storage",
@@ -415,12 +529,39 @@ class Bridge:
 
     # ---- delivery ----------------------------------------------------------------------------
 
-    def deliver_forever(self) -> None:
+    def queue_of(self, target: str) -> queue.Queue[Delivery]:
+        """``target``'s queue; its workers are started with it (once the bridge runs)."""
+        with self.queues_lock:
+            found = self.queues.get(target)
+            if found is None:
+                found = self.queues[target] = queue.Queue()
+                if self.started:
+                    self._start_workers(target, found)
+            return found
+
+    def _start_workers(self, target: str, ready: queue.Queue[Delivery]) -> None:
+        for _ in range(self.workers):
+            threading.Thread(target=self.deliver_forever, args=(ready,), daemon=True).start()
+
+    def start_workers(self) -> None:
+        with self.queues_lock:
+            self.started = True
+            for target, ready in self.queues.items():
+                self._start_workers(target, ready)
+
+    def _make_ready(self, item: Delivery) -> None:
+        with self.stats.lock:
+            self.stats.target(item.target).queued += 1
+        self.queue_of(item.target).put(item)
+
+    def deliver_forever(self, ready: queue.Queue[Delivery]) -> None:
         while not self.stop.is_set():
             try:
-                item = self.ready.get(timeout=0.2)
+                item = ready.get(timeout=0.2)
             except queue.Empty:
                 continue
+            with self.stats.lock:
+                self.stats.target(item.target).queued -= 1
             try:
                 self.deliver(item)
             except Exception as exc:  # noqa: BLE001 - a worker must outlive any one event
@@ -437,22 +578,30 @@ class Bridge:
             self.stats.fault("dropped")
             self.schedule(item)
             return
+        started = time.time()
         with self.stats.lock:
             self.stats.in_flight += 1
+            target = self.stats.target(item.target)
+            target.in_flight += 1
+            target.waits.append(max(0.0, started - item.due))
         try:
             outcome = self._attempt(item, config)
         finally:
             with self.stats.lock:
                 self.stats.in_flight -= 1
+                target.in_flight -= 1
+                target.posts.append(time.time() - started)
                 self.stats.last_activity = time.monotonic()
         with self.stats.lock:
             if outcome == "delivered":
                 self.stats.delivered += 1
+                target.delivered += 1
                 self.stats.delivered_to[item.url] = self.stats.delivered_to.get(item.url, 0) + 1
             elif outcome == "dead":
                 self.stats.dead_lettered += 1
             else:
                 self.stats.retried += 1
+                target.retried += 1
         if outcome == "retry":
             self.schedule(item)
 
@@ -483,13 +632,15 @@ class Bridge:
             with self.later_lock:
                 now = time.time()
                 while self.later and self.later[0][0] <= now:
-                    self.ready.put(heapq.heappop(self.later)[2])
+                    self._make_ready(heapq.heappop(self.later)[2])
                 wait = self.later[0][0] - now if self.later else 0.5
                 self.later_lock.wait(timeout=max(0.01, min(wait, 0.5)))
 
     def pending(self) -> int:
+        with self.queues_lock:
+            ready = sum(q.qsize() for q in self.queues.values())
         with self.later_lock:
-            return self.ready.qsize() + len(self.later)
+            return ready + len(self.later)
 
     def _post(self, item: Delivery) -> str:
         """Deliver once; an error text, or "" on a 2xx."""
@@ -571,11 +722,21 @@ class Bridge:
                 body = self._body()
                 match = TRIGGER_PATH.match(self.path)
                 if match:
+                    began = time.perf_counter()
+                    with bridge.stats.lock:
+                        bridge.stats.receiving += 1
+                        bridge.stats.receiving_max = max(
+                            bridge.stats.receiving_max, bridge.stats.receiving
+                        )
                     try:
                         known = bridge.firestore_event(match["trigger"], dict(self.headers), body)
                     except Exception as exc:  # noqa: BLE001 - not journaled: not acknowledged
                         self._json(500, {"error": {"code": "internal", "message": repr(exc)}})
                         return
+                    finally:
+                        with bridge.stats.lock:
+                            bridge.stats.receiving -= 1
+                            bridge.stats.receipts.append(time.perf_counter() - began)
                     self._json(200 if known else 404, {"accepted": known})
                     return
                 try:
@@ -586,6 +747,9 @@ class Bridge:
                         self._json(200, asdict(bridge.configure(data)))
                     elif self.path == "/config/reset":
                         self._json(200, asdict(bridge.reset()))
+                    elif self.path == "/stats/reset":
+                        bridge.stats.reset_samples()
+                        self._json(200, {"reset": True})
                     elif self.path == "/deadletter/redeliver":
                         self._json(200, {"redelivered": bridge.redeliver_dead(self._ids(data))})
                     elif self.path == "/triggers":
@@ -625,14 +789,17 @@ class Bridge:
         extra = self.journal.get_meta("extra_triggers") or {}
         for trigger_id, spec in extra.items():
             self.routes[trigger_id] = spec["url"]
+            self.fanout[trigger_id] = [trigger_id]
+        for target in [*self.routes, *entrypoints.STORAGE_TRIGGERS]:
+            self.queue_of(target)
         server = self.server(port)
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        for _ in range(self.workers):
-            threading.Thread(target=self.deliver_forever, daemon=True).start()
+        self.start_workers()
         threading.Thread(target=self.release_retries, daemon=True).start()
         threading.Thread(target=self.heartbeat, daemon=True).start()
         for name, pattern in entrypoints.FIRESTORE_TRIGGERS.items():
-            self.register_trigger(name, pattern)
+            if name in self.fanout:  # the first trigger of its pattern names the registration
+                self.register_trigger(name, pattern)
         for trigger_id, spec in extra.items():
             self.add_trigger(trigger_id, spec["document"], spec["url"])
         threading.Thread(target=self.poll_storage, daemon=True).start()

@@ -27,6 +27,10 @@ class BridgeClient:
     def stats(self) -> dict[str, Any]:
         return self._get("/stats")
 
+    def reset_stats(self) -> None:
+        """Forget the per-target wait and duration samples (counts are kept)."""
+        self._post("/stats/reset", {})
+
     def config(self) -> dict[str, Any]:
         return self._get("/config")
 

@@ -205,16 +205,36 @@ class Refs:
         return {s.id: parse(s.id, s.to_dict() or {}) for s in found if s.exists}
 
 
+class _Discarded:
+    """The write side of :meth:`FirestoreUnitOfWork.peek`: every write is dropped."""
+
+    def set(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def create(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def delete(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 class FirestoreTx:
     """One transaction. Reads go through the transaction, by key; writes are buffered until
-    commit."""
+    commit. (With ``transaction=None`` and ``writes`` given: :meth:`FirestoreUnitOfWork.peek`.)"""
 
-    def __init__(self, db: firestore.Client, transaction: firestore.Transaction) -> None:
+    def __init__(
+        self, db: firestore.Client, transaction: firestore.Transaction | None, writes: Any = None
+    ) -> None:
         self.refs = Refs(db)
-        self.tx = transaction
+        self.read = transaction  # reads go through it (None: plain reads)
+        self.tx: Any = transaction if writes is None else writes
 
     def _get(self, ref: Any) -> dict[str, Any] | None:
-        snap = ref.get(transaction=self.tx)
+        if self.read is None:
+            with plain_read():
+                snap = ref.get()
+        else:
+            snap = ref.get(transaction=self.read)
         data: dict[str, Any] | None = (snap.to_dict() or {}) if snap.exists else None
         return data
 
@@ -232,11 +252,11 @@ class FirestoreTx:
 
     def progresses(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]:
         refs = self.refs.learner(uid, "resource_progress", resource_ids)
-        return self.refs.get_many(refs, resource_progress, self.tx)
+        return self.refs.get_many(refs, resource_progress, self.read)
 
     def module_progress(self, uid: str, module_ids: Sequence[str]) -> dict[str, ModuleProgress]:
         refs = self.refs.learner(uid, "module_progress", module_ids)
-        return self.refs.get_many(refs, module_progress, self.tx)
+        return self.refs.get_many(refs, module_progress, self.read)
 
     def pathway_progress(self, uid: str, pathway_id: str) -> PathwayProgress | None:
         data = self._get(self._one(uid, "pathway_progress", pathway_id))
@@ -308,7 +328,7 @@ class FirestoreTx:
 
     def cohorts(self, cohort_ids: Sequence[str]) -> dict[str, Cohort]:
         refs = [cohort_ref(self.refs.db, COHORTS, c) for c in dict.fromkeys(cohort_ids)]
-        return self.refs.get_many(refs, cohort_doc, self.tx)
+        return self.refs.get_many(refs, cohort_doc, self.read)
 
     def member(self, cohort_id: str, uid: str) -> CohortMember | None:
         data = self._get(member_ref(self.refs.db, cohort_id, uid))
@@ -403,3 +423,9 @@ class FirestoreUnitOfWork(LazyClient):
         return run_transaction(
             db, lock, lambda txn: work(FirestoreTx(db, txn)), attempts=self.attempts
         )
+
+    def peek(self, work: Callable[[Tx], T]) -> T:
+        """``work`` run once against the documents as they are now, read by key outside any
+        transaction, its writes dropped: what a transaction would decide right now, for a
+        fraction of its cost (no locks, no commit)."""
+        return work(FirestoreTx(self.db, None, _Discarded()))

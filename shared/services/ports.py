@@ -177,6 +177,10 @@ class StatusReader(Protocol):
 class ProgressStore(UnitOfWork, StatusReader, Protocol):
     """The unit of work (learner actions and rollups) and the plain reads of learner progress."""
 
+    def peek(self, work: Callable[[Tx], T]) -> T:
+        """See :meth:`RollupStore.peek` (the rollup triggers are given this store)."""
+        ...
+
     def resources(self, uid: str, resource_ids: Sequence[str]) -> dict[str, ResourceProgress]: ...
 
     def modules(self, uid: str, module_ids: Sequence[str]) -> dict[str, ModuleProgress]: ...
@@ -185,7 +189,12 @@ class ProgressStore(UnitOfWork, StatusReader, Protocol):
 
 
 class RollupStore(UnitOfWork, Protocol):
-    """The rollups need only the unit of work (``shared.services.rollups``)."""
+    """The rollup triggers' unit of work (``shared.services.rollups``)."""
+
+    def peek(self, work: Callable[[Tx], T]) -> T:
+        """Run ``work`` once against the documents as they are now (reads by key, outside any
+        transaction; writes dropped). A trigger asks first whether there is anything to write."""
+        ...
 
 
 class CertificateStore(UnitOfWork, Protocol):

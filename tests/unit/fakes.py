@@ -299,6 +299,12 @@ class FakeStore(FakeCohortReads):
             write(self.state)
         return result
 
+    peeks = 0  # work run by peek (no transaction)
+
+    def peek(self, work: Callable[[FakeTx], T]) -> T:
+        self.peeks += 1
+        return work(FakeTx(self.state))  # the buffered writes are dropped
+
     def get_submission(self, submission_id: str) -> Submission | None:
         return self.state.submissions.get(submission_id)
 

@@ -118,6 +118,22 @@ def test_backoff_doubles_from_a_tenth_of_a_second_up_to_its_cap() -> None:
     assert backoff(10_000, 30.0) == 30.0
 
 
+def test_one_emulator_registration_per_document_pattern_fans_out_to_every_trigger_on_it() -> None:
+    from functions.registry import FIRESTORE_TRIGGERS
+    from localcloud.bridge import fanout
+
+    routes = fanout(FIRESTORE_TRIGGERS)
+    assert sorted(t for targets in routes.values() for t in targets) == sorted(FIRESTORE_TRIGGERS)
+    patterns = [{FIRESTORE_TRIGGERS[t] for t in targets} for targets in routes.values()]
+    assert all(len(p) == 1 for p in patterns)  # a registration covers one pattern...
+    assert len({next(iter(p)) for p in patterns}) == len(routes)  # ...and each pattern once
+    assert routes["on_resource_progress_written"] == [
+        "on_resource_progress_written",
+        "on_dashboard_progress_written",
+    ]
+    assert fanout({"a": "x/{id}", "b": "y/{id}"}) == {"a": ["a"], "b": ["b"]}
+
+
 def test_the_budget_is_24_hours_unless_a_target_has_its_own() -> None:
     from localcloud.bridge import Config, out_of_budget
     from localcloud.journal import Delivery

@@ -254,6 +254,32 @@ def test_rollups_write_only_on_change(catalog: FakeCatalog, store: FakeStore) ->
     assert store.writes == writes
 
 
+def test_a_trigger_with_nothing_to_write_only_peeks_and_opens_no_transaction(
+    catalog: FakeCatalog, store: FakeStore
+) -> None:
+    service.complete(catalog, store, "u1", "v")
+    path = "users/u1/resource_progress/v"
+    locks = len(store.locks)
+    first = rollups.resource_progress_written(change(path, {"module_id": "pe-m1"}), catalog, store)
+    assert first is not None
+    assert first.completed_resources == 1
+    assert store.locks[locks:] == [  # a change: a transaction, then the pathway's at once
+        "users/u1/module_progress/pe-m1",
+        "users/u1/pathway_progress/pe",
+    ]
+    pathway = store.state.pathways[("u1", "pe")]
+    assert pathway.completed_resources == 1  # before any module event was delivered
+    peeks, locks = store.peeks, len(store.locks)
+    again = rollups.resource_progress_written(change(path, {"module_id": "pe-m1"}), catalog, store)
+    assert again is None
+    assert store.peeks == peeks + 1
+    assert len(store.locks) == locks
+    store.rp[("u1", "q")] = store.rp[("u1", "v")].model_copy(update={"resource_id": "q"})
+    third = rollups.resource_progress_written(change(path, {"module_id": "pe-m1"}), catalog, store)
+    assert third is not None
+    assert third.completed_resources == 2
+
+
 Act = tuple[str, str, str]
 actions = st.lists(
     st.tuples(
