@@ -522,6 +522,31 @@ OPERATIONS += [
     ),
 ]
 
+# ---- relative due dates and the excuse screen (issue 13 item 4) ----
+OPERATIONS += [
+    Op(
+        "cohorts",
+        "put",
+        "/cohorts/{cohort_id}/start",
+        "Set (or clear, `null`) the cohort's start (admin): resources with `due_after` are due "
+        "that long after it for its learners; flags already decided stay",
+        "admin",
+        cohorts.CohortChange,
+        body=cohorts.SetStart,
+        errors=(400, 401, 403, 404),
+    ),
+    Op(
+        "review",
+        "get",
+        "/admin/users/{uid}/progress/{pathway_id}",
+        "A learner's progress report in a pathway as they see it (status, late, excused, their "
+        "due time per resource), for an instructor of one of their cohorts or an admin",
+        "instructor",
+        ProgressReport,
+        errors=(401, 403, 404),
+    ),
+]
+
 ERROR_TEXT = {
     400: f"Invalid body, query or unknown fields (bodies: JSON objects nested at most "
     f"{MAX_JSON_DEPTH} levels)",

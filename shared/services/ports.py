@@ -227,6 +227,14 @@ class MembershipReader(Protocol):
     def membership(self, uid: str) -> Membership | None: ...
 
 
+class CohortReader(MembershipReader, Protocol):
+    """A learner's membership and their cohorts by key: where relative due dates count from
+    (``shared.services.due``). A :class:`Tx` is one (inside a transaction), a
+    :class:`CohortStore` too (plain reads)."""
+
+    def cohorts(self, cohort_ids: Sequence[str]) -> dict[str, Cohort]: ...
+
+
 class CohortStore(UnitOfWork, MembershipReader, Protocol):
     """Cohorts, members, memberships and invites: the unit of work and the plain reads (queries
     outside transactions only)."""

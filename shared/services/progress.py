@@ -42,10 +42,10 @@ from shared.domain.progress import (
     ReportResource,
     ResourceProgressView,
 )
-from shared.services import audit
+from shared.services import audit, due
 from shared.services import catalog as cat
 from shared.services.access import require_supervision
-from shared.services.ports import CatalogReader, ProgressStore, Tx
+from shared.services.ports import CatalogReader, CohortReader, ProgressStore, Tx
 
 Clock = Callable[[], dt.datetime]
 
@@ -79,7 +79,10 @@ def _act(
     res = cat.resource(catalog, resource_id)
 
     def work(tx: Tx) -> Outcome:
-        outcome = decide(res, tx.progress(uid, res.resource_id), clock())
+        # the learner's due time (a relative one: their membership and cohorts, read by key here,
+        # so ``late`` is decided with what this transaction read; shared.domain.due)
+        mine = due.learner_resource(tx, uid, res)
+        outcome = decide(mine, tx.progress(uid, res.resource_id), clock())
         if outcome.changed:  # issue 13: the content version it was completed against
             after = change_rules.stamp_completion(res, outcome.before, outcome.after)
             outcome = dataclasses.replace(outcome, after=after)
@@ -225,14 +228,21 @@ def resource_progress(
     return rules.view(res, store.resources(uid, [res.resource_id]).get(res.resource_id))
 
 
-_RULE_FIELDS = {"title", "type", "optional", "min_minutes", "pass_score", "due_at"}
+_RULE_FIELDS = {"title", "type", "optional", "min_minutes", "pass_score", "due_after"}
 
 
 def report(
-    catalog: CatalogReader, store: ProgressStore, uid: str, pathway_id: str
+    catalog: CatalogReader,
+    store: ProgressStore,
+    uid: str,
+    pathway_id: str,
+    cohorts: CohortReader | None = None,
 ) -> ProgressReport:
+    """The learner's report of a pathway; each resource's ``due_at`` is their due time (a relative
+    one from their cohort's start, read through ``cohorts``)."""
     tree = cat.pathway_tree(catalog, pathway_id)
     docs = store.resources(uid, tree.resource_ids)
+    dues = due.due_times(cohorts, uid, (r for m in tree.modules for r in m.resources))
     module_ids = [m.module.module_id for m in tree.modules]
     mods = store.modules(uid, module_ids)
     path = store.pathway(uid, tree.pathway.pathway_id)
@@ -251,6 +261,7 @@ def report(
                     **v.model_dump(),
                     **r.model_dump(include=_RULE_FIELDS),
                     completion=r.rule,
+                    due_at=dues.get(r.resource_id),
                     updated_since_completion=change_rules.updated_since_completion(
                         r, docs.get(r.resource_id)
                     ),
@@ -285,3 +296,18 @@ def report(
         completed_at=path.completed_at,
         modules=modules,
     )
+
+
+def learner_report(
+    me: Caller,
+    catalog: CatalogReader,
+    store: ProgressStore,
+    cohorts: CohortReader,
+    uid: str,
+    pathway_id: str,
+) -> ProgressReport:
+    """``GET /admin/users/{uid}/progress/{pathway_id}``: a learner's report as the learner sees
+    it (status, late, excused, due time per resource), for an instructor of one of their cohorts
+    or an admin (404 otherwise, shared.services.access)."""
+    require_supervision(me, uid, cohorts, what=f"learner {uid}")
+    return report(catalog, store, uid, pathway_id, cohorts)
