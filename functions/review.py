@@ -117,5 +117,14 @@ def learner_report(call: Call) -> ProgressReport:
     return progress.learner_report(call.me, d.catalog, d.progress, d.cohorts, uid, pid)
 
 
+@router.get("/admin/users/{uid}/excuses", auth="instructor")
+def excuse_trail(call: Call) -> progress.ExcuseTrail:
+    """The learner's excuse trail in a pathway (the audit entries), scoped as the excuse."""
+    uid = known_id(call.params["uid"], "learner")
+    d = deps()
+    query = call.query(progress.ExcuseTrailQuery)
+    return progress.excuse_trail(call.me, d.cohorts, d.excuse_log, uid, query)
+
+
 def review(request: flask.Request) -> flask.Response:
     return router(request)

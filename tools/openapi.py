@@ -36,7 +36,7 @@ from shared.http import MAX_BODY_BYTES, MAX_JSON_DEPTH, route_regex
 from shared.services import cohorts
 from shared.services.dashboard import CohortList, DashboardQuery, DashboardReply
 from shared.services.exports import GradesQuery, ProgressQuery, XapiQuery
-from shared.services.progress import ExcuseRequest
+from shared.services.progress import ExcuseRequest, ExcuseTrail, ExcuseTrailQuery
 from shared.services.review import (
     BulkApproveRequest,
     BulkReply,
@@ -544,6 +544,18 @@ OPERATIONS += [
         "instructor",
         ProgressReport,
         errors=(401, 403, 404),
+    ),
+    Op(
+        "review",
+        "get",
+        "/admin/users/{uid}/excuses",
+        "A learner's excuse trail in a pathway (`pathway_id`, `limit` 1-200): who excused or "
+        "un-excused them from which resource, when and why, the latest first (the audit entries); "
+        "scoped as the excuse",
+        "instructor",
+        ExcuseTrail,
+        query=ExcuseTrailQuery,
+        errors=(400, 401, 403, 404),
     ),
 ]
 

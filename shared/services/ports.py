@@ -235,6 +235,15 @@ class CohortReader(MembershipReader, Protocol):
     def cohorts(self, cohort_ids: Sequence[str]) -> dict[str, Cohort]: ...
 
 
+class ExcuseLog(Protocol):
+    """A learner's excuse trail (``audit_log``, plain queries outside transactions)."""
+
+    def excuse_entries(self, uid: str, pathway_id: str, limit: int) -> list[AuditEntry]:
+        """The newest ``limit`` excuse and un-excuse entries of learner ``uid`` in the pathway,
+        the latest first."""
+        ...
+
+
 class CohortStore(UnitOfWork, MembershipReader, Protocol):
     """Cohorts, members, memberships and invites: the unit of work and the plain reads (queries
     outside transactions only)."""

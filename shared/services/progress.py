@@ -20,15 +20,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared import log
 from shared.domain import catalog_change as change_rules
 from shared.domain import progress as rules
 from shared.domain.identity import Caller
 from shared.domain.models import (
+    Id,
     PathwayProgress,
     Resource,
     ResourceProgress,
@@ -45,9 +46,41 @@ from shared.domain.progress import (
 from shared.services import audit, due
 from shared.services import catalog as cat
 from shared.services.access import require_supervision
-from shared.services.ports import CatalogReader, CohortReader, ProgressStore, Tx
+from shared.services.ports import (
+    CatalogReader,
+    CohortReader,
+    ExcuseLog,
+    MembershipReader,
+    ProgressStore,
+    Tx,
+)
 
 Clock = Callable[[], dt.datetime]
+MAX_TRAIL = 200
+
+
+class ExcuseTrailQuery(BaseModel):
+    """Query of ``GET /admin/users/{uid}/excuses``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pathway_id: Id
+    limit: int = Field(default=50, ge=1, le=MAX_TRAIL)
+
+
+class ExcuseTrailEntry(BaseModel):
+    resource_id: str
+    action: Literal["excuse", "unexcuse"]
+    by: str
+    reason: str | None = None
+    at: dt.datetime
+    status: str | None = None  # the learner's status of the resource then
+
+
+class ExcuseTrail(BaseModel):
+    uid: str
+    pathway_id: str
+    entries: list[ExcuseTrailEntry]
 
 
 class ExcuseRequest(BaseModel):
@@ -311,3 +344,28 @@ def learner_report(
     or an admin (404 otherwise, shared.services.access)."""
     require_supervision(me, uid, cohorts, what=f"learner {uid}")
     return report(catalog, store, uid, pathway_id, cohorts)
+
+
+def excuse_trail(
+    me: Caller, memberships: MembershipReader, log: ExcuseLog, uid: str, query: ExcuseTrailQuery
+) -> ExcuseTrail:
+    """``GET /admin/users/{uid}/excuses?pathway_id=``: who excused or un-excused the learner from
+    which resource of the pathway, when and why (the audit entries, the latest first), scoped as
+    the excuse itself (404 outside the caller's cohorts)."""
+    require_supervision(me, uid, memberships, what=f"learner {uid}")
+    entries = log.excuse_entries(uid, query.pathway_id, query.limit)
+    return ExcuseTrail(
+        uid=uid,
+        pathway_id=query.pathway_id,
+        entries=[
+            ExcuseTrailEntry(
+                resource_id=e.resource_id,
+                action="excuse" if e.action == "resource_excused" else "unexcuse",
+                by=e.actor,
+                reason=e.details.get("reason"),
+                at=e.at,
+                status=e.details.get("status"),
+            )
+            for e in entries
+        ],
+    )
