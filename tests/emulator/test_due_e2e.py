@@ -225,3 +225,70 @@ def test_the_excuse_trail_lists_who_excused_whom_when_and_why_to_their_instructo
     assert bad.status_code == 400
     assert set(bad.json()["error"]) >= {"code", "message"}
     assert review.get(trail, token=teacher).status_code == 400  # pathway_id is required
+
+
+def test_admins_setting_a_start_at_once_change_it_once_and_the_operator_command_sets_it(
+    api: Callable[[str], Any], db: Any, stack: dict[str, Any]
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    cid, admin = unique("start"), admin_token(stack)
+    ok(
+        api("cohorts").post(
+            "/cohorts", token=admin, json={"cohort_id": cid, "name": cid, "pathway_ids": []}
+        ),
+        201,
+    )
+    start = dt.datetime(2026, 9, 1, 9, 0, tzinfo=dt.UTC)
+    # the same start from six admins at the same moment: one transaction changes it, the others
+    # find it set (Firestore serialises them on the cohort document)
+    replies = at_once(
+        6,
+        lambda i: Api(stack["functions"]["cohorts"]).put(
+            f"/cohorts/{cid}/start",
+            token=admin,
+            json={"starts_at": start.astimezone(dt.timezone(dt.timedelta(hours=i))).isoformat()},
+        ),
+    )
+    bodies = [ok(r) for r in replies]
+    assert sorted(b["changed"] for b in bodies) == [False] * 5 + [True]
+    assert all(when(b["cohort"]["starts_at"]) == start for b in bodies)
+    assert db.document(f"cohorts/{cid}").get().to_dict()["starts_at"] == start
+
+    def ops(*argv: str) -> dict[str, Any]:
+        env = {k: v for k, v in os.environ.items() if k != "GOOGLE_CLOUD_PROJECT"}
+        done = subprocess.run(
+            [sys.executable, "-m", "ops", "cohort", *argv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr
+        [line] = [json.loads(x) for x in done.stdout.splitlines() if x.startswith('{"cohort"')]
+        result: dict[str, Any] = line
+        return result
+
+    moved = ops("start", cid, "2026-09-08T10:00:00+01:00")
+    assert (moved["changed"], when(moved["cohort"]["starts_at"])) == (
+        True,
+        dt.datetime(2026, 9, 8, 9, 0, tzinfo=dt.UTC),
+    )
+    cleared = ops("start", cid, "none")
+    assert (cleared["changed"], cleared["cohort"]["starts_at"]) == (True, None)
+    assert db.document(f"cohorts/{cid}").get().to_dict()["starts_at"] is None
+    env = {k: v for k, v in os.environ.items() if k != "GOOGLE_CLOUD_PROJECT"}
+    naive = subprocess.run(
+        [sys.executable, "-m", "ops", "cohort", "start", cid, "2026-09-08T10:00:00"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert naive.returncode == 2
+    assert "time zone" in naive.stderr
