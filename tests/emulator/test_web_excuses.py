@@ -4,8 +4,8 @@ Debian's chromium, axe-core, screenshots at 1200 and 390 px width in .local/scre
 This wrapper sets the scene through the real local cloud: an instructor account (email and password
 in the Auth emulator, ``instructor`` claim), a pathway whose resources are due 2 days after the
 cohort starts, a cohort (the cohorts function, as an admin) that started 3 days ago and that the
-instructor teaches, and a learner who completed the article through the progress function (late:
-due a day ago). The script picks the learner, checks status, due time and late flag, excuses the
+instructor teaches, and a learner who completed the article through the progress function and
+uploaded the project (both late: due a day ago). The script picks the learner, checks status, due time and late flag, excuses the
 learner from the project and takes the excuse back; this wrapper then checks what was stored.
 """
 
@@ -21,10 +21,18 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from tests.emulator.browser import ROOT, run_node
 from tests.emulator.test_due_e2e import ok, seed
+from tests.emulator.test_submissions_e2e import PDF, Learner
 from tests.emulator.test_web_dashboard import make_instructor
 from tests.helpers import admin_token, unique
 
 SCREENSHOTS = ROOT / ".local" / "screenshots-excuses"
+
+
+def test_the_words_of_a_relative_due_date_under_node() -> None:
+    run = run_node("due.test.mjs", timeout=120, test_runner=True)
+    output = run.stdout + run.stderr
+    assert "# fail 0" in run.stdout, output
+    assert "# pass 1" in run.stdout, output
 
 
 @pytest.mark.cloud
@@ -51,6 +59,9 @@ def test_an_instructor_excuses_a_learner_and_takes_it_back_in_a_browser(
     ok(cohorts.put(f"/cohorts/{cid}/members/{learner}", token=admin))
     done = ok(api("progress").post(f"/users/me/resources/{article}/complete", token=mint(learner)))
     assert done["late"] is True
+    uploader = Learner(learner, api, mint, db)
+    grant = uploader.upload(project, "work.pdf", "application/pdf", PDF)
+    uploader.wait_resource(project, "submitted", timeout=120)
 
     env = {
         **os.environ,
@@ -62,6 +73,7 @@ def test_an_instructor_excuses_a_learner_and_takes_it_back_in_a_browser(
         "EXC_ARTICLE": article,
         "EXC_PROJECT": project,
         "EXC_DUE": (started + dt.timedelta(days=2)).isoformat(),
+        "EXC_SUBMISSION": grant["submission_id"],
     }
     node = run_node("excuses.mjs", timeout=400, env=env)
     output = node.stdout + node.stderr
@@ -81,7 +93,7 @@ def test_an_instructor_excuses_a_learner_and_takes_it_back_in_a_browser(
         for s in db.collection("audit_log")
         .where(filter=FieldFilter("user_id", "==", learner))
         .stream()
-        if s.to_dict().get("resource_id") == project
+        if s.to_dict().get("resource_id") == project and s.to_dict().get("submission_id") is None
     ]
     assert sorted((a["action"], a["actor"]) for a in audit) == [
         ("resource_excused", teacher),

@@ -158,7 +158,13 @@ export function createInstructorView({ db, api, ui }) {
       h("td", { title: s.learner_email || s.user_id }, s.learner_name || s.learner_email || s.user_id),
       h("td", { title: s.resource_id }, s.resource_title || s.resource_id),
       h("td", {}, String(s.attempt)),
-      h("td", {}, when(s.uploaded_at)),
+      h(
+        "td",
+        {},
+        when(s.uploaded_at),
+        // after the learner's due time (theirs: absolute, or from their cohort's start)
+        s.late ? h("span", { class: "tag", "data-testid": `late-${s.submission_id}` }, `late (due ${when(s.due_at)})`) : null,
+      ),
       h("td", {}, open),
     );
   }

@@ -2,7 +2,7 @@
 // playwright-core) against the running local cloud. Run by tests/emulator/test_web_excuses.py, which
 // sets the scene (an instructor account, a pathway whose resources are due 2 days after the cohort
 // starts, a cohort that started 3 days ago, a learner who completed the article late) and passes it
-// in the environment. Exits 0 when every step held, 1 otherwise. Screenshots go to
+// in the environment (and the learner's upload of the project, late too). Exits 0 when every step held, 1 otherwise. Screenshots go to
 // .local/screenshots-excuses/ (a failing step leaves FAILED-<page>.png).
 //
 // The instructor picks the cohort, the learner and the pathway; reads each resource's status, due
@@ -31,6 +31,7 @@ const PATHWAY = env("EXC_PATHWAY");
 const LEARNER = env("EXC_LEARNER");
 const ARTICLE = env("EXC_ARTICLE");
 const PROJECT = env("EXC_PROJECT");
+const SUBMISSION = env("EXC_SUBMISSION"); // the learner's late upload of the project
 const DUE = new Date(env("EXC_DUE")).getTime();
 const TIMEOUT = Number(process.env.E2E_STEP_TIMEOUT_MS || 60000);
 const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
@@ -144,6 +145,11 @@ async function journey(browser) {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForSelector('body[data-state="instructor"]');
 
+  step = "the review queue marks the late upload with the learner's due time";
+  const late = page.getByTestId(`late-${SUBMISSION}`);
+  await late.waitFor();
+  check((await late.textContent()).startsWith("late (due "), `the queue says ${await late.textContent()}`);
+
   step = "pick the cohort, the learner and the pathway";
   await page.waitForSelector(`#excuses-cohort option[value="${COHORT}"]`, { state: "attached" });
   await page.selectOption("#excuses-cohort", COHORT);
@@ -160,7 +166,8 @@ async function journey(browser) {
     const due = await page.getByTestId(`excuse-due-${rid}`).getAttribute("data-due");
     check(due && new Date(due).getTime() === DUE, `${rid} is due ${due}, not at the cohort start + 2 days`);
   }
-  check((await row(page, PROJECT).getAttribute("data-late")) === "false", "the untouched project is late");
+  check((await row(page, PROJECT).getAttribute("data-late")) === "true", "the project uploaded after its due time is not late");
+  check((await page.getByTestId(`excuse-status-${PROJECT}`).textContent()) === "submitted", "the project is not submitted");
   check((await page.getByTestId("excuse-trail-empty").isVisible()), "an empty history is not said so");
   await axeCheck(page, "excuses desktop");
   await shot(page, "excuses-desktop");
