@@ -6,7 +6,8 @@
 
 What alters what counts (and is re-evaluated): a resource added, removed, moved to another module,
 or changed in any field but the display ones (``title``, ``description``, ``order``, ``url``: so
-``optional``, ``requires_upload`` and any completion rule do); a module added to or removed from a
+``optional``, ``requires_upload`` and any completion rule do) and the due dates (``due_at``,
+``due_after``: they decide ``late`` at the next completion, never a count); a module added to or removed from a
 pathway, or moved to another one. Reordering and display edits are written and reported, and move
 no learner's numbers.
 
@@ -41,6 +42,9 @@ from pydantic import BaseModel
 from shared.domain.models import Module, Pathway, Resource
 
 DISPLAY_FIELDS = frozenset({"title", "description", "order", "url"})
+# Due dates decide ``late`` when a learner completes, never what counts: written and versioned,
+# not re-evaluated, and a keep_completed pathway does not waive the resource for them.
+DUE_FIELDS = frozenset({"due_at", "due_after"})
 VERSION_FIELDS = frozenset({"content_version", "counts_since_version"})
 PLACE_FIELDS = frozenset({"order", "module_id", "pathway_id"})
 
@@ -170,7 +174,7 @@ def plan(
                 rerun(h.pathway_id, w.pathway_id)
             content = diff - PLACE_FIELDS
             if content:
-                counts = bool(content - DISPLAY_FIELDS)
+                counts = bool(content - DISPLAY_FIELDS - DUE_FIELDS)
                 changes.append(
                     Change(
                         "resource",

@@ -1,7 +1,7 @@
 """``cohorts``: cohorts, enrolment and invite codes (see docs/API.md).
 
-An admin (``admin: true`` claim) creates, lists and reads cohorts, sets their pathways and
-instructors, adds and removes learners and creates invite codes; an instructor lists and reads the
+An admin (``admin: true`` claim) creates, lists and reads cohorts, sets their pathways,
+instructors and start (relative due dates count from it), adds and removes learners and creates invite codes; an instructor lists and reads the
 cohorts they teach; any signed-in learner redeems a code (``POST /cohorts/join``) and lists the
 cohorts they are in (``GET /users/me/cohorts``).
 """
@@ -76,6 +76,11 @@ def set_instructors(call: Call) -> service.CohortChange:
     return service.set_instructors(
         call.me, _cid(call), call.body(service.SetInstructors), store=deps().cohorts
     )
+
+
+@router.put("/cohorts/{cohort_id}/start", auth="admin")
+def set_start(call: Call) -> service.CohortChange:
+    return service.set_start(call.me, _cid(call), call.body(service.SetStart), store=deps().cohorts)
 
 
 @router.post("/cohorts/{cohort_id}/sync", auth="admin")

@@ -24,7 +24,8 @@ router = Router("progress")
 
 @router.get("/users/me/progress/{pathway_id}")
 def report(call: Call) -> ProgressReport:
-    return service.report(deps().catalog, deps().progress, call.me.uid, call.params["pathway_id"])
+    d = deps()
+    return service.report(d.catalog, d.progress, call.me.uid, call.params["pathway_id"], d.cohorts)
 
 
 @router.get("/users/me/resources/{resource_id}/progress")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from shared.bootstrap import deps
 from shared.domain.models import known_id
-from shared.domain.progress import ResourceProgressView
+from shared.domain.progress import ProgressReport, ResourceProgressView
 from shared.http import Call, Router
 from shared.services import progress
 from shared.services import review as service
@@ -105,6 +105,25 @@ def unexcuse(call: Call) -> ResourceProgressView:
     d = deps()
     body = call.body(progress.ExcuseRequest)
     return progress.unexcuse(d.catalog, d.progress, call.me, uid, rid, body)
+
+
+@router.get("/admin/users/{uid}/progress/{pathway_id}", auth="instructor")
+def learner_report(call: Call) -> ProgressReport:
+    """A learner's progress in a pathway as they see it (status, late, excused, due time), for the
+    instructor's excuse screen (web/src/excuses.js)."""
+    uid = known_id(call.params["uid"], "learner")
+    d = deps()
+    pid = call.params["pathway_id"]
+    return progress.learner_report(call.me, d.catalog, d.progress, d.cohorts, uid, pid)
+
+
+@router.get("/admin/users/{uid}/excuses", auth="instructor")
+def excuse_trail(call: Call) -> progress.ExcuseTrail:
+    """The learner's excuse trail in a pathway (the audit entries), scoped as the excuse."""
+    uid = known_id(call.params["uid"], "learner")
+    d = deps()
+    query = call.query(progress.ExcuseTrailQuery)
+    return progress.excuse_trail(call.me, d.cohorts, d.excuse_log, uid, query)
 
 
 def review(request: flask.Request) -> flask.Response:

@@ -3,6 +3,8 @@
     python -m ops reconcile [--pathway P] [--inline] [--dry-run] [--page-size N] [--timeout S] [--json]
     python -m ops xapi --cohort C [--pathway P] [--since ISO] [--batch N]
     python -m ops cohort create ID [--name N] [--pathway P]... [--all-pathways] [--instructor UID]...
+        [--starts-at ISO]
+    python -m ops cohort start ID ISO|none
     python -m ops cohort add|remove ID UID...
     python -m ops cohort invite ID [--max-uses N] [--expires-in-hours H]
     python -m ops cohort list [--instructor-of UID]
@@ -197,7 +199,7 @@ OPERATOR = "operator"
 
 
 def cohort(args: argparse.Namespace) -> int:
-    """``python -m ops cohort create|add|remove|invite|list``: the use cases of
+    """``python -m ops cohort create|start|add|remove|invite|list``: the use cases of
     shared/services/cohorts.py run in this process, as the operator (an admin), against the
     local cloud or the project (see :func:`configure`)."""
     where = configure(args.stack)
@@ -223,11 +225,16 @@ def cohort(args: argparse.Namespace) -> int:
                 name=args.name or args.cohort_id,
                 pathway_ids=pathways,
                 instructor_uids=list(args.instructor or []),
+                starts_at=args.starts_at,
             ),
             store=store,
             catalog=d.fresh_catalog,
         )
         out.append({"created": created, **view.model_dump(mode="json")})
+    elif args.action == "start":
+        start = service.SetStart(starts_at=args.starts_at)
+        change = service.set_start(me, args.cohort_id, start, store=store)
+        out.append(change.model_dump(mode="json"))
     elif args.action in ("add", "remove"):
         act = service.enrol if args.action == "add" else service.remove
         for uid in args.uids:
@@ -253,8 +260,23 @@ def cohort(args: argparse.Namespace) -> int:
     return 0
 
 
+def _aware_time(text: str) -> dt.datetime:
+    """An ISO 8601 time with its offset (``2026-12-01T09:00:00+01:00``, ``...Z``), for argparse."""
+    try:
+        at = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from exc
+    if at.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give the time zone (Z or +hh:mm): {text!r}")
+    return at
+
+
+def _start_or_none(text: str) -> dt.datetime | None:
+    return None if text.lower() == "none" else _aware_time(text)
+
+
 def _add_cohort_parser(commands: Any) -> None:
-    co = commands.add_parser("cohort", help="cohorts: create, add, remove, invite, list")
+    co = commands.add_parser("cohort", help="cohorts: create, start, add, remove, invite, list")
     actions = co.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="create a cohort (the same again: no change)")
     create.add_argument("cohort_id")
@@ -262,6 +284,11 @@ def _add_cohort_parser(commands: Any) -> None:
     create.add_argument("--pathway", action="append", help="a pathway id (repeatable)")
     create.add_argument("--all-pathways", action="store_true", help="every pathway of the catalog")
     create.add_argument("--instructor", action="append", help="an instructor uid (repeatable)")
+    create.add_argument(
+        "--starts-at",
+        type=_aware_time,
+        help="the start (ISO 8601 with offset): due_after counts from it",
+    )
     for name, text in (("add", "enrol learners"), ("remove", "take learners out")):
         one = actions.add_parser(name, help=text)
         one.add_argument("cohort_id")
@@ -272,7 +299,12 @@ def _add_cohort_parser(commands: Any) -> None:
     invite.add_argument("--expires-in-hours", type=float)
     listing = actions.add_parser("list", help="list cohorts")
     listing.add_argument("--instructor-of", help="only the cohorts this uid teaches")
-    for p in (create, invite, listing, *(actions.choices[n] for n in ("add", "remove"))):
+    start = actions.add_parser("start", help="set the cohort's start (due_after counts from it)")
+    start.add_argument("cohort_id")
+    start.add_argument(
+        "starts_at", type=_start_or_none, help="ISO 8601 with offset, or none (no start)"
+    )
+    for p in (create, invite, listing, start, *(actions.choices[n] for n in ("add", "remove"))):
         p.add_argument("--stack", type=Path, default=STACK_FILE, help=argparse.SUPPRESS)
 
 

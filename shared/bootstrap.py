@@ -26,6 +26,7 @@ from shared.services.ports import (
     CertificateStore,
     CohortStore,
     DashboardStore,
+    ExcuseLog,
     ExportReads,
     LearnerIndex,
     ObjectStore,
@@ -237,6 +238,17 @@ class Deps:
             return max(1, min(16, int(os.environ.get("RECONCILE_WORKERS", "4"))))
 
         return self._get("reconcile_workers", build)
+
+    @property
+    def excuse_log(self) -> ExcuseLog:
+        """A learner's excuse trail in ``audit_log`` (the instructor's excuse screen)."""
+
+        def build() -> ExcuseLog:
+            from shared.adapters.excuse_log import FirestoreExcuseLog
+
+            return FirestoreExcuseLog()
+
+        return self._get("excuse_log", build)
 
     def reconciler(self) -> Reconciler:
         """A fresh reconciler for one batch or run (its catalog is read once per run)."""

@@ -36,7 +36,7 @@ from shared.http import MAX_BODY_BYTES, MAX_JSON_DEPTH, route_regex
 from shared.services import cohorts
 from shared.services.dashboard import CohortList, DashboardQuery, DashboardReply
 from shared.services.exports import GradesQuery, ProgressQuery, XapiQuery
-from shared.services.progress import ExcuseRequest
+from shared.services.progress import ExcuseRequest, ExcuseTrail, ExcuseTrailQuery
 from shared.services.review import (
     BulkApproveRequest,
     BulkReply,
@@ -519,6 +519,43 @@ OPERATIONS += [
         "required",
         MyCertificates,
         errors=(401,),
+    ),
+]
+
+# ---- relative due dates and the excuse screen (issue 13 item 4) ----
+OPERATIONS += [
+    Op(
+        "cohorts",
+        "put",
+        "/cohorts/{cohort_id}/start",
+        "Set (or clear, `null`) the cohort's start (admin): resources with `due_after` are due "
+        "that long after it for its learners; flags already decided stay",
+        "admin",
+        cohorts.CohortChange,
+        body=cohorts.SetStart,
+        errors=(400, 401, 403, 404),
+    ),
+    Op(
+        "review",
+        "get",
+        "/admin/users/{uid}/progress/{pathway_id}",
+        "A learner's progress report in a pathway as they see it (status, late, excused, their "
+        "due time per resource), for an instructor of one of their cohorts or an admin",
+        "instructor",
+        ProgressReport,
+        errors=(401, 403, 404),
+    ),
+    Op(
+        "review",
+        "get",
+        "/admin/users/{uid}/excuses",
+        "A learner's excuse trail in a pathway (`pathway_id`, `limit` 1-200): who excused or "
+        "un-excused them from which resource, when and why, the latest first (the audit entries); "
+        "scoped as the excuse",
+        "instructor",
+        ExcuseTrail,
+        query=ExcuseTrailQuery,
+        errors=(400, 401, 403, 404),
     ),
 ]
 

@@ -42,6 +42,9 @@ class Cohort(_Doc):
     instructor_uids: list[str] = Field(default_factory=list)
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    # when the cohort starts: relative due dates (``Resource.due_after``) count from it
+    # (shared.domain.due); ``None``: not set, such resources have no due date in this cohort
+    starts_at: dt.datetime | None = None
 
 
 class CohortMember(_Doc):

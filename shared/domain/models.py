@@ -80,6 +80,27 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+MAX_DUE_DAYS = 3660  # ten years
+
+
+class DueAfter(_Strict):
+    """A due date relative to the start of the learner's cohort (``shared.domain.due``): due
+    ``days`` days and ``hours`` hours after it; at least one of them is more than 0."""
+
+    days: int = Field(default=0, ge=0, le=MAX_DUE_DAYS, strict=True)
+    hours: int = Field(default=0, ge=0, le=MAX_DUE_DAYS * 24, strict=True)
+
+    @property
+    def delta(self) -> dt.timedelta:
+        return dt.timedelta(days=self.days, hours=self.hours)
+
+    @model_validator(mode="after")
+    def _some_time(self) -> DueAfter:
+        if self.days == 0 and self.hours == 0:
+            raise ValueError("give days and/or hours, more than 0 in all")
+        return self
+
+
 # ---- catalog --------------------------------------------------------------------------------
 
 
@@ -135,6 +156,8 @@ class Resource(_Strict):
     min_minutes: int | None = Field(default=None, ge=1, le=100_000)  # rule ``min_time``
     pass_score: int | None = Field(default=None, ge=0, le=100)  # rule ``score``
     due_at: dt.datetime | None = None  # completed / submitted after it: ``late``
+    # or: due that long after the start of the learner's cohort (``shared.domain.due``)
+    due_after: DueAfter | None = None
 
     @property
     def rule(self) -> CompletionRule:
@@ -156,6 +179,10 @@ class Resource(_Strict):
             raise ValueError("pass_score is given exactly when completion is score")
         if self.due_at is not None and self.due_at.tzinfo is None:
             raise ValueError("due_at needs a time zone")
+        if self.due_at is not None and self.due_after is not None:
+            raise ValueError(
+                "give due_at (absolute) or due_after (from the cohort start), not both"
+            )
         return self
 
 
@@ -256,6 +283,10 @@ class Submission(_Doc):
     # its cohort filter are one array-contains query, and the rules check instructor_uids.
     cohort_ids: list[str] = Field(default_factory=list)
     instructor_uids: list[str] = Field(default_factory=list)
+    # The learner's due time for the resource when the upload was recorded (absolute, or from
+    # their cohort's start: shared.domain.due); the review queue's ``late`` compares it with
+    # ``uploaded_at``. Older documents lack it: then the resource's ``due_at``.
+    due_at: dt.datetime | None = None
 
 
 class SubmissionEntry(_Doc):

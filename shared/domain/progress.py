@@ -27,7 +27,9 @@ Completion rules (``Resource.completion``; None is the rule resources had before
 Due dates and late
     ``late`` is decided when the resource is completed (``complete``, an automatic completion) or an
     upload first takes it to ``submitted``: true when that happens after ``Resource.due_at``.
-    It is cleared when the completion is taken back.
+    It is cleared when the completion is taken back. A due date relative to the learner's cohort
+    start (``Resource.due_after``) is resolved to the learner's ``due_at`` first, by the
+    transaction that decides (:mod:`shared.domain.due`), so these rules see one due time.
 
 Excuses
     :func:`excuse` / :func:`unexcuse` (an instructor's act) set or clear ``excused`` with who, when
@@ -76,6 +78,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.models import (
     CompletionRule,
+    DueAfter,
     Module,
     ModuleProgress,
     PathwayProgress,
@@ -147,6 +150,8 @@ class ResourceProgressView(BaseModel):
     late: bool = False
     excused: bool = False
     excuse_reason: str | None = None
+    excused_by: str | None = None
+    excused_at: dt.datetime | None = None
 
 
 class ReportResource(BaseModel):
@@ -162,11 +167,18 @@ class ReportResource(BaseModel):
     late: bool = False
     excused: bool = False
     excuse_reason: str | None = None
+    excused_by: str | None = None
+    excused_at: dt.datetime | None = None
     optional: bool = False
     completion: CompletionRule = CompletionRule.manual
     min_minutes: int | None = None
     pass_score: int | None = None
-    due_at: dt.datetime | None = None
+    due_at: dt.datetime | None = Field(
+        default=None, description="the learner's due time (absolute, or from their cohort start)"
+    )
+    due_after: DueAfter | None = Field(
+        default=None, description="the catalog's relative rule: due this long after the start"
+    )
     # catalog change (issue 13): the resource changed after the learner completed it; a
     # keep_completed change waived it for this learner (it does not count for them)
     updated_since_completion: bool = False
@@ -211,7 +223,13 @@ class ListedResource(BaseModel):
     completion: CompletionRule = CompletionRule.manual
     min_minutes: int | None = None
     pass_score: int | None = None
-    due_at: dt.datetime | None = None
+    due_at: dt.datetime | None = Field(
+        default=None,
+        description="the due time: absolute, or, with a token, the caller's from their cohort start",
+    )
+    due_after: DueAfter | None = Field(
+        default=None, description="the catalog's relative rule: due this long after the start"
+    )
     status: ResourceStatus | None = Field(
         default=None, description="the caller's status; present only when a token is given"
     )

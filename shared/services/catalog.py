@@ -14,6 +14,7 @@ catalog lists but that have no document are skipped).
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,7 +24,8 @@ from typing import TypeVar
 from shared.domain.models import Module, Pathway, Resource, ResourceStatus, valid_id
 from shared.domain.progress import ListedModule, ListedResource, PathwayListing
 from shared.errors import NotFound, Unavailable
-from shared.services.ports import CatalogReader, StatusReader
+from shared.services import due
+from shared.services.ports import CatalogReader, CohortStarts, StatusReader
 
 T = TypeVar("T")
 
@@ -202,15 +204,20 @@ def pathway_tree(catalog: CatalogReader, pathway_id: str) -> PathwayTree:
 # ---- listing (the ``resources`` function) ------------------------------------------------------
 
 
-def _listed(tree: ModuleTree, statuses: Mapping[str, ResourceStatus] | None) -> ListedModule:
+def _listed(
+    tree: ModuleTree,
+    statuses: Mapping[str, ResourceStatus] | None,
+    dues: Mapping[str, dt.datetime | None],
+) -> ListedModule:
     items = []
     for r in tree.resources:
         status = None
         if statuses is not None:
             status = statuses.get(r.resource_id, ResourceStatus.not_started)
+        fields = r.model_dump(exclude={"pathway_id", "module_id"})
         items.append(
             ListedResource(
-                **{**r.model_dump(exclude={"pathway_id", "module_id"}), "completion": r.rule},
+                **{**fields, "completion": r.rule, "due_at": dues.get(r.resource_id)},
                 status=status,
             )
         )
@@ -219,28 +226,39 @@ def _listed(tree: ModuleTree, statuses: Mapping[str, ResourceStatus] | None) -> 
 
 
 def list_pathway(
-    catalog: CatalogReader, progress: StatusReader, pathway_id: str, uid: str | None
+    catalog: CatalogReader,
+    progress: StatusReader,
+    pathway_id: str,
+    uid: str | None,
+    cohorts: CohortStarts | None = None,
 ) -> PathwayListing:
-    """A pathway's resources grouped by module; each with the caller's status when ``uid``
-    (a retirement applied a moment ago is seen at once: :func:`catch_up`)."""
+    """A pathway's resources grouped by module; each with the caller's status when ``uid``, and
+    ``due_at`` the caller's due time (a relative one from their cohort's start, read through
+    ``cohorts``; anonymous: the absolute ones only). A retirement applied a moment ago is seen at
+    once (:func:`catch_up`)."""
     catch_up(catalog)
     tree = pathway_tree(catalog, pathway_id)
     statuses = progress.statuses(uid, tree.resource_ids) if uid is not None else None
+    dues = due.due_times(cohorts, uid, (r for m in tree.modules for r in m.resources))
     return PathwayListing(
         pathway_id=tree.pathway.pathway_id,
         title=tree.pathway.title,
-        modules=[_listed(m, statuses) for m in tree.modules],
+        modules=[_listed(m, statuses, dues) for m in tree.modules],
         retired_at=tree.pathway.retired_at,
     )
 
 
 def list_module(
-    catalog: CatalogReader, progress: StatusReader, module_id: str, uid: str | None
+    catalog: CatalogReader,
+    progress: StatusReader,
+    module_id: str,
+    uid: str | None,
+    cohorts: CohortStarts | None = None,
 ) -> ListedModule:
     tree = module_tree(catalog, module_id)
     ids = [r.resource_id for r in tree.resources]
     statuses = progress.statuses(uid, ids) if uid is not None else None
-    return _listed(tree, statuses)
+    return _listed(tree, statuses, due.due_times(cohorts, uid, tree.resources))
 
 
 def known_version(catalog: CatalogReader) -> int | None:

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from shared import log
 from shared.domain.cohorts import (
@@ -85,6 +85,17 @@ class CreateCohort(BaseModel):
     name: Name
     pathway_ids: list[Id] = Field(default_factory=list, max_length=MAX_PATHWAYS)
     instructor_uids: list[Id] = Field(default_factory=list, max_length=MAX_INSTRUCTORS)
+    starts_at: AwareDatetime | None = Field(
+        default=None, description="when the cohort starts: relative due dates count from it"
+    )
+
+
+class SetStart(BaseModel):
+    """Body of ``PUT /cohorts/{cohort_id}/start``: the cohort's start (``null``: none)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    starts_at: AwareDatetime | None
 
 
 class SetPathways(BaseModel):
@@ -132,6 +143,7 @@ class CohortView(BaseModel):
     instructor_uids: list[str]
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    starts_at: dt.datetime | None = None
 
     @classmethod
     def of(cls, cohort: Cohort) -> CohortView:
@@ -228,15 +240,17 @@ def create_cohort(
     pathways = _known_pathways(req.pathway_ids, catalog)
     instructors = distinct(req.instructor_uids)
     cid = req.cohort_id or new_id()
+    starts = _utc(req.starts_at)
     at = now()
 
     def work(tx: Tx) -> tuple[Cohort, bool]:
         found = tx.cohort(cid)
         if found is not None:
-            same = (found.name, found.pathway_ids, found.instructor_uids) == (
+            same = (found.name, found.pathway_ids, found.instructor_uids, found.starts_at) == (
                 req.name,
                 pathways,
                 instructors,
+                starts,
             )
             if same:
                 return found, False
@@ -248,6 +262,7 @@ def create_cohort(
             instructor_uids=instructors,
             created_at=at,
             updated_at=at,
+            starts_at=starts,
         )
         tx.put_cohort(cohort)
         return cohort, True
@@ -303,6 +318,37 @@ def set_instructors(
 ) -> CohortChange:
     instructors = distinct(req.instructor_uids)
     return _change_cohort(me, cohort_id, {"instructor_uids": instructors}, store=store, now=now)
+
+
+def _utc(at: dt.datetime | None) -> dt.datetime | None:
+    """A start as stored (UTC, microseconds: what Firestore keeps), so equal starts compare equal."""
+    return at.astimezone(dt.UTC) if at is not None else None
+
+
+def set_start(
+    me: Caller, cohort_id: str, req: SetStart, *, store: CohortStore, now: Clock = utcnow
+) -> CohortChange:
+    """Set (or clear) the cohort's start. Nothing is copied from it onto members, so there is
+    nothing to sync: the transactions that decide ``late`` read the cohort by key
+    (shared.services.due). Flags already decided stay as they are (shared.domain.due)."""
+    starts = _utc(req.starts_at)
+    at = now()
+
+    def work(tx: Tx) -> tuple[Cohort, bool]:
+        found = tx.cohort(cohort_id)
+        if found is None:
+            raise NotFound(f"no cohort {cohort_id}")
+        if found.starts_at == starts:
+            return found, False
+        changed = found.model_copy(update={"starts_at": starts, "updated_at": at})
+        tx.put_cohort(changed)
+        return changed, True
+
+    cohort, changed = store.transact(work, lock=cohort_lock(cohort_id))
+    log.info("cohort start set", cohort_id=cohort_id, actor=me.uid, changed=changed)
+    return CohortChange(
+        cohort=CohortView.of(cohort), changed=changed, sync=SyncReply(cohort_id=cohort_id)
+    )
 
 
 # ---- enrolment ---------------------------------------------------------------------------------

@@ -250,6 +250,23 @@ class MembershipReader(Protocol):
     def membership(self, uid: str) -> Membership | None: ...
 
 
+class CohortStarts(MembershipReader, Protocol):
+    """A learner's membership and their cohorts by key: where relative due dates count from
+    (``shared.services.due``). A :class:`Tx` is one (inside a transaction), a
+    :class:`CohortReader` too (plain reads)."""
+
+    def cohorts(self, cohort_ids: Sequence[str]) -> dict[str, Cohort]: ...
+
+
+class ExcuseLog(Protocol):
+    """A learner's excuse trail (``audit_log``, plain queries outside transactions)."""
+
+    def excuse_entries(self, uid: str, pathway_id: str, limit: int) -> list[AuditEntry]:
+        """The newest ``limit`` excuse and un-excuse entries of learner ``uid`` in the pathway,
+        the latest first."""
+        ...
+
+
 class CohortReader(MembershipReader, Protocol):
     """The plain reads of the cohort layout (:mod:`shared.domain.cohorts`), outside transactions:
     the one reader of cohorts, members and memberships (the cohorts, the dashboard and the exports

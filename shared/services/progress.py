@@ -20,15 +20,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared import log
 from shared.domain import catalog_change as change_rules
 from shared.domain import progress as rules
 from shared.domain.identity import Caller
 from shared.domain.models import (
+    Id,
     PathwayProgress,
     Resource,
     ResourceProgress,
@@ -42,12 +43,44 @@ from shared.domain.progress import (
     ReportResource,
     ResourceProgressView,
 )
-from shared.services import audit
+from shared.services import audit, due
 from shared.services import catalog as cat
 from shared.services.access import require_supervision
-from shared.services.ports import CatalogReader, ProgressStore, Tx
+from shared.services.ports import (
+    CatalogReader,
+    CohortStarts,
+    ExcuseLog,
+    MembershipReader,
+    ProgressStore,
+    Tx,
+)
 
 Clock = Callable[[], dt.datetime]
+MAX_TRAIL = 200
+
+
+class ExcuseTrailQuery(BaseModel):
+    """Query of ``GET /admin/users/{uid}/excuses``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pathway_id: Id
+    limit: int = Field(default=50, ge=1, le=MAX_TRAIL)
+
+
+class ExcuseTrailEntry(BaseModel):
+    resource_id: str
+    action: Literal["excuse", "unexcuse"]
+    by: str
+    reason: str | None = None
+    at: dt.datetime
+    status: str | None = None  # the learner's status of the resource then
+
+
+class ExcuseTrail(BaseModel):
+    uid: str
+    pathway_id: str
+    entries: list[ExcuseTrailEntry]
 
 
 class ExcuseRequest(BaseModel):
@@ -79,7 +112,10 @@ def _act(
     res = cat.resource(catalog, resource_id)
 
     def work(tx: Tx) -> Outcome:
-        outcome = decide(res, tx.progress(uid, res.resource_id), clock())
+        # the learner's due time (a relative one: their membership and cohorts, read by key here,
+        # so ``late`` is decided with what this transaction read; shared.domain.due)
+        mine = due.learner_resource(tx, uid, res)
+        outcome = decide(mine, tx.progress(uid, res.resource_id), clock())
         if outcome.changed and change_rules.done(res, outcome.after):
             outcome = dataclasses.replace(outcome, after=_stamped(tx, res, outcome))
         if outcome.changed:
@@ -232,15 +268,22 @@ def resource_progress(
     return rules.view(res, store.resources(uid, [res.resource_id]).get(res.resource_id))
 
 
-_RULE_FIELDS = {"title", "type", "optional", "min_minutes", "pass_score", "due_at"}
+_RULE_FIELDS = {"title", "type", "optional", "min_minutes", "pass_score", "due_after"}
 
 
 def report(
-    catalog: CatalogReader, store: ProgressStore, uid: str, pathway_id: str
+    catalog: CatalogReader,
+    store: ProgressStore,
+    uid: str,
+    pathway_id: str,
+    cohorts: CohortStarts | None = None,
 ) -> ProgressReport:
+    """The learner's report of a pathway; each resource's ``due_at`` is their due time (a relative
+    one from their cohort's start, read through ``cohorts``)."""
     cat.catch_up(catalog)  # issue 13: a change applied a moment ago is in the report at once
     tree = cat.pathway_tree(catalog, pathway_id)
     docs = store.resources(uid, tree.resource_ids)
+    dues = due.due_times(cohorts, uid, (r for m in tree.modules for r in m.resources))
     module_ids = [m.module.module_id for m in tree.modules]
     mods = store.modules(uid, module_ids)
     path = store.pathway(uid, tree.pathway.pathway_id)
@@ -259,6 +302,7 @@ def report(
                     **v.model_dump(),
                     **r.model_dump(include=_RULE_FIELDS),
                     completion=r.rule,
+                    due_at=dues.get(r.resource_id),
                     updated_since_completion=change_rules.updated_since_completion(
                         r, docs.get(r.resource_id)
                     ),
@@ -293,4 +337,44 @@ def report(
         completed_at=path.completed_at,
         modules=modules,
         retired_at=tree.pathway.retired_at,
+    )
+
+
+def learner_report(
+    me: Caller,
+    catalog: CatalogReader,
+    store: ProgressStore,
+    cohorts: CohortStarts,
+    uid: str,
+    pathway_id: str,
+) -> ProgressReport:
+    """``GET /admin/users/{uid}/progress/{pathway_id}``: a learner's report as the learner sees
+    it (status, late, excused, due time per resource), for an instructor of one of their cohorts
+    or an admin (404 otherwise, shared.services.access)."""
+    require_supervision(me, uid, cohorts, what=f"learner {uid}")
+    return report(catalog, store, uid, pathway_id, cohorts)
+
+
+def excuse_trail(
+    me: Caller, memberships: MembershipReader, log: ExcuseLog, uid: str, query: ExcuseTrailQuery
+) -> ExcuseTrail:
+    """``GET /admin/users/{uid}/excuses?pathway_id=``: who excused or un-excused the learner from
+    which resource of the pathway, when and why (the audit entries, the latest first), scoped as
+    the excuse itself (404 outside the caller's cohorts)."""
+    require_supervision(me, uid, memberships, what=f"learner {uid}")
+    entries = log.excuse_entries(uid, query.pathway_id, query.limit)
+    return ExcuseTrail(
+        uid=uid,
+        pathway_id=query.pathway_id,
+        entries=[
+            ExcuseTrailEntry(
+                resource_id=e.resource_id,
+                action="excuse" if e.action == "resource_excused" else "unexcuse",
+                by=e.actor,
+                reason=e.details.get("reason"),
+                at=e.at,
+                status=e.details.get("status"),
+            )
+            for e in entries
+        ],
     )

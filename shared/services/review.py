@@ -48,7 +48,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from shared import log
 from shared.domain.identity import Caller
 from shared.domain.models import Id, Submission, SubmissionStatus
-from shared.domain.progress import is_late
 from shared.errors import AppError, Conflict, InvalidArgument, NotFound
 from shared.services import audit
 from shared.services.access import require_supervision
@@ -315,6 +314,8 @@ def with_context(
             modules.get(s.module_id),
             pathways.get(s.pathway_id),
         )
+        # the learner's due time recorded with the upload (shared.domain.due), else the catalog's
+        due_at = s.due_at if s.due_at is not None else (res.due_at if res else None)
         attempts = [
             EarlierAttempt.model_validate(earlier[sid].model_dump(include=_EARLIER_FIELDS))
             for sid in earlier_ids[s.submission_id]
@@ -331,12 +332,10 @@ def with_context(
                     "pathway_title": path.title if path else None,
                     "earlier_attempts": attempts,
                     "earlier_attempts_total": totals[s.submission_id],
-                    "due_at": res.due_at if res else None,
-                    "late": bool(
-                        res is not None
-                        and s.uploaded_at is not None
-                        and is_late(res, s.uploaded_at)
-                    ),
+                    "due_at": due_at,
+                    "late": due_at is not None
+                    and s.uploaded_at is not None
+                    and s.uploaded_at > due_at,
                 }
             )
         )

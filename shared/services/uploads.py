@@ -45,7 +45,7 @@ from shared.domain.models import (
 from shared.domain.models import SubmissionStatus as S
 from shared.errors import Conflict, InvalidArgument, NotFound, RateLimited
 from shared.events import StorageObject
-from shared.services import audit
+from shared.services import audit, due
 from shared.services.access import may_supervise
 from shared.services.ports import MembershipReader, ObjectStore, SubmissionStore, TaskQueue, Tx
 from shared.services.ports import SignedRequest as SignedRequest  # re-exported for the adapters
@@ -86,6 +86,8 @@ class ResourceState:
     def read(
         cls, tx: Tx, uid: str, resource_id: str, resource: Resource | None = None
     ) -> ResourceState:
+        if resource is not None:  # the learner's due time (shared.domain.due), read by key here
+            resource = due.learner_resource(tx, uid, resource)
         return cls(
             tx.progress(uid, resource_id), tx.resource_submissions(uid, resource_id), resource
         )
@@ -581,6 +583,8 @@ def record_upload(
                 "uploaded_at": at,
                 "size_bytes": obj.size,
                 "counted_generations": generations,
+                # the learner's due time when this upload was recorded (the queue's ``late``)
+                "due_at": state.resource.due_at if state.resource else None,
             }
         )
         resource_status = state.write(

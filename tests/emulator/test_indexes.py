@@ -267,6 +267,13 @@ QUERIES: tuple[QuerySpec, ...] = (
         collection="submissions",
         equals=("user_id",),
     ),
+    QuerySpec(
+        "a learner's excuse trail in a pathway, one action at a time, the latest first",
+        used_by="shared/adapters/excuse_log.py:FirestoreExcuseLog.excuse_entries",
+        collection="audit_log",
+        equals=("user_id", "pathway_id", "action"),
+        order_by=(("at", DESC),),
+    ),
 )
 
 

@@ -109,5 +109,12 @@ export function makeApi(config, { getToken, onSignedOut }) {
     cohortList: () => call("cohorts", "GET", "/cohorts?limit=200"),
     myCertificates: () => call("certificates", "GET", "/users/me/certificates"),
     certificatePdfUrl: (id) => `${config.functions.certificates}/certificates/${enc(id)}.pdf`,
+    // the excuse screen (excuses.js)
+    cohortMembers: (cid, cursor) =>
+      call("cohorts", "GET", `/cohorts/${enc(cid)}/members?limit=200${cursor ? `&cursor=${enc(cursor)}` : ""}`),
+    learnerReport: (uid, pid) => call("review", "GET", `/admin/users/${enc(uid)}/progress/${enc(pid)}`),
+    excuse: (uid, rid, body) => call("review", "POST", `/admin/users/${enc(uid)}/resources/${enc(rid)}/excuse`, body),
+    unexcuse: (uid, rid, body) => call("review", "POST", `/admin/users/${enc(uid)}/resources/${enc(rid)}/unexcuse`, body),
+    excuseTrail: (uid, pid) => call("review", "GET", `/admin/users/${enc(uid)}/excuses?pathway_id=${enc(pid)}`),
   };
 }

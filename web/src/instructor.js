@@ -4,6 +4,7 @@ import { collection, onSnapshot, query, where } from "firebase/firestore";
 import { createDashboardView } from "./dashboard.js";
 import { createDecisions } from "./decisions.js";
 import { $, h, when } from "./dom.js";
+import { createExcuses } from "./excuses.js";
 import { createExports } from "./exports.js";
 import { describeError, formatBytes } from "./messages.js";
 
@@ -17,6 +18,7 @@ export function createInstructorView({ db, api, ui }) {
   const dashboard = createDashboardView({ db, api, ui }); // the cohort dashboard, below the queue
   const decisions = createDecisions({ api, ui }); // recent decisions, to revise one
   const exportsView = createExports({ api, ui }); // a cohort's CSV and xAPI exports
+  const excuses = createExcuses({ api, ui }); // excuse a learner from a resource (excuses.js)
 
   async function start(user) {
     $("instructor").hidden = false;
@@ -43,6 +45,7 @@ export function createInstructorView({ db, api, ui }) {
     await dashboard.start();
     await decisions.start();
     exportsView.start();
+    await excuses.start();
   }
 
   // The cohorts the caller teaches (an admin: every cohort) as the queue's filter.
@@ -65,6 +68,7 @@ export function createInstructorView({ db, api, ui }) {
     dashboard.stop();
     decisions.stop();
     exportsView.stop();
+    excuses.stop();
     if (stopQueue) stopQueue();
     stopQueue = null;
     openId = null;
@@ -154,7 +158,13 @@ export function createInstructorView({ db, api, ui }) {
       h("td", { title: s.learner_email || s.user_id }, s.learner_name || s.learner_email || s.user_id),
       h("td", { title: s.resource_id }, s.resource_title || s.resource_id),
       h("td", {}, String(s.attempt)),
-      h("td", {}, when(s.uploaded_at)),
+      h(
+        "td",
+        {},
+        when(s.uploaded_at),
+        // after the learner's due time (theirs: absolute, or from their cohort's start)
+        s.late ? h("span", { class: "tag", "data-testid": `late-${s.submission_id}` }, `late (due ${when(s.due_at)})`) : null,
+      ),
       h("td", {}, open),
     );
   }

@@ -1,5 +1,5 @@
 // Completion rules, due dates and excuses on the learner's resource view (docs/API.md:
-// `completion`, `min_minutes`, `pass_score`, `due_at` in the listing; `late`, `excused`, `score`
+// `completion`, `min_minutes`, `pass_score`, `due_at` (the caller's), `due_after` in the listing; `late`, `excused`, `score`
 // on the resource's progress). learner.js calls these three hooks; nothing here talks to Firestore.
 import { h, when } from "./dom.js";
 import { describeError } from "./messages.js";
@@ -19,9 +19,20 @@ export function ruleTags(resource) {
     tags.push(h("span", { class: "tag" }, "needs approval"));
   }
   if (resource.due_at) {
+    // the caller's due time: absolute, or counted from the start of their cohort (due_after)
     tags.push(h("span", { class: "tag", "data-testid": `due-${rid}` }, `due ${when(resource.due_at)}`));
+  } else if (resource.due_after) {
+    // relative, and no cohort of the caller with this pathway has a start yet
+    tags.push(h("span", { class: "tag", "data-testid": `due-${rid}` }, describeDueAfter(resource.due_after)));
   }
   return tags;
+}
+
+/** A relative due date in words: `{days: 14, hours: 6}` -> "due 14 days 6 hours after your cohort starts". */
+export function describeDueAfter({ days = 0, hours = 0 } = {}) {
+  const unit = (n, word) => (n ? `${n} ${word}${n === 1 ? "" : "s"}` : "");
+  const span = [unit(days, "day"), unit(hours, "hour")].filter(Boolean).join(" ");
+  return span ? `due ${span} after your cohort starts` : "due when your cohort starts";
 }
 
 /** The learner's state of the rule: late, excused, best score (updated from each snapshot). */

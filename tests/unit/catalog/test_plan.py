@@ -265,3 +265,18 @@ def test_the_change_policy_is_copied_to_the_modules_and_moves_no_numbers() -> No
     p = plan(desired, stored)
     assert p.runs == {}
     assert {c.counts for c in p.changes} == {False}
+
+
+def test_a_changed_due_date_is_written_but_moves_no_count_and_reruns_nothing() -> None:
+    stored = course(BASE, a={"due_at": "2026-09-01T09:00:00Z"})
+    wanted = course(BASE, a={"due_after": {"days": 14}})
+    p = plan(wanted, stored)
+    assert kinds(p) == {("resource", "changed", "a", False)}
+    assert p.runs == {}
+    stored_a = doc(applied(p, stored), "resources/a")
+    assert isinstance(stored_a, Resource)
+    assert stored_a.due_after is not None
+    assert stored_a.due_after.days == 14
+    # and a counting field changed with it still counts
+    wanted = course(BASE, a={"due_after": {"days": 14}, "optional": True})
+    assert ("resource", "changed", "a", True) in kinds(plan(wanted, stored))
