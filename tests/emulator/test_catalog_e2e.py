@@ -32,7 +32,13 @@ pytestmark = pytest.mark.cloud
 ROOT = Path(__file__).resolve().parents[2]
 SETTLE = 180.0  # generous: the machine is shared
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
-VOLATILE = {"updated_at", "content_version", "waived_resource_ids", "waived_module_ids"}
+VOLATILE = {
+    "updated_at",
+    "content_version",
+    "waived_resource_ids",
+    "waived_module_ids",
+    "retired_at",
+}
 
 
 @dataclass

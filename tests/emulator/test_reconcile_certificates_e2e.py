@@ -152,8 +152,10 @@ def test_reconcile_repairs_certificate_links_while_learners_race_it_and_then_fin
         t.join(timeout=SETTLE * 2)
     assert not errors, errors
     checked, drifted, repaired = counts(report, "certificates")
-    assert checked == 6
-    assert drifted >= 4  # the four corrupted ones, and maybe a racer caught between two triggers
+    # the four corrupted ones are checked and repaired; a racer is checked unless the run has
+    # just rewritten its rollup (that write's trigger settles its certificate)
+    assert 4 <= checked <= 6
+    assert drifted >= 4
     assert repaired == drifted
 
     wait_for(

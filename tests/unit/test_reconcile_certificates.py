@@ -97,3 +97,20 @@ def test_a_learner_without_a_pathway_rollup_is_not_checked() -> None:
     )
     report = inline(catalog, store)
     assert report.tally.certificates.checked == 0
+
+
+def test_a_rollup_the_run_rewrites_leaves_its_certificate_to_the_trigger_that_write_fires() -> None:
+    """Two transactions settling one link at once only contend (the trigger fires on the
+    rewritten rollup): the run does not check that one; the next run finds it settled or not."""
+    catalog, store = one_pathway(), FakeLearners()
+    complete_learner(store, catalog, "gus")
+    store.pathways["gus", "p"] = store.pathways["gus", "p"].model_copy(
+        update={"completed_modules": 1, "percentage": 50.0, "completed_at": None}
+    )
+    report = inline(catalog, store)
+    assert report.tally.pathways.written == 1
+    assert report.tally.certificates.checked == 0
+    assert store.uow.state.certificate_links == {}
+    # no trigger in these fakes: the next run finds the 100 % pathway without a certificate
+    again = inline(catalog, store, run_id="run-2")
+    assert (again.tally.certificates.checked, again.tally.certificates.written) == (1, 1)
