@@ -442,7 +442,9 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
         "tasks": spawn(
             "tasks",
             [
-                str(TASKS_VENV_BIN / "gcloud-tasks-emulator"),
+                str(TASKS_VENV_BIN / "python"),
+                "-P",  # not the script's directory (localcloud/) on sys.path
+                str(ROOT / "localcloud" / "tasks_emulator.py"),  # with Cloud Tasks' backoff
                 "start",
                 f"--port={PORTS['tasks']}",
                 "-q",
