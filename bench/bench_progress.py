@@ -67,6 +67,9 @@ VIDEO, ARTICLE, EXERCISE, QUIZ, PROJECT = (
 )
 BY_HAND = (VIDEO, ARTICLE, QUIZ)
 COST_DATABASE = "bench-progress-cost"
+NO_REPLY = (
+    599  # the connection failed: counted with the non-200 replies (the write may have landed)
+)
 POLL_PAUSE = 0.02  # between polling rounds: the emulator's direct memory grows with stream churn
 
 
@@ -385,16 +388,21 @@ def part_load(stack: dict[str, Any], learners: int, workers: int, timeout: float
             if session is None:
                 session = local.session = requests.Session()
             started = time.monotonic()
-            r = session.request(
-                method,
-                base + path,
-                json=body,
-                headers={"Authorization": f"Bearer {tokens[u]}"},
-                timeout=120,
-            )
+            try:
+                r = session.request(
+                    method,
+                    base + path,
+                    json=body,
+                    headers={"Authorization": f"Bearer {tokens[u]}"},
+                    timeout=120,
+                )
+                status = r.status_code
+            except requests.ConnectionError:  # e.g. a kept-alive connection reset: no reply
+                status = NO_REPLY
+                local.session = None
             done = time.monotonic()
             with replies_lock:
-                replies.append((u, path, r.status_code, started, done))
+                replies.append((u, path, status, started, done))
 
         bridge = BridgeClient(stack["bridge"])
         bridge.reset_stats()
