@@ -307,7 +307,7 @@ class Bridge:
         stack: dict[str, Any],
         journal: Journal,
         *,
-        workers: int = 8,
+        workers: int = 16,
         config: Config | None = None,
         catchup: str = DEFAULT_CATCHUP,
     ) -> None:
@@ -817,7 +817,7 @@ def main() -> None:
     parser.add_argument("--journal", default=".local/bridge.sqlite")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--duplicate", action="store_true", help="deliver every event twice")
-    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=16, help="delivery workers per trigger")
     parser.add_argument(
         "--retry-budget", type=float, default=DAY, help="seconds before dead-lettering (24 h)"
     )

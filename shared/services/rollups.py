@@ -259,7 +259,8 @@ def _follow_up_pathway(
     path = catalog.pathways([mod.pathway_id]).get(mod.pathway_id)
     if path is None:
         return
-    written = recount_pathway(catalog, store, uid, path, clock, version)
+    # The module's percentage changed, so the pathway's almost always does: no peek first.
+    written = recount_pathway(catalog, store, uid, path, clock, version, peek=False)
     log.info(
         "pathway rollup",
         event_id=change.meta.id,
@@ -342,9 +343,12 @@ def recount_pathway(
     path: Pathway,
     clock: Clock = utcnow,
     version: int | None = None,
+    *,
+    peek: bool = True,
 ) -> PathwayProgress | None:
     """Recompute one learner's pathway rollup (with the change policy of
-    :mod:`shared.domain.catalog_change`)."""
+    :mod:`shared.domain.catalog_change`); ``peek``: look before opening a transaction
+    (:func:`settle`), else transact at once."""
     module_ids = list(path.module_ids)
     mods, totals = pathway_totals(catalog, path)
 
@@ -354,4 +358,6 @@ def recount_pathway(
         return change_rules.pathway_rollup(path, mods, modules, totals, current, clock())
 
     work = pathway_work(uid, path.pathway_id, module_ids, compute, version)
+    if not peek:
+        return store.transact(work, lock=pathway_lock(uid, path.pathway_id))
     return settle(store, work, pathway_lock(uid, path.pathway_id))
