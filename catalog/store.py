@@ -12,8 +12,9 @@ pathway's modules those with a ``pathway_progress`` document of that pathway.
 Writing: batches of at most :data:`BATCH` writes; ``catalog_meta/version`` goes up by one in the
 last batch (only when anything is written), so a version-checked cache never vouches for a catalog
 it has not seen all of. Then one re-evaluation run per scanned pathway is enqueued: a reconcile
-run (``task_reconcile``, chained batches of learners with a cursor) named
-``catalog-v{version}-{pathway}``, carrying the version, so a retried apply cannot start it twice.
+run (``task_reconcile``: the learners split into lanes by uid range, each lane a chain of batches
+with a cursor, see :mod:`shared.services.reconcile`) named ``catalog-v{version}-{pathway}``,
+carrying the version, so a retried apply cannot start it twice.
 """
 
 from __future__ import annotations
@@ -137,6 +138,13 @@ def enqueue_reevaluation(plan: Plan, version: int, *, page_size: int | None = No
             catalog_version=version,
             page_size=page_size,
         )
-        reconcile.start_run(task, runs=d.runs, queue=d.tasks)
+        reconcile.start_run(
+            task,
+            runs=d.runs,
+            queue=d.tasks,
+            learners=d.learners,
+            lane_size=d.reconcile_lane_size,
+            max_lanes=d.reconcile_max_lanes,
+        )
         started.append(task.run_id)
     return started
