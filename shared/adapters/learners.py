@@ -6,14 +6,24 @@ Which learners
     ``module_progress`` by ``module_id`` (no longer used by the re-evaluation, which is a reconcile
     run paged by ``pathway_id`` since issue 13). ``learner_page`` (reconcile and re-evaluation): the
     uids with a document in ``resource_progress``, ``module_progress`` or ``pathway_progress``
-    (collection-group queries, optionally ``pathway_id ==``), in document-name order, after a
-    cursor uid. Each query reads names only and jumps past a learner's remaining documents
-    (``start_after users/{uid}/{group}/\\uf8ff``), so a page of N learners costs at most N reads
-    per group whatever their number of documents. Production needs collection-group single-field
-    indexes on ``module_id`` and ``pathway_id`` (firestore.indexes.json).
+    (a re-evaluation: the last two only), by collection-group queries, optionally
+    ``pathway_id ==``, in document-name order, after a cursor uid and up to a lane's last uid
+    (``start_after`` / ``end_at`` cursors ``users/{uid}/{group}/\uf8ff``). Each query reads names
+    only and jumps past the last learner's remaining documents, so a page costs one read per
+    document of its learners in the group (whole learners), never more than ``limit`` per query.
+    Production needs collection-group single-field indexes on ``module_id`` and ``pathway_id``
+    (firestore.indexes.json).
 
-Documents: ``reconcile_runs/{run_id}``: the run's parameters, ``batches.{index}`` (each batch's
-result, replaced by a redelivery of the same batch), ``done`` once the last batch is recorded.
+Lanes (:func:`shared.services.reconcile.lane_bounds`): ``learner_count`` is an aggregation
+``count()`` of ``pathway_progress`` (of the pathway) between two uids, ``learner_at`` an offset
+query on the same index (``offset(skip).limit(1)``, names only); both use the single-field index
+the pages use.
+
+Documents: ``reconcile_runs/{run_id}``: the run's parameters, its lanes (``lanes``, ``bounds``),
+``lanes_done`` and ``done`` once every lane is (both written in a transaction, by a lane's last
+batch); ``reconcile_runs/{run_id}/batches/{lane}-{batch}``: each batch's result, replaced by a
+redelivery of the same batch. One document per batch (not a map in the run document): lanes
+record at once, and a document written by 20 lanes every few seconds would be contended.
 """
 
 from __future__ import annotations

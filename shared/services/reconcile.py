@@ -17,13 +17,24 @@ happens to touch that module again. Reconcile repairs it, in three steps per lea
    :func:`shared.domain.progress.pathway_rollup`, the rule the pathway trigger uses.
 
 Checking reads the learner's documents once, outside any transaction (plain queries of the
-:class:`~shared.services.ports.LearnerIndex`). Only a level that differs from its recount is
-repaired, through the same transactional recompute the triggers run
-(:func:`shared.services.rollups.recompute_module` / ``recompute_pathway`` on the unit of work),
-which reads the source of truth again and writes
-only on change: a learner acting meanwhile, or a trigger firing on reconcile's own write, ends on
-the same numbers. ``completed_at`` follows the rollup rule: kept where the stored level was and is
-complete, set to now where it becomes complete, cleared where it is not.
+:class:`~shared.services.ports.LearnerIndex`). Only a pathway with a level that differs from its
+recount is repaired, in ONE transaction of the unit of work (:meth:`Reconciler._repair_pathway`):
+the catalog version, the drifted modules' resources, the pathway's modules and the pathway, by key;
+the module trigger's and the pathway trigger's rules; a write only on change. The transaction reads
+the source of truth again and is the authority (the check only says where to look): a learner
+acting meanwhile, or a trigger firing on reconcile's own write, ends on the same numbers.
+``completed_at`` follows the rollup rule: kept where the stored level was and is complete, set to
+the time of its last counting part where it becomes complete, cleared where it is not.
+
+Cost per learner (issue 13; ``make bench-catalog --part cost``, one module of five resources, a
+resource added): the page reads about one document per learner and group it scans (names only;
+``resource_progress`` costs one per resource document of the learner, as a page reads whole
+learners); the check reads every progress document of the learner once; the repair transaction
+reads again what it counts (the resources of the drifted modules, the pathway's modules, the
+pathway, the catalog version). What went: a second transaction per learner (the pathway's, which
+read the catalog version and the just-written module again), and, in a re-evaluation, the
+``resource_progress`` scan (see below). What stays, on purpose: the transaction's reads, since
+only a transaction that reads what it counts can be the authority.
 
 What counts as drift
     A level whose stored document differs (``updated_at`` aside) from its recount. A module without
@@ -37,12 +48,44 @@ Counts, per level (resource statuses, modules, pathways)
     learner had already put it right: ``written`` counts reconcile's own writes). A dry run checks
     and counts drift and repairs nothing.
 
-Runs are paginated and resumable (:func:`reconcile_batch`): a batch handles at most ``page_size``
-learners after a cursor (the last uid of the previous batch), records its counts in the run log
-under its batch index (a redelivered batch overwrites its own entry, so nothing is counted twice),
-then enqueues the next batch with a deterministic task name. A batch that fails raises, and Cloud
-Tasks delivers it again; a batch that crashed after repairing part of its learners reports, on
-redelivery, only what was still drifted.
+Runs are split into lanes, paginated and resumable (:func:`start_run`, :func:`reconcile_batch`).
+A run gets one lane per ``lane_size`` learners (an aggregation count of the run's
+``pathway_progress`` documents), at most ``max_lanes``: the queue's max concurrent dispatches
+(deploy/plan.py: 20), since more lanes would only wait. Lane ``i`` holds the learners whose uid is
+in ``(bounds[i-1], bounds[i]]``: the lanes are disjoint and together cover every uid whatever the
+bounds are, which only decide how even the lanes are. Each lane is its own chain: a batch handles
+at most ``page_size`` learners of its lane after a cursor (the last uid of the previous batch),
+records its counts in the run log under ``(lane, batch)`` (a redelivered batch replaces its own
+entry, so nothing is counted twice), then enqueues the lane's next batch with a deterministic task
+name, ``reconcile-{run}-{lane}-{batch}``. The lane's last batch marks the lane done; the run is
+done when every lane is. A batch that fails raises, and Cloud Tasks delivers it again; a batch
+that crashed after repairing part of its learners reports, on redelivery, only what was still
+drifted. A retried start keeps the first start's lanes (the run log has them) and enqueues nothing
+new (the names are taken).
+
+Splitting (:func:`lane_bounds`). Firestore's own way to split a collection-group scan into ranges
+is a partition query (``CollectionGroup.get_partitions``, the PartitionQuery RPC); the Firestore
+emulator does not implement it (``501 Method google.firestore.v1.Firestore/PartitionQuery is
+unimplemented``), and it takes no filter (a run of one pathway would be split by every pathway's
+documents), so the local cloud could never exercise it. The bounds are uids instead:
+
+- Firebase Auth uids are 28 characters drawn evenly from ``[0-9A-Za-z]``, so bounds on the first
+  two characters (:func:`alphabet_bounds`, 62² cells in byte order) split them evenly at no cost.
+  They are checked with one aggregation count per lane (no document read).
+- Any other uids (tests, imported accounts with custom ids, a shared prefix such as
+  ``bc-1234-000123``) would crowd into a few of those lanes; when a lane counts more than
+  :data:`LANE_SLACK` times its share, the bounds are the run's own quantiles instead: the uid
+  ``total / lanes`` documents after the previous bound, by an offset query on the same index
+  (``lanes - 1`` queries; Firestore bills the skipped index entries as reads: about one per
+  learner, paid only when the uids are not Firebase's).
+
+Which learners. A drift repair (``ops reconcile``, the nightly run) pages every learner with a
+``resource_progress``, ``module_progress`` or ``pathway_progress`` document (of the pathway).
+A re-evaluation (a run carrying a ``catalog_version``) pages the learners with a
+``module_progress`` or ``pathway_progress`` document of the pathway: the learners whose numbers a
+catalog change moves, as ``catalog plan`` counts them (the module trigger writes a module document
+for every resource a learner touches). A learner with resource documents and no module document at
+all is a lost trigger: drift, which the nightly repair finds.
 """
 
 from __future__ import annotations

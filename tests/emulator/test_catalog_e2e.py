@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from tests.emulator.bridge_helpers import answers, hold, kill, pids, wait_restarted
@@ -464,3 +465,80 @@ def test_a_trigger_with_a_warm_cache_counts_against_the_applied_catalog_at_once(
     assert out["reevaluation_runs"] == []
     assert progress.post(f"/users/me/resources/{rids[1]}/complete", token=token).status_code == 200
     wait_for(lambda: counts() == (2, 4), timeout=SETTLE, what="the trigger, on the new catalog")
+
+
+def firebase_uids(n: int) -> list[str]:
+    """Uids as Firebase Auth makes them: 28 characters of [A-Za-z0-9], spread over the alphabet."""
+    import secrets
+    import string
+
+    alphabet = string.ascii_letters + string.digits
+    return sorted("".join(secrets.choice(alphabet) for _ in range(28)) for _ in range(n))
+
+
+def test_a_reevaluation_in_lanes_ends_exact_with_batches_redelivered_mid_run(
+    course: Callable[..., Course], db: Any, cloud: dict[str, Any], monkeypatch: Any
+) -> None:
+    """200 learners in lanes of 50 (``RECONCILE_LANE_SIZE`` of the applying process): four
+    disjoint uid ranges, each its own chain of batches. Mid-run, one lane's first batch is
+    delivered again, twice at once, straight to the handler (what Cloud Tasks does after a lost
+    reply or a crash), while the queue runs the lanes; every learner still ends exact, counted
+    once. (The handler killed mid-batch: the resume test above. Killing it with several lanes in
+    flight is not done here: the local tasks emulator retries a refused dispatch at once, without
+    Cloud Tasks' backoff, and gives a task up after 20 refusals while the handler restarts.)"""
+    from tests.emulator.task_calls import task_headers
+
+    monkeypatch.setenv("RECONCILE_LANE_SIZE", "50")
+    c = course({"m1": ["a", "b"]})
+    m1, rids = next(iter(c.modules.items()))
+    uids = firebase_uids(200)
+    seed(db, c, uids, lambda uid: list(rids))
+    c.modules[m1] = [*rids, f"{m1}-new"]
+    out = apply(c, "--page-size", "10", wait=False)
+    (run_id,) = out["reevaluation_runs"]
+    run = db.document(f"reconcile_runs/{run_id}")
+    meta = run.get().to_dict() or {}
+    assert meta["lanes"] == 4
+    assert len(meta["bounds"]) == 3
+
+    def recorded() -> list[dict[str, Any]]:
+        return [b.to_dict() or {} for b in run.collection("batches").stream()]
+
+    wait_for(lambda: len(recorded()) >= 2, timeout=SETTLE, interval=0.2, what="two batches")
+    url = cloud["functions"]["task_reconcile"]
+    again = {
+        "run_id": run_id,
+        "pathway_id": c.pid,
+        "page_size": 10,
+        "catalog_version": out["version"],
+        "lane": 1,
+        "cursor": meta["bounds"][0],
+        "until": meta["bounds"][1],
+    }
+    replies: list[requests.Response] = []
+
+    def redeliver() -> None:
+        headers = task_headers(cloud, "task_reconcile")
+        replies.append(requests.post(url, json=again, headers=headers, timeout=SETTLE))
+
+    threads = [threading.Thread(target=redeliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=SETTLE)
+    assert [r.status_code for r in replies] == [200, 200], [r.text for r in replies]
+    # the redelivered batch read only its lane: 10 learners after the lane's lower bound
+    assert {r.json()["lane"] for r in replies} == {1}
+    assert all(meta["bounds"][0] < r.json()["next_cursor"] <= meta["bounds"][1] for r in replies)
+    wait_for(
+        lambda: (run.get().to_dict() or {}).get("done"),
+        timeout=SETTLE,
+        interval=0.5,
+        what="every lane of the run to finish",
+    )
+    assert sorted((run.get().to_dict() or {})["lanes_done"]) == [0, 1, 2, 3]
+    batches = recorded()
+    # each learner counted once: the lanes are disjoint, a redelivered batch replaced its entry
+    assert sum(b["tally"]["learners"] for b in batches) == 200
+    assert {b["lane"] for b in batches} == {0, 1, 2, 3}
+    settle(db, c, lambda u: expected(c, list(rids)), uids)
