@@ -294,6 +294,25 @@ def check_prerequisites() -> None:
         raise StartError("missing prerequisites:\n  - " + "\n  - ".join(problems))
 
 
+def tasks_argv(queue: str) -> list[str]:
+    """The local Cloud Tasks (:mod:`localcloud.tasks_emulator`), with the deployed queue's retry and
+    rate settings (``deploy.plan.QUEUE_SETTINGS``)."""
+    from deploy.plan import QUEUE_SETTINGS
+
+    argv = [str(TASKS_VENV_BIN / "python"), "-m", "localcloud.tasks_emulator"]
+    argv += ["--host", HOST, f"--port={PORTS['tasks']}", "--queue", queue, "--quiet"]
+    for flag in (
+        "max-attempts",
+        "min-backoff",
+        "max-backoff",
+        "max-doublings",
+        "max-dispatches-per-second",
+        "max-concurrent-dispatches",
+    ):
+        argv.append(f"--{flag}={QUEUE_SETTINGS[flag]}")
+    return argv
+
+
 # ---- up ------------------------------------------------------------------------------------
 
 
@@ -436,19 +455,7 @@ def up(*, duplicate: bool = False, web: bool = True) -> dict[str, Any]:
                 BUCKET,
             ],
         ),
-        "tasks": spawn(
-            "tasks",
-            [
-                str(TASKS_VENV_BIN / "gcloud-tasks-emulator"),
-                "start",
-                f"--port={PORTS['tasks']}",
-                "-q",
-                "-r",
-                "20",
-                "-d",
-                stack["queue"],
-            ],
-        ),
+        "tasks": spawn("tasks", tasks_argv(stack["queue"])),
         "auth": spawn(
             "auth",
             [

@@ -2,7 +2,7 @@
 
 The enqueue adapter attaches the token Cloud Run would forward (claims intact, signature replaced by
 ``SIGNATURE_REMOVED_BY_GOOGLE``); the handlers check it with the code production runs. Refusals are
-observed through the emulator itself (``RunTask`` returns the attempt's HTTP status).
+observed through the emulator itself (``RunTask`` returns the attempt's status, a ``google.rpc`` code).
 """
 
 from __future__ import annotations
@@ -61,8 +61,13 @@ def status(db: Any, submission_id: str) -> str | None:
     return value
 
 
+# the google.rpc codes Cloud Tasks reports for an attempt's HTTP status
+OK, UNAUTHENTICATED, PERMISSION_DENIED = 0, 16, 7
+
+
 def run_now(queue: Any, submission_id: str, headers: dict[str, str]) -> int:
-    """Create a task due in an hour with these headers and force it now; the attempt's status."""
+    """Create a task due in an hour with these headers and force it now; the attempt's status (a
+    ``google.rpc`` code, as Cloud Tasks reports it: 401 is UNAUTHENTICATED, 403 PERMISSION_DENIED)."""
     from google.cloud import tasks_v2
 
     cfg = queue.settings()
@@ -110,13 +115,13 @@ def test_the_emulator_forwards_the_token_and_the_handler_refuses_foreign_ones(
     )
     assert intruder["Authorization"].endswith("." + REMOVED_SIGNATURE)
     elsewhere = task_headers(cloud, "task_expire_upload", audience_of="task_notify_learner")
-    assert run_now(queue, submission_id, {}) == 401
-    assert run_now(queue, submission_id, intruder) == 403
-    assert run_now(queue, submission_id, elsewhere) == 403
-    assert run_now(queue, submission_id, {"X-Aibc-Task-Secret": "old-scheme"}) == 401
+    assert run_now(queue, submission_id, {}) == UNAUTHENTICATED
+    assert run_now(queue, submission_id, intruder) == PERMISSION_DENIED
+    assert run_now(queue, submission_id, elsewhere) == PERMISSION_DENIED
+    assert run_now(queue, submission_id, {"X-Aibc-Task-Secret": "old-scheme"}) == UNAUTHENTICATED
     assert status(db, submission_id) == "pending_upload"
     # the same forced delivery with the queue's own token is accepted
-    assert run_now(queue, submission_id, task_headers(cloud, "task_expire_upload")) == 200
+    assert run_now(queue, submission_id, task_headers(cloud, "task_expire_upload")) == OK
     assert status(db, submission_id) == "expired"
 
 
