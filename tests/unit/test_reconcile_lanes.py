@@ -242,3 +242,29 @@ def test_a_reevaluation_pages_the_rollup_documents_and_a_drift_repair_every_prog
         queue=None,
     )
     assert found.tally.learners == 2  # u3's lost module trigger is the nightly repair's
+
+
+# ---- the repair: one transaction per pathway, the authority -------------------------------------
+
+
+def test_the_pathway_repair_counts_what_its_transaction_reads_not_what_the_check_saw() -> None:
+    """A learner completes m1-b between the check (a plain read: 1 of 2 in m1) and the repair's
+    transaction: the one transaction recounts the module and the pathway from its own reads, so
+    both end at what the learner has now (2 of 2, module complete), with one transaction."""
+    store = drifted(["ivy"])
+    stale = store.learner_state("ivy")
+    store.resources["ivy", "m1-b"] = done("ivy", "m1-b", "m1")
+    store.learner_state = lambda uid: stale  # type: ignore[method-assign]
+    locks_before = len(store.uow.locks)
+    found = service.reconcile_batch(
+        ReconcileBatch(run_id="a", pathway_id="p"),
+        reconciler=reconciler(one_pathway(), store),
+        runs=FakeRunLog(),
+        queue=None,
+    )
+    module, pathway = store.modules["ivy", "m1"], store.pathways["ivy", "p"]
+    assert (module.completed_resources, module.total_resources) == (2, 2)
+    assert module.completed_at is not None
+    assert (pathway.completed_resources, pathway.completed_modules) == (2, 1)
+    assert store.uow.locks[locks_before:] == ["users/ivy/pathway_progress/p"]  # one transaction
+    assert (found.tally.modules.written, found.tally.pathways.written) == (1, 1)
