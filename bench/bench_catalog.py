@@ -1,4 +1,5 @@
-"""Catalog re-evaluation benchmark (prints numbers; not a test). Needs the local cloud (`make up`).
+"""Catalog re-evaluation benchmark (prints numbers; not a test). Needs the local cloud (`make up`;
+for 20,000 learners with a bigger Firestore heap: `LOCALCLOUD_FIRESTORE_HEAP=3g make up`).
 
     python -m bench.bench_catalog                       # 20,000 learners (the issue's size)
     python -m bench.bench_catalog --learners 2000       # a smaller run on a busy machine
