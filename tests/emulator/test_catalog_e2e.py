@@ -405,10 +405,11 @@ def test_a_reevaluation_whose_handler_is_killed_mid_batch_resumes_and_finishes(
 ) -> None:
     c = course({"m1": ["a", "b"]})
     m1, rids = next(iter(c.modules.items()))
-    uids = learners(40)
+    uids = learners(60)
     seed(db, c, uids, lambda uid: list(rids))
     c.modules[m1] = [*rids, f"{m1}-new"]
-    out = apply(c, "--page-size", "5", wait=False)
+    # pages of 2: a chain long enough that the kill lands mid-run on a fast machine too
+    out = apply(c, "--page-size", "2", wait=False)
     (run_id,) = out["reevaluation_runs"]
     run = db.document(f"reconcile_runs/{run_id}")
 
@@ -433,11 +434,11 @@ def test_a_reevaluation_whose_handler_is_killed_mid_batch_resumes_and_finishes(
         what="the run to finish after the restart",
     )
     recorded = [b.to_dict() for b in run.collection("batches").stream()]
-    # 40 learners / 5: 8 full batches and an empty last one, each recorded once
-    assert len(recorded) == 9 > done_while_down
+    # 60 learners / 2: 30 full batches and an empty last one, each recorded once
+    assert len(recorded) == 31 > done_while_down
     settle(db, c, lambda u: expected(c, list(rids)), uids)
     total = sum(b["tally"]["learners"] for b in recorded)
-    assert total == 40
+    assert total == 60
 
 
 def test_a_trigger_with_a_warm_cache_counts_against_the_applied_catalog_at_once(
