@@ -1,4 +1,5 @@
-"""Catalog re-evaluation benchmark (prints numbers; not a test). Needs the local cloud (`make up`).
+"""Catalog re-evaluation benchmark (prints numbers; not a test). Needs the local cloud (`make up`;
+for 20,000 learners with a bigger Firestore heap: `LOCALCLOUD_FIRESTORE_HEAP=3g make up`).
 
     python -m bench.bench_catalog                       # 20,000 learners (the issue's size)
     python -m bench.bench_catalog --learners 2000       # a smaller run on a busy machine
@@ -8,9 +9,9 @@ Part 1, scale: a fresh pathway (one module of five resources) is applied with ``
 apply``; N learners who finished it are written directly (resource, module and pathway documents,
 as the triggers leave them, with distinct completion times). Then ``catalog apply`` adds a sixth
 resource and waits for the re-evaluation it enqueued (a ``task_reconcile`` run through the Cloud
-Tasks emulator, batches of ``--page-size`` learners chained by cursor): it prints the time from the
-apply to the run's last batch (learners per second) and the peak batch duration (from the run
-log), then reads every learner's module and pathway documents and counts those that are not
+Tasks emulator: lanes of ``--lane-size`` learners, at most 20, each a chain of batches of
+``--page-size`` learners): it prints the time from the apply to the run's last batch (learners per
+second), the lanes and their sizes, and the peak batch duration (from the run log), then reads every learner's module and pathway documents and counts those that are not
 exactly 5/6 and 5/6. Then it removes the resource again, waits, and counts the learners whose module
 and pathway are not exactly as seeded (numbers and ``completed_at``).
 
@@ -78,12 +79,14 @@ def cli_env() -> dict[str, str]:
     }
 
 
-def apply(folder: Path, pid: str, extra: bool, *args: str) -> dict[str, Any]:
+def apply(
+    folder: Path, pid: str, extra: bool, *args: str, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     (folder / f"{pid}.yaml").write_text(yaml.safe_dump(course(pid, extra), sort_keys=False))
     done = subprocess.run(
         [sys.executable, "-m", "catalog", "apply", "--dir", str(folder), "--json", *args],
         cwd=ROOT,
-        env=cli_env(),
+        env={**cli_env(), **(env or {})},
         capture_output=True,
         text=True,
         check=False,
@@ -188,20 +191,11 @@ def delete_learners(db: Any, pid: str, uids: list[str]) -> None:
         list(pool.map(chunk, [uids[i : i + per] for i in range(0, len(uids), per)]))
 
 
-def run_log(db: Any, run_id: str) -> dict[str, Any]:
-    data: dict[str, Any] = db.document(f"reconcile_runs/{run_id}").get().to_dict() or {}
-    return data
+def run_report(db: Any, run_id: str) -> Any:
+    """The run's report as ``python -m ops reconcile`` prints it (lanes, batches, peak)."""
+    from shared.adapters.learners import FirestoreRunLog
 
-
-def peak_batch(run: dict[str, Any]) -> float:
-    peak = 0.0
-    for b in (run.get("batches") or {}).values():
-        if b.get("started_at") and b.get("finished_at"):
-            took = dt.datetime.fromisoformat(b["finished_at"]) - dt.datetime.fromisoformat(
-                b["started_at"]
-            )
-            peak = max(peak, took.total_seconds())
-    return peak
+    return FirestoreRunLog(db).report(run_id)
 
 
 class BridgeHeld:
@@ -218,7 +212,9 @@ class BridgeHeld:
         self.held.unlink(missing_ok=True)
 
 
-def part_scale(stack: dict[str, Any], n: int, page_size: int, timeout: float) -> None:
+def part_scale(
+    stack: dict[str, Any], n: int, page_size: int, timeout: float, lane_size: int
+) -> None:
     from google.cloud import firestore
 
     db = firestore.Client(project=stack["project_id"])
@@ -235,19 +231,21 @@ def part_scale(stack: dict[str, Any], n: int, page_size: int, timeout: float) ->
         args = ("--wait", "--timeout", str(timeout), "--page-size", str(page_size))
         try:
             for label, extra, finished in (("add", True, False), ("remove", False, True)):
-                out = apply(folder, pid, extra, *args)
+                out = apply(folder, pid, extra, *args, env={"RECONCILE_LANE_SIZE": str(lane_size)})
                 secs = out.get("reevaluated_seconds", float("nan"))
                 (run_id,) = out["reevaluation_runs"]
-                run = run_log(db, run_id)
-                learners = sum(b["tally"]["learners"] for b in run.get("batches", {}).values())
+                report = run_report(db, run_id)
+                learners = report.tally.learners
                 bad = wrong(db, pid, uids, finished)
                 moved = out["changes"][0]["learners"]
+                sizes = [lane.learners for lane in report.lanes]
                 print(
                     f"   {label} a resource: plan said {moved} learners move; run "
                     f"{'done' if out.get('reevaluated') else 'NOT done'} in {secs:.1f} s "
-                    f"({learners / secs:.0f} learners/s), {len(run.get('batches', {}))} batches of "
-                    f"<= {page_size}, peak batch {peak_batch(run):.2f} s; learners not exactly "
-                    f"{'as seeded' if finished else '5/6'}: {bad} of {n}"
+                    f"({learners / secs:.1f} learners/s), {len(report.lanes)} lanes of "
+                    f"{min(sizes)}-{max(sizes)} learners, {report.batches} batches of "
+                    f"<= {page_size}, peak batch {report.peak_batch_seconds:.2f} s; learners not "
+                    f"exactly {'as seeded' if finished else '5/6'}: {bad} of {n}"
                 )
         finally:
             delete_learners(db, pid, uids)
@@ -323,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learners", type=int, default=20_000)
     parser.add_argument("--cost-learners", type=int, default=200)
     parser.add_argument("--page-size", type=int, default=200)
+    parser.add_argument("--lane-size", type=int, default=1000, help="learners per lane")
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--part", choices=("all", "scale", "cost"), default="all")
     parser.add_argument("--stack", type=Path, default=LOCAL / "stack.json", help=argparse.SUPPRESS)
@@ -331,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.part in ("all", "cost"):
         part_cost(stack, args.cost_learners)
     if args.part in ("all", "scale"):
-        part_scale(stack, args.learners, args.page_size, args.timeout)
+        part_scale(stack, args.learners, args.page_size, args.timeout, args.lane_size)
     return 0
 
 

@@ -95,8 +95,7 @@ def _wait(run_ids: list[str], timeout: float) -> bool:
     pending = set(run_ids)
     while pending and time.monotonic() < deadline:
         for rid in sorted(pending):
-            report = runs.report(rid)
-            if report is not None and report.done:
+            if runs.is_done(rid):
                 pending.discard(rid)
         if pending:
             time.sleep(0.3)

@@ -9,16 +9,19 @@ Counting: aggregation queries (``count()``), never a read of each learner: a cha
 resources moves the learners with a ``module_progress`` document of that module, a change to a
 pathway's modules those with a ``pathway_progress`` document of that pathway.
 
-Writing: batches of at most :data:`BATCH` writes; ``catalog_meta/version`` goes up by one in the
+Writing: batches of at most :data:`BATCH` writes (each committed again while Firestore answers
+ABORTED, for up to :data:`COMMIT_PATIENCE` seconds); ``catalog_meta/version`` goes up by one in the
 last batch (only when anything is written), so a version-checked cache never vouches for a catalog
 it has not seen all of. Then one re-evaluation run per scanned pathway is enqueued: a reconcile
-run (``task_reconcile``, chained batches of learners with a cursor) named
-``catalog-v{version}-{pathway}``, carrying the version, so a retried apply cannot start it twice.
+run (``task_reconcile``: the learners split into lanes by uid range, each lane a chain of batches
+with a cursor, see :mod:`shared.services.reconcile`) named ``catalog-v{version}-{pathway}``,
+carrying the version, so a retried apply cannot start it twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 from catalog.plan import Catalog, Change, Plan
@@ -27,6 +30,7 @@ from shared.adapters.unit_of_work import CATALOG_META, CATALOG_VERSION
 from shared.domain.models import Module, Pathway, Resource
 
 BATCH = 400
+COMMIT_PATIENCE = 120.0  # seconds a write batch is tried again while ABORTED (lock contention)
 
 
 def _parse(kind: str, snap: Any) -> Pathway | Module | Resource:
@@ -105,16 +109,36 @@ def write(db: Any, plan: Plan, *, at: dt.datetime | None = None) -> tuple[int, i
     version += 1
     meta = {"version": version, "updated_at": at or dt.datetime.now(dt.UTC)}
     for start in range(0, len(ops), BATCH):
+        chunk = ops[start : start + BATCH]
+        if start + BATCH >= len(ops):
+            chunk = [*chunk, (f"{CATALOG_META}/{CATALOG_VERSION}", meta)]
+        _commit(db, chunk)
+    return len(ops), version
+
+
+def _commit(db: Any, chunk: list[tuple[str, dict[str, Any] | None]]) -> None:
+    """One write batch; run again while Firestore answers ABORTED (every rollup transaction
+    holds a read lock on ``catalog_meta/version`` while it runs, and a running re-evaluation runs
+    many at once). The writes are plain sets and deletes: committing them again is harmless."""
+    from google.api_core.exceptions import Aborted
+
+    delay = 0.5
+    deadline = time.monotonic() + COMMIT_PATIENCE
+    while True:
         batch = db.batch()
-        for path, data in ops[start : start + BATCH]:
+        for path, data in chunk:
             if data is None:
                 batch.delete(db.document(path))
             else:
                 batch.set(db.document(path), data)
-        if start + BATCH >= len(ops):
-            batch.set(db.collection(CATALOG_META).document(CATALOG_VERSION), meta)
-        batch.commit()
-    return len(ops), version
+        try:
+            batch.commit()
+            return
+        except Aborted:
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
 
 
 def run_id(version: int, pathway_id: str) -> str:
@@ -137,6 +161,13 @@ def enqueue_reevaluation(plan: Plan, version: int, *, page_size: int | None = No
             catalog_version=version,
             page_size=page_size,
         )
-        reconcile.start_run(task, runs=d.runs, queue=d.tasks)
+        reconcile.start_run(
+            task,
+            runs=d.runs,
+            queue=d.tasks,
+            learners=d.learners,
+            lane_size=d.reconcile_lane_size,
+            max_lanes=d.reconcile_max_lanes,
+        )
         started.append(task.run_id)
     return started

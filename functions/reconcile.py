@@ -3,7 +3,8 @@ checked, as for every task handler). See :mod:`shared.services.reconcile` for wh
 a run is chained and resumed; ``python -m ops reconcile`` starts a run and reports it.
 
 A body without ``run_id`` (``{}``, or only ``pathway_id`` / ``page_size`` / ``dry_run``) starts the
-day's run, ``nightly-{YYYYMMDD}``: what a nightly Cloud Scheduler job sends (an HTTP target with an
+day's run, ``nightly-{YYYYMMDD}``, in lanes (it enqueues each lane's first batch and replies with
+the lanes): what a nightly Cloud Scheduler job sends (an HTTP target with an
 OIDC token for the tasks invoker account and this function's URL as audience, as Cloud Tasks does).
 """
 
@@ -22,16 +23,23 @@ router = Router(service.TASK_ENTRY_POINT)
 
 
 @router.post("/", auth="none")
-def reconcile(call: Call) -> service.BatchResult:
+def reconcile(call: Call) -> service.BatchResult | service.RunStarted:
     from shared.adapters.tasks import verify_task_call
 
     verify_task_call(call.request.headers, service.TASK_ENTRY_POINT)
     data = call.request.get_json(silent=True)
-    if isinstance(data, dict) and "run_id" not in data:  # a scheduler starting the day's run
-        task = call.body(service.ScheduledRun).first_batch(service.utcnow())
-    else:
-        task = call.body(service.ReconcileBatch)
     d = deps()
+    if isinstance(data, dict) and "run_id" not in data:  # a scheduler starting the day's run
+        first = call.body(service.ScheduledRun).first_batch(service.utcnow())
+        return service.start_run(
+            first,
+            runs=d.runs,
+            queue=d.tasks,
+            learners=d.learners,
+            lane_size=d.reconcile_lane_size,
+            max_lanes=d.reconcile_max_lanes,
+        )
+    task = call.body(service.ReconcileBatch)
     return service.reconcile_batch(
         task,
         reconciler=d.reconciler(),

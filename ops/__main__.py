@@ -10,9 +10,10 @@
     python -m ops cohort list [--instructor-of UID]
 
 ``reconcile`` repairs drifted rollups and upload-derived statuses (see shared/services/reconcile.py).
-By default it records a run in ``reconcile_runs/{run_id}``, enqueues the run's first batch on the
-Cloud Tasks queue (``task_reconcile`` chains the rest) and polls the run document until the last
-batch is recorded; ``--inline`` runs every batch in this process instead. It prints the checked /
+By default it records a run in ``reconcile_runs/{run_id}``, split into lanes (uid ranges, one per
+``RECONCILE_LANE_SIZE`` learners, at most ``RECONCILE_MAX_LANES``), enqueues each lane's first
+batch on the Cloud Tasks queue (``task_reconcile`` chains the rest of the lane) and polls the run
+document until every lane is done; ``--inline`` runs every batch in this process instead. It prints the checked /
 drifted / repaired counts per level and exits 0 once the run is done (1 if ``--timeout`` passed
 first).
 
@@ -109,6 +110,13 @@ def render(report: Any) -> str:
     for level in ("statuses", "modules", "pathways", "certificates"):
         c = getattr(tally, level)
         lines.append(f"{level:16}{c.checked:>9}{c.drifted:>9}{c.repaired:>9}{c.written:>9}")
+    if len(report.lanes) > 1:
+        lines.append(f"{'lane':16}{'batches':>9}{'learners':>9}{'peak s':>9}{'done':>9}")
+        for lane in report.lanes:
+            lines.append(
+                f"{lane.lane:<16}{lane.batches:>9}{lane.learners:>9}"
+                f"{lane.peak_batch_seconds:>9.2f}{'yes' if lane.done else 'no':>9}"
+            )
     return "\n".join(lines)
 
 
@@ -132,13 +140,18 @@ def reconcile(args: argparse.Namespace) -> int:
             task, reconciler=d.reconciler(), runs=runs, page_size=d.reconcile_page_size
         )
     else:
-        service.start_run(task, runs=runs, queue=d.tasks)
+        service.start_run(
+            task,
+            runs=runs,
+            queue=d.tasks,
+            learners=d.learners,
+            lane_size=d.reconcile_lane_size,
+            max_lanes=d.reconcile_max_lanes,
+        )
         deadline = time.monotonic() + args.timeout
-        while True:
-            found = runs.report(task.run_id)
-            if (found is not None and found.done) or time.monotonic() > deadline:
-                break
+        while not runs.is_done(task.run_id) and time.monotonic() < deadline:
             time.sleep(0.5)
+        found = runs.report(task.run_id)
         if found is None:
             raise SystemExit(f"run {task.run_id} was not recorded")
         report = found

@@ -250,6 +250,28 @@ class Deps:
 
         return self._get("excuse_log", build)
 
+    @property
+    def reconcile_lane_size(self) -> int:
+        """``RECONCILE_LANE_SIZE``: learners per lane of a reconcile run (default 1000)."""
+        from shared.services.reconcile import DEFAULT_LANE_SIZE
+
+        def build() -> int:
+            return max(1, int(os.environ.get("RECONCILE_LANE_SIZE", str(DEFAULT_LANE_SIZE))))
+
+        return self._get("reconcile_lane_size", build)
+
+    @property
+    def reconcile_max_lanes(self) -> int:
+        """``RECONCILE_MAX_LANES``: lanes of a reconcile run at most (default 20, the queue's max
+        concurrent dispatches; 1-100)."""
+        from shared.services.reconcile import DEFAULT_MAX_LANES, LANES_LIMIT
+
+        def build() -> int:
+            wanted = int(os.environ.get("RECONCILE_MAX_LANES", str(DEFAULT_MAX_LANES)))
+            return max(1, min(LANES_LIMIT, wanted))
+
+        return self._get("reconcile_max_lanes", build)
+
     def reconciler(self) -> Reconciler:
         """A fresh reconciler for one batch or run (its catalog is read once per run)."""
         from shared.services.reconcile import Reconciler

@@ -224,9 +224,31 @@ class LearnerState:
 class LearnerIndex(Protocol):
     """Learner-wide reads for the tasks, outside any transaction (plain queries)."""
 
-    def learner_page(self, after: str | None, limit: int, pathway_id: str | None) -> list[str]:
-        """Up to ``limit`` uids, ascending, all greater than ``after``, of learners with any
-        progress document (in ``pathway_id`` only, when given). Fewer than ``limit``: the end."""
+    def learner_page(
+        self,
+        after: str | None,
+        limit: int,
+        pathway_id: str | None,
+        until: str | None = None,
+        *,
+        with_resources: bool = True,
+    ) -> list[str]:
+        """Up to ``limit`` uids, ascending, all greater than ``after`` (and at most ``until``), of
+        learners with any progress document (in ``pathway_id`` only, when given; with
+        ``with_resources`` False, any module or pathway document). Fewer than ``limit``: the end."""
+        ...
+
+    # lanes of a reconcile run (issue 13): sizing and splitting by the pathway documents
+    def learner_count(
+        self, pathway_id: str | None, after: str | None = None, until: str | None = None
+    ) -> int:
+        """``pathway_progress`` documents (of ``pathway_id``) of the learners in ``(after,
+        until]``: an aggregation count, no document read."""
+        ...
+
+    def learner_at(self, after: str | None, skip: int, pathway_id: str | None) -> str | None:
+        """The learner of the ``pathway_progress`` document (of ``pathway_id``) ``skip`` places
+        after the learners up to ``after``; ``None`` past the end."""
         ...
 
     def learner_state(self, uid: str) -> LearnerState: ...

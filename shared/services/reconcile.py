@@ -17,13 +17,24 @@ happens to touch that module again. Reconcile repairs it, in three steps per lea
    :func:`shared.domain.progress.pathway_rollup`, the rule the pathway trigger uses.
 
 Checking reads the learner's documents once, outside any transaction (plain queries of the
-:class:`~shared.services.ports.LearnerIndex`). Only a level that differs from its recount is
-repaired, through the same transactional recompute the triggers run
-(:func:`shared.services.rollups.recompute_module` / ``recompute_pathway`` on the unit of work),
-which reads the source of truth again and writes
-only on change: a learner acting meanwhile, or a trigger firing on reconcile's own write, ends on
-the same numbers. ``completed_at`` follows the rollup rule: kept where the stored level was and is
-complete, set to now where it becomes complete, cleared where it is not.
+:class:`~shared.services.ports.LearnerIndex`). Only a pathway with a level that differs from its
+recount is repaired, in ONE transaction of the unit of work (:meth:`Reconciler._repair_pathway`):
+the catalog version, the drifted modules' resources, the pathway's modules and the pathway, by key;
+the module trigger's and the pathway trigger's rules; a write only on change. The transaction reads
+the source of truth again and is the authority (the check only says where to look): a learner
+acting meanwhile, or a trigger firing on reconcile's own write, ends on the same numbers.
+``completed_at`` follows the rollup rule: kept where the stored level was and is complete, set to
+the time of its last counting part where it becomes complete, cleared where it is not.
+
+Cost per learner (issue 13; ``make bench-catalog --part cost``, one module of five resources, a
+resource added): the page reads about one document per learner and group it scans (names only;
+``resource_progress`` costs one per resource document of the learner, as a page reads whole
+learners); the check reads every progress document of the learner once; the repair transaction
+reads again what it counts (the resources of the drifted modules, the pathway's modules, the
+pathway, the catalog version). What went: a second transaction per learner (the pathway's, which
+read the catalog version and the just-written module again), and, in a re-evaluation, the
+``resource_progress`` scan (see below). What stays, on purpose: the transaction's reads, since
+only a transaction that reads what it counts can be the authority.
 
 What counts as drift
     A level whose stored document differs (``updated_at`` aside) from its recount. A module without
@@ -37,19 +48,51 @@ Counts, per level (resource statuses, modules, pathways)
     learner had already put it right: ``written`` counts reconcile's own writes). A dry run checks
     and counts drift and repairs nothing.
 
-Runs are paginated and resumable (:func:`reconcile_batch`): a batch handles at most ``page_size``
-learners after a cursor (the last uid of the previous batch), records its counts in the run log
-under its batch index (a redelivered batch overwrites its own entry, so nothing is counted twice),
-then enqueues the next batch with a deterministic task name. A batch that fails raises, and Cloud
-Tasks delivers it again; a batch that crashed after repairing part of its learners reports, on
-redelivery, only what was still drifted.
+Runs are split into lanes, paginated and resumable (:func:`start_run`, :func:`reconcile_batch`).
+A run gets one lane per ``lane_size`` learners (an aggregation count of the run's
+``pathway_progress`` documents), at most ``max_lanes``: the queue's max concurrent dispatches
+(deploy/plan.py: 20), since more lanes would only wait. Lane ``i`` holds the learners whose uid is
+in ``(bounds[i-1], bounds[i]]``: the lanes are disjoint and together cover every uid whatever the
+bounds are, which only decide how even the lanes are. Each lane is its own chain: a batch handles
+at most ``page_size`` learners of its lane after a cursor (the last uid of the previous batch),
+records its counts in the run log under ``(lane, batch)`` (a redelivered batch replaces its own
+entry, so nothing is counted twice), then enqueues the lane's next batch with a deterministic task
+name, ``reconcile-{run}-{lane}-{batch}``. The lane's last batch marks the lane done; the run is
+done when every lane is. A batch that fails raises, and Cloud Tasks delivers it again; a batch
+that crashed after repairing part of its learners reports, on redelivery, only what was still
+drifted. A retried start keeps the first start's lanes (the run log has them) and enqueues nothing
+new (the names are taken).
+
+Splitting (:func:`lane_bounds`). Firestore's own way to split a collection-group scan into ranges
+is a partition query (``CollectionGroup.get_partitions``, the PartitionQuery RPC); the Firestore
+emulator does not implement it (``501 Method google.firestore.v1.Firestore/PartitionQuery is
+unimplemented``), and it takes no filter (a run of one pathway would be split by every pathway's
+documents), so the local cloud could never exercise it. The bounds are uids instead:
+
+- Firebase Auth uids are 28 characters drawn evenly from ``[0-9A-Za-z]``, so bounds on the first
+  two characters (:func:`alphabet_bounds`, 62² cells in byte order) split them evenly at no cost.
+  They are checked with one aggregation count per lane (no document read).
+- Any other uids (tests, imported accounts with custom ids, a shared prefix such as
+  ``bc-1234-000123``) would crowd into a few of those lanes; when a lane counts more than
+  :data:`LANE_SLACK` times its share, the bounds are the run's own quantiles instead: the uid
+  ``total / lanes`` documents after the previous bound, by an offset query on the same index
+  (``lanes - 1`` queries; Firestore bills the skipped index entries as reads: about one per
+  learner, paid only when the uids are not Firebase's).
+
+Which learners. A drift repair (``ops reconcile``, the nightly run) pages every learner with a
+``resource_progress``, ``module_progress`` or ``pathway_progress`` document (of the pathway).
+A re-evaluation (a run carrying a ``catalog_version``) pages the learners with a
+``module_progress`` or ``pathway_progress`` document of the pathway: the learners whose numbers a
+catalog change moves, as ``catalog plan`` counts them (the module trigger writes a module document
+for every resource a learner touches). A learner with resource documents and no module document at
+all is a lost trigger: drift, which the nightly repair finds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated, Protocol
@@ -71,7 +114,7 @@ from shared.domain.models import (
     ResourceSubmissions,
 )
 from shared.services import catalog as cat
-from shared.services import certificates, rollups
+from shared.services import certificates
 from shared.services.catalog import CachedCatalog
 from shared.services.ports import CatalogReader, LearnerIndex, LearnerState, Tx, UnitOfWork
 from shared.services.uploads import learner_lock
@@ -82,6 +125,11 @@ Clock = Callable[[], dt.datetime]
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
 TASK_ENTRY_POINT = "task_reconcile"
+DEFAULT_LANE_SIZE = 1000  # learners per lane (RECONCILE_LANE_SIZE)
+DEFAULT_MAX_LANES = 20  # the queue's max concurrent dispatches (deploy/plan.py QUEUE_SETTINGS)
+LANES_LIMIT = 100  # what a task may name
+LANE_SLACK = 1.5  # a lane may hold 1.5 times its share before the bounds are sampled instead
+UID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # in byte order
 
 
 def utcnow() -> dt.datetime:
@@ -375,14 +423,13 @@ class Reconciler:
         tally.modules.drifted += len(check.modules)
         tally.pathways.checked += 1
         tally.pathways.drifted += check.pathway is not None
-        if self.dry_run:
+        if self.dry_run or (not check.modules and check.pathway is None):
             return check
-        for mid in check.modules:
-            tally.modules.written += self._repair_module(uid, pc, mid) is not None
-            tally.modules.repaired += 1
-        if check.pathway is not None:
-            tally.pathways.written += self._repair_pathway(uid, pc) is not None
-            tally.pathways.repaired += 1
+        modules, pathway = self._repair_pathway(uid, pc, list(check.modules))
+        tally.modules.repaired += len(check.modules)
+        tally.modules.written += len(modules)
+        tally.pathways.repaired += check.pathway is not None
+        tally.pathways.written += pathway is not None
         return check
 
     # -- certificates (issue 13 remainders): the link against the pathway progress --------------
@@ -427,32 +474,44 @@ class Reconciler:
             revoked=decision.revoked.certificate_id if decision.revoked else None,
         )
 
-    def _repair_module(self, uid: str, pc: PathwayCatalog, module_id: str) -> ModuleProgress | None:
-        mod, resources = pc.modules[module_id], pc.resources[module_id]
-
-        def compute(
-            progress: dict[str, ResourceProgress], current: ModuleProgress | None
-        ) -> ModuleProgress | None:
-            return change_rules.module_rollup(mod, resources, progress, current, self.now())
-
-        ids = [r.resource_id for r in resources]
+    def _repair_pathway(
+        self, uid: str, pc: PathwayCatalog, module_ids: list[str]
+    ) -> tuple[dict[str, ModuleProgress], PathwayProgress | None]:
+        """In ONE transaction: the catalog version, the drifted modules' resources and every
+        module of the pathway and the pathway (by key); the modules' recounts (the module
+        trigger's rule) and the pathway's from them (the pathway trigger's); the writes, on change
+        only. Returns what was written. One transaction, not one per level: the catalog version
+        and the repaired modules are read once, and the pathway is counted from the modules as
+        written (the triggers end on the same numbers)."""
         version = cat.known_version(self.catalog)
-        return rollups.recompute_module(self.store, uid, module_id, ids, compute, version)
+        all_modules = list(pc.pathway.module_ids)
+        resource_ids = [r.resource_id for mid in module_ids for r in pc.resources[mid]]
 
-    def _repair_pathway(self, uid: str, pc: PathwayCatalog) -> PathwayProgress | None:
-        module_ids = list(pc.pathway.module_ids)
+        def work(tx: Tx) -> tuple[dict[str, ModuleProgress], PathwayProgress | None]:
+            if version is not None:
+                current_version = tx.catalog_version()
+                if current_version > version:
+                    raise cat.StaleCatalog(current_version)
+            progress = tx.progresses(uid, resource_ids) if resource_ids else {}
+            stored = tx.module_progress(uid, all_modules)
+            current = tx.pathway_progress(uid, pc.pathway.pathway_id)
+            now = self.now()
+            written: dict[str, ModuleProgress] = {}
+            for mid in module_ids:
+                fresh = change_rules.module_rollup(
+                    pc.modules[mid], pc.resources[mid], progress, stored.get(mid), now
+                )
+                if fresh is not None:
+                    written[mid] = fresh
+            pathway = pathway_recount(pc, {**stored, **written}, current, now)
+            for fresh in written.values():
+                tx.put_module_progress(uid, fresh)
+            if pathway is not None:
+                tx.put_pathway_progress(uid, pathway)
+            return written, pathway
 
-        def compute(
-            modules: dict[str, ModuleProgress], current: PathwayProgress | None
-        ) -> PathwayProgress | None:
-            return change_rules.pathway_rollup(
-                pc.pathway, pc.modules, modules, pc.totals, current, self.now()
-            )
-
-        version = cat.known_version(self.catalog)
-        return rollups.recompute_pathway(
-            self.store, uid, pc.pathway.pathway_id, module_ids, compute, version
-        )
+        lock = f"users/{uid}/pathway_progress/{pc.pathway.pathway_id}"
+        return self.store.transact(work, lock=lock)
 
 
 # ---- batches and runs --------------------------------------------------------------------------
@@ -461,13 +520,13 @@ Cursor = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 class ReconcileBatch(BaseModel):
-    """The body of a ``task_reconcile`` task: one batch of a run."""
+    """The body of a ``task_reconcile`` task: one batch of one lane of a run."""
 
     model_config = ConfigDict(extra="forbid")
 
     run_id: Id
     pathway_id: Id | None = None
-    cursor: Cursor | None = None  # the last uid of the previous batch
+    cursor: Cursor | None = None  # the last uid of the previous batch (or the lane's lower bound)
     batch: int = Field(default=0, ge=0, le=1_000_000)
     page_size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
     dry_run: bool = False
@@ -476,12 +535,21 @@ class ReconcileBatch(BaseModel):
     # re-evaluates (a batch never counts against an older one: it fails and is delivered again)
     also_pathway_ids: list[Id] = Field(default_factory=list, max_length=50)
     catalog_version: int | None = Field(default=None, ge=0)
+    # lanes (issue 13): the lane's index and its last uid (inclusive; None: to the end)
+    lane: int = Field(default=0, ge=0, lt=LANES_LIMIT)
+    until: Cursor | None = None
+
+    @property
+    def reevaluation(self) -> bool:
+        """A run carrying a catalog version re-evaluates a catalog change (see the module doc)."""
+        return self.catalog_version is not None
 
 
 class ScheduledRun(BaseModel):
     """The body a scheduler sends to ``task_reconcile`` (a static one, e.g. ``{}`` from Cloud
-    Scheduler): the first batch of the day's run, ``nightly-{YYYYMMDD}[-{pathway}]``. A retry of
-    that call on the same day is the same run's first batch again, so it counts nothing twice."""
+    Scheduler): the day's run, ``nightly-{YYYYMMDD}[-{pathway}]``, started in lanes. A retry of
+    that call on the same day starts the same run again: the run log keeps the first start's lanes
+    and the queue refuses the lanes' first batches, already named."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -502,10 +570,33 @@ class ScheduledRun(BaseModel):
 class BatchResult(BaseModel):
     batch: int
     cursor: str | None
-    next_cursor: str | None  # None: this was the last batch
+    next_cursor: str | None  # None: this was the lane's last batch
     tally: Tally
     finished_at: dt.datetime
     started_at: dt.datetime | None = None  # (issue 13) what a batch takes: finished - started
+    lane: int = 0
+
+    @property
+    def seconds(self) -> float:
+        if self.started_at is None:
+            return 0.0
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class RunStarted(BaseModel):
+    """What :func:`start_run` did: the run's lanes, as the run log holds them."""
+
+    run_id: str
+    lanes: int
+    bounds: list[str]
+
+
+class LaneReport(BaseModel):
+    lane: int
+    done: bool = False
+    batches: int = 0
+    learners: int = 0
+    peak_batch_seconds: float = 0.0
 
 
 class RunReport(BaseModel):
@@ -515,16 +606,32 @@ class RunReport(BaseModel):
     done: bool = False
     batches: int = 0
     tally: Tally = Field(default_factory=Tally)
+    lanes: list[LaneReport] = Field(default_factory=list)
+
+    @property
+    def peak_batch_seconds(self) -> float:
+        return max((lane.peak_batch_seconds for lane in self.lanes), default=0.0)
 
 
 class RunLog(Protocol):
-    """``reconcile_runs/{run_id}``: the run's parameters and each batch's result by index."""
+    """``reconcile_runs/{run_id}``: the run's parameters and lanes, each batch's result by
+    (lane, index), and which lanes are done."""
 
-    def start_run(self, task: ReconcileBatch, at: dt.datetime) -> None: ...
+    def start_run(
+        self, task: ReconcileBatch, at: dt.datetime, bounds: Sequence[str] = ()
+    ) -> list[str]:
+        """Record the run and its lane bounds unless it is recorded already; returns the bounds
+        the run has (a start that is retried keeps the first start's lanes)."""
+        ...
 
     def record_batch(self, task: ReconcileBatch, result: BatchResult) -> None:
-        """Store ``result`` under ``task.batch`` (replacing a previous delivery's); mark the run
-        done when it is the last batch."""
+        """Store ``result`` under ``(task.lane, task.batch)`` (replacing a previous delivery's);
+        when it is the lane's last batch, mark the lane done, and the run done once every lane
+        of it is (a run recorded without lanes has one)."""
+        ...
+
+    def is_done(self, run_id: str) -> bool:
+        """Whether every lane of the run is done (one document read, for polling)."""
         ...
 
     def report(self, run_id: str) -> RunReport | None: ...
@@ -534,17 +641,32 @@ class BatchQueue(Protocol):
     def enqueue(self, entry_point: str, task_id: str, payload: dict[str, object]) -> None: ...
 
 
-def task_name(run_id: str, batch: int) -> str:
-    """The Cloud Tasks name of a batch: a redelivered batch cannot enqueue its successor twice."""
-    return f"reconcile-{run_id}-{batch}"
+def task_name(run_id: str, lane: int, batch: int) -> str:
+    """The Cloud Tasks name of a batch: a redelivered batch cannot enqueue its successor twice,
+    nor a retried start a lane twice."""
+    return f"reconcile-{run_id}-{lane}-{batch}"
 
 
 def summarize(run_id: str, meta: Mapping[str, object], batches: Iterable[BatchResult]) -> RunReport:
-    """A run's report from its stored batches (each index once)."""
-    by_index = {b.batch: b for b in batches}
+    """A run's report from its stored batches (each (lane, index) once) and its lanes."""
+    by_index = {(b.lane, b.batch): b for b in batches}
     tally = Tally()
+    lanes: dict[int, LaneReport] = {}
+    count = meta.get("lanes")
+    for index in range(count if isinstance(count, int) and count > 0 else 1):
+        lanes[index] = LaneReport(lane=index)
+    finished = meta.get("lanes_done")
+    done_lanes = {int(x) for x in finished} if isinstance(finished, list) else set()
     for b in by_index.values():
         tally = tally + b.tally
+        entry = lanes.setdefault(b.lane, LaneReport(lane=b.lane))
+        entry.batches += 1
+        entry.learners += b.tally.learners
+        entry.peak_batch_seconds = max(entry.peak_batch_seconds, b.seconds)
+        if b.next_cursor is None:
+            done_lanes.add(b.lane)
+    for entry in lanes.values():
+        entry.done = entry.lane in done_lanes
     pathway = meta.get("pathway_id")
     return RunReport(
         run_id=run_id,
@@ -553,7 +675,79 @@ def summarize(run_id: str, meta: Mapping[str, object], batches: Iterable[BatchRe
         done=bool(meta.get("done", False)),
         batches=len(by_index),
         tally=tally,
+        lanes=[lanes[k] for k in sorted(lanes)],
     )
+
+
+# ---- lanes -------------------------------------------------------------------------------------
+
+
+def lane_count(learners: int, lane_size: int, max_lanes: int) -> int:
+    """How many lanes a run of ``learners`` gets: one per ``lane_size`` learners (rounded up), at
+    least one, at most ``max_lanes`` (the queue's concurrent dispatches: more would only wait)."""
+    wanted = -(-max(learners, 0) // max(lane_size, 1))
+    return max(1, min(max_lanes, wanted, LANES_LIMIT))
+
+
+def alphabet_bounds(lanes: int) -> list[str]:
+    """``lanes - 1`` two-character bounds that split uids drawn uniformly from
+    :data:`UID_ALPHABET` (Firebase Auth's 28-character uids) into equal ranges: lane ``i`` holds
+    the uids ``<= bounds[i]`` (and ``> bounds[i - 1]``)."""
+    size = len(UID_ALPHABET)
+    cells = size * size
+    out: list[str] = []
+    for i in range(1, lanes):
+        cell = i * cells // lanes - 1
+        out.append(UID_ALPHABET[cell // size] + UID_ALPHABET[cell % size])
+    return out
+
+
+def balanced(counts: Sequence[int], slack: float = LANE_SLACK) -> bool:
+    """Whether no lane holds more than ``slack`` times its fair share (and a learner more)."""
+    total = sum(counts)
+    if not counts or total == 0:
+        return True
+    return max(counts) <= slack * total / len(counts) + 1
+
+
+def lane_bounds(index: LearnerIndex, pathway_id: str | None, lanes: int, total: int) -> list[str]:
+    """Bounds (ascending uids, ``lanes - 1`` of them at most) splitting the run's learners into
+    ranges of about the same size; see the module docstring for the choice. Any bounds are
+    correct (the ranges are disjoint and cover every uid); these are balanced:
+
+    1. the :func:`alphabet_bounds` when an aggregation count of each range finds them balanced
+       (real Firebase uids: ``lanes`` count queries, no document read);
+    2. else quantiles of the learners themselves: the uid ``total / lanes`` places after the
+       previous bound, by an offset query (its skipped entries are billed as reads: about one per
+       learner; any uid distribution: test uids, imported ones, one shared prefix)."""
+    if lanes <= 1:
+        return []
+    guess = alphabet_bounds(lanes)
+    ranges = list(zip([None, *guess], [*guess, None], strict=True))
+    if balanced([index.learner_count(pathway_id, lo, hi) for lo, hi in ranges]):
+        return guess
+    lanes = min(lanes, total)
+    step = max(1, -(-total // max(lanes, 1)))
+    bounds: list[str] = []
+    for _ in range(lanes - 1):
+        found = index.learner_at(bounds[-1] if bounds else None, step - 1, pathway_id)
+        if found is None:
+            break
+        bounds.append(found)
+    return bounds
+
+
+def lane_tasks(first: ReconcileBatch, bounds: Sequence[str]) -> list[ReconcileBatch]:
+    """The first batch of every lane: lane ``i`` holds the uids in ``(bounds[i-1], bounds[i]]``."""
+    lows: list[str | None] = [None, *bounds]
+    highs: list[str | None] = [*bounds, None]
+    return [
+        first.model_copy(update={"lane": i, "cursor": lo, "until": hi, "batch": 0})
+        for i, (lo, hi) in enumerate(zip(lows, highs, strict=True))
+    ]
+
+
+# ---- one batch, a run --------------------------------------------------------------------------
 
 
 def reconcile_batch(
@@ -565,14 +759,17 @@ def reconcile_batch(
     page_size: int = DEFAULT_PAGE_SIZE,
     workers: int = 1,
 ) -> BatchResult:
-    """Reconcile one page of learners, record the result, then enqueue the next batch (``queue``
-    ``None``: the caller runs the next batch itself, see :func:`run_inline`)."""
+    """Reconcile one page of learners of the task's lane, record the result, then enqueue the
+    lane's next batch (``queue`` ``None``: the caller runs the next batch itself, see
+    :func:`run_inline`)."""
     size = task.page_size or page_size
     reconciler = dataclasses.replace(reconciler, dry_run=task.dry_run, run_id=task.run_id)
     started_at = reconciler.now()
     if task.catalog_version is not None:
         cat.require_version(reconciler.catalog, task.catalog_version)
-    uids = reconciler.learners.learner_page(task.cursor, size, task.pathway_id)
+    uids = reconciler.learners.learner_page(
+        task.cursor, size, task.pathway_id, task.until, with_resources=not task.reevaluation
+    )
     scopes: list[str | None] = [task.pathway_id, *task.also_pathway_ids]
 
     def one(uid: str) -> Tally:
@@ -591,6 +788,7 @@ def reconcile_batch(
             tally = tally + one(uid)
     next_cursor = uids[-1] if len(uids) >= size else None
     result = BatchResult(
+        lane=task.lane,
         batch=task.batch,
         cursor=task.cursor,
         next_cursor=next_cursor,
@@ -602,6 +800,7 @@ def reconcile_batch(
     log.info(
         "reconcile batch",
         run_id=task.run_id,
+        lane=task.lane,
         batch=task.batch,
         learners=len(uids),
         drifted=tally.drifted,
@@ -611,23 +810,39 @@ def reconcile_batch(
         following = task.model_copy(update={"cursor": next_cursor, "batch": task.batch + 1})
         queue.enqueue(
             TASK_ENTRY_POINT,
-            task_name(task.run_id, following.batch),
+            task_name(task.run_id, task.lane, following.batch),
             following.model_dump(mode="json", exclude_none=True),
         )
     return result
 
 
 def start_run(
-    task: ReconcileBatch, *, runs: RunLog, queue: BatchQueue, now: Clock = utcnow
-) -> None:
-    """Record the run and enqueue its first batch."""
-    first = task.model_copy(update={"cursor": None, "batch": 0})
-    runs.start_run(first, now())
-    queue.enqueue(
-        TASK_ENTRY_POINT,
-        task_name(first.run_id, 0),
-        first.model_dump(mode="json", exclude_none=True),
-    )
+    task: ReconcileBatch,
+    *,
+    runs: RunLog,
+    queue: BatchQueue,
+    learners: LearnerIndex | None = None,
+    lane_size: int = DEFAULT_LANE_SIZE,
+    max_lanes: int = DEFAULT_MAX_LANES,
+    now: Clock = utcnow,
+) -> RunStarted:
+    """Split the run into lanes (``learners`` ``None``: one), record it, and enqueue the first
+    batch of every lane (as the run log holds them: a retried start enqueues nothing new)."""
+    first = task.model_copy(update={"cursor": None, "until": None, "batch": 0, "lane": 0})
+    bounds: list[str] = []
+    if learners is not None:
+        total = learners.learner_count(first.pathway_id)
+        lanes = lane_count(total, lane_size, max_lanes)
+        bounds = lane_bounds(learners, first.pathway_id, lanes, total)
+    bounds = runs.start_run(first, now(), bounds)
+    for lane in lane_tasks(first, bounds):
+        queue.enqueue(
+            TASK_ENTRY_POINT,
+            task_name(lane.run_id, lane.lane, 0),
+            lane.model_dump(mode="json", exclude_none=True),
+        )
+    log.info("reconcile run started", run_id=first.run_id, lanes=len(bounds) + 1)
+    return RunStarted(run_id=first.run_id, lanes=len(bounds) + 1, bounds=bounds)
 
 
 def run_inline(
@@ -637,8 +852,9 @@ def run_inline(
     runs: RunLog,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> RunReport:
-    """Every batch of a run in this process, one after the other; the run is logged as by tasks."""
-    current = task.model_copy(update={"cursor": None, "batch": 0})
+    """Every batch of a run in this process, one after the other (one lane); the run is logged as
+    by tasks."""
+    current = task.model_copy(update={"cursor": None, "until": None, "batch": 0, "lane": 0})
     runs.start_run(current, reconciler.now())
     while True:
         result = reconcile_batch(

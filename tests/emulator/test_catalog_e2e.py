@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from tests.emulator.bridge_helpers import answers, hold, kill, pids, wait_restarted
@@ -410,15 +411,16 @@ def test_a_reevaluation_whose_handler_is_killed_mid_batch_resumes_and_finishes(
 ) -> None:
     c = course({"m1": ["a", "b"]})
     m1, rids = next(iter(c.modules.items()))
-    uids = learners(40)
+    uids = learners(60)
     seed(db, c, uids, lambda uid: list(rids))
     c.modules[m1] = [*rids, f"{m1}-new"]
-    out = apply(c, "--page-size", "5", wait=False)
+    # pages of 2: a chain long enough that the kill lands mid-run on a fast machine too
+    out = apply(c, "--page-size", "2", wait=False)
     (run_id,) = out["reevaluation_runs"]
     run = db.document(f"reconcile_runs/{run_id}")
 
     def batches() -> int:
-        return len((run.get().to_dict() or {}).get("batches") or {})
+        return len(list(run.collection("batches").stream()))
 
     wait_for(lambda: batches() >= 1, timeout=SETTLE, interval=0.1, what="a first batch")
     url = cloud["functions"]["task_reconcile"] + "/no/such/route"
@@ -437,12 +439,12 @@ def test_a_reevaluation_whose_handler_is_killed_mid_batch_resumes_and_finishes(
         interval=0.3,
         what="the run to finish after the restart",
     )
-    data = run.get().to_dict()
-    # 40 learners / 5: 8 full batches and an empty last one, each recorded once
-    assert len(data["batches"]) == 9 > done_while_down
+    recorded = [b.to_dict() for b in run.collection("batches").stream()]
+    # 60 learners / 2: 30 full batches and an empty last one, each recorded once
+    assert len(recorded) == 31 > done_while_down
     settle(db, c, lambda u: expected(c, list(rids)), uids)
-    total = sum(b["tally"]["learners"] for b in data["batches"].values())
-    assert total == 40
+    total = sum(b["tally"]["learners"] for b in recorded)
+    assert total == 60
 
 
 def test_a_trigger_with_a_warm_cache_counts_against_the_applied_catalog_at_once(
@@ -470,3 +472,93 @@ def test_a_trigger_with_a_warm_cache_counts_against_the_applied_catalog_at_once(
     assert out["reevaluation_runs"] == []
     assert progress.post(f"/users/me/resources/{rids[1]}/complete", token=token).status_code == 200
     wait_for(lambda: counts() == (2, 4), timeout=SETTLE, what="the trigger, on the new catalog")
+
+
+def firebase_uids(n: int) -> list[str]:
+    """Uids as Firebase Auth makes them: 28 characters of [A-Za-z0-9], spread over the alphabet."""
+    import secrets
+    import string
+
+    alphabet = string.ascii_letters + string.digits
+    return sorted("".join(secrets.choice(alphabet) for _ in range(28)) for _ in range(n))
+
+
+def test_a_reevaluation_in_lanes_ends_exact_with_a_batch_redelivered_twice_at_once(
+    course: Callable[..., Course], db: Any, cloud: dict[str, Any], monkeypatch: Any
+) -> None:
+    """200 learners in lanes of 50 (``RECONCILE_LANE_SIZE`` of the applying process): four
+    disjoint uid ranges, each its own chain of batches, dispatched at once by the queue. Mid-run,
+    one lane's first batch is delivered again, twice at once, straight to the handler (what Cloud
+    Tasks does after a lost reply or a crash); every learner still ends exact, counted once.
+
+    The handler is not killed here (the resume test above kills it in a one-lane run): the
+    Firestore emulator keeps the locks of a transaction whose process died (measured: still held
+    after 90 s; Firestore ends a transaction idle for 60 s), and with four lanes in flight a kill nearly always
+    lands inside one, which then blocks every later write of ``catalog_meta/version`` (every
+    rollup transaction reads it) for the rest of the suite."""
+    from tests.emulator.task_calls import task_headers
+
+    monkeypatch.setenv("RECONCILE_LANE_SIZE", "50")
+    c = course({"m1": ["a", "b"]})
+    m1, rids = next(iter(c.modules.items()))
+    uids = firebase_uids(200)
+    seed(db, c, uids, lambda uid: list(rids))
+    c.modules[m1] = [*rids, f"{m1}-new"]
+    out = apply(c, "--page-size", "5", wait=False)
+    (run_id,) = out["reevaluation_runs"]
+    run = db.document(f"reconcile_runs/{run_id}")
+    meta = run.get().to_dict() or {}
+    assert meta["lanes"] == 4
+    assert len(meta["bounds"]) == 3
+
+    def recorded() -> list[dict[str, Any]]:
+        return [b.to_dict() or {} for b in run.collection("batches").stream()]
+
+    wait_for(lambda: len(recorded()) >= 1, timeout=SETTLE, interval=0.1, what="a first batch")
+    url = cloud["functions"]["task_reconcile"]
+    again = {
+        "run_id": run_id,
+        "pathway_id": c.pid,
+        "page_size": 5,
+        "catalog_version": out["version"],
+        "lane": 1,
+        "cursor": meta["bounds"][0],
+        "until": meta["bounds"][1],
+    }
+    replies: list[requests.Response] = []
+
+    def redeliver() -> None:
+        headers = task_headers(cloud, "task_reconcile")
+        replies.append(requests.post(url, json=again, headers=headers, timeout=SETTLE))
+
+    threads = [threading.Thread(target=redeliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=SETTLE)
+    assert [r.status_code for r in replies] == [200, 200], [r.text for r in replies]
+    # the redelivered batch read only its lane: 5 learners after the lane's lower bound
+    assert {r.json()["lane"] for r in replies} == {1}
+    assert all(meta["bounds"][0] < r.json()["next_cursor"] <= meta["bounds"][1] for r in replies)
+    redelivered_at = len(recorded())
+    wait_for(
+        lambda: (run.get().to_dict() or {}).get("done"),
+        timeout=SETTLE,
+        interval=0.5,
+        what="every lane of the run to finish",
+    )
+    assert sorted((run.get().to_dict() or {})["lanes_done"]) == [0, 1, 2, 3]
+    batches = recorded()
+    lows, highs = [None, *meta["bounds"]], [*meta["bounds"], None]
+    sizes = [
+        sum((lo is None or u > lo) and (hi is None or u <= hi) for u in uids)
+        for lo, hi in zip(lows, highs, strict=True)
+    ]
+    assert sum(sizes) == 200
+    # pages of 5: a lane of n learners takes n // 5 + 1 batches (the last one short), each
+    # recorded once however often it was delivered
+    assert len(batches) == sum(n // 5 + 1 for n in sizes) > redelivered_at  # it was mid-run
+    # each lane counted exactly its own learners: disjoint lanes, no batch counted twice
+    per_lane = [sum(b["tally"]["learners"] for b in batches if b["lane"] == i) for i in range(4)]
+    assert per_lane == sizes
+    settle(db, c, lambda u: expected(c, list(rids)), uids)

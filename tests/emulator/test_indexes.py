@@ -137,8 +137,8 @@ QUERIES: tuple[QuerySpec, ...] = (
     ),
     *(
         QuerySpec(
-            f"learners with {group} documents{where}, a page after a uid (reconcile)",
-            used_by=f"{LEARNERS}:FirestoreLearnerIndex._group_uids",
+            f"learners with {group} documents{where}, between two uids (reconcile pages, lanes)",
+            used_by=f"{LEARNERS}:FirestoreLearnerIndex._ranged",
             collection=group,
             scope=COLLECTION_GROUP,
             equals=equals,

@@ -379,9 +379,10 @@ def test_reconcile_through_the_task_queue_repairs_exactly_the_drift_and_then_fin
     assert report["batches"] == 3
     assert_repaired(db, course, scenario, report)
 
-    run = db.document(f"reconcile_runs/{report['run_id']}").get().to_dict()
-    assert run["done"] is True
-    assert sorted(run["batches"]) == ["0", "1", "2"]
+    run = db.document(f"reconcile_runs/{report['run_id']}")
+    assert run.get().to_dict()["done"] is True
+    # one lane (5 learners), its batches each once: reconcile_runs/{run}/batches/{lane}-{batch}
+    assert sorted(b.id for b in run.collection("batches").stream()) == ["0-0", "0-1", "0-2"]
 
     settled(db, course, list(scenario.uids.values()))
     again = ops_reconcile("--pathway", course.pid, "--page-size", "2")
@@ -503,11 +504,15 @@ def test_a_scheduler_call_without_a_run_id_starts_the_days_run(
     before = dt.datetime.now(dt.UTC)
     reply = requests.post(url, json={"pathway_id": course.pid}, headers=headers, timeout=120)
     assert reply.status_code == 200, reply.text
+    started = reply.json()  # the run, started in lanes: their first batches are queued
     days = {f"{d:%Y%m%d}" for d in (before, dt.datetime.now(dt.UTC))}  # midnight may pass
-    runs = [doc(db, f"reconcile_runs/nightly-{day}-{course.pid}") for day in sorted(days)]
-    run = next(r for r in runs if r is not None)
-    assert run["done"] is True
-    assert run["batches"]["0"]["tally"]["pathways"]["drifted"] == 1
+    assert started["run_id"] in {f"nightly-{day}-{course.pid}" for day in days}
+    assert started["lanes"] == 1 + len(started["bounds"]) >= 1
+    run = f"reconcile_runs/{started['run_id']}"
+    wait_for(lambda: (doc(db, run) or {}).get("done"), timeout=SETTLE, interval=0.3, what="the run")
+    first = doc(db, f"{run}/batches/0-0")
+    assert first is not None
+    assert first["tally"]["pathways"]["drifted"] == 1
     assert rollups_match_recount(db, course, uid)
 
 

@@ -60,6 +60,7 @@ class FakeLearners:
     def __init__(self) -> None:
         self.uow = FakeStore()
         self.submissions: list[Submission] = []
+        self.pages: list[tuple[str | None, str | None]] = []  # (after, until) of each page read
 
     @property
     def resources(self) -> dict[tuple[str, str], ResourceProgress]:
@@ -99,14 +100,40 @@ class FakeLearners:
         self._index()
         return self.uow.transact(work, lock=lock)
 
-    def learner_page(self, after: str | None, limit: int, pathway_id: str | None) -> list[str]:
+    def learner_page(
+        self,
+        after: str | None,
+        limit: int,
+        pathway_id: str | None,
+        until: str | None = None,
+        *,
+        with_resources: bool = True,
+    ) -> list[str]:
+        self.pages.append((after, until))
         docs = [
-            *((u, p.pathway_id) for (u, _), p in self.resources.items()),
+            *((u, p.pathway_id) for (u, _), p in self.resources.items() if with_resources),
             *((u, m.pathway_id) for (u, _), m in self.modules.items()),
             *((u, pid) for (u, pid) in self.pathways),
         ]
         uids = {u for u, pid in docs if pathway_id is None or pid == pathway_id}
-        return sorted(u for u in uids if after is None or u > after)[:limit]
+        inside = [u for u in uids if (after is None or u > after) and (until is None or u <= until)]
+        return sorted(inside)[:limit]
+
+    def _lane_docs(self, pathway_id: str | None) -> list[str]:
+        """The owners of the pathway documents (of ``pathway_id``), in document-name order."""
+        return sorted(u for (u, pid) in self.pathways if pathway_id is None or pid == pathway_id)
+
+    def learner_count(
+        self, pathway_id: str | None, after: str | None = None, until: str | None = None
+    ) -> int:
+        return sum(
+            (after is None or u > after) and (until is None or u <= until)
+            for u in self._lane_docs(pathway_id)
+        )
+
+    def learner_at(self, after: str | None, skip: int, pathway_id: str | None) -> str | None:
+        later = [u for u in self._lane_docs(pathway_id) if after is None or u > after]
+        return later[skip] if skip < len(later) else None
 
     def learner_state(self, uid: str) -> LearnerState:
         self._index()
@@ -120,20 +147,39 @@ class FakeLearners:
 
 
 class FakeRunLog:
+    """``reconcile_runs`` as :class:`shared.adapters.learners.FirestoreRunLog` keeps it."""
+
     def __init__(self) -> None:
         self.meta: dict[str, dict[str, object]] = {}
-        self.batches: dict[str, dict[int, BatchResult]] = {}
+        self.batches: dict[str, dict[tuple[int, int], BatchResult]] = {}
         self.records = 0
 
-    def start_run(self, task: ReconcileBatch, at: dt.datetime) -> None:
-        self.meta[task.run_id] = {"pathway_id": task.pathway_id, "dry_run": task.dry_run}
+    def start_run(
+        self, task: ReconcileBatch, at: dt.datetime, bounds: Sequence[str] = ()
+    ) -> list[str]:
+        found = self.meta.get(task.run_id)
+        if found is not None and isinstance(found.get("bounds"), list):
+            return list(found["bounds"])  # type: ignore[call-overload]
+        self.meta[task.run_id] = {
+            "pathway_id": task.pathway_id,
+            "dry_run": task.dry_run,
+            "lanes": len(bounds) + 1,
+            "bounds": list(bounds),
+        }
+        return list(bounds)
 
     def record_batch(self, task: ReconcileBatch, result: BatchResult) -> None:
         self.records += 1
         meta = self.meta.setdefault(task.run_id, {"pathway_id": task.pathway_id})
-        self.batches.setdefault(task.run_id, {})[result.batch] = result
+        self.batches.setdefault(task.run_id, {})[result.lane, result.batch] = result
         if result.next_cursor is None:
-            meta["done"] = True
+            done = {*meta.get("lanes_done", []), result.lane}  # type: ignore[misc]
+            meta["lanes_done"] = sorted(done)
+            if len(done) >= meta.get("lanes", 1):  # type: ignore[operator]
+                meta["done"] = True
+
+    def is_done(self, run_id: str) -> bool:
+        return bool(self.meta.get(run_id, {}).get("done"))
 
     def report(self, run_id: str) -> RunReport | None:
         if run_id not in self.meta:
@@ -684,7 +730,7 @@ def test_batches_chain_through_the_queue_with_deterministic_names() -> None:
         task = ReconcileBatch.model_validate(queue.tasks[queue.order[handled]])
         service.reconcile_batch(task, reconciler=reconciler(catalog, store), runs=runs, queue=queue)
         handled += 1
-    assert queue.order == ["reconcile-r1-0", "reconcile-r1-1", "reconcile-r1-2"]
+    assert queue.order == ["reconcile-r1-0-0", "reconcile-r1-0-1", "reconcile-r1-0-2"]
     report = runs.report("r1")
     assert report is not None
     assert report.done
@@ -704,7 +750,7 @@ def test_a_redelivered_batch_is_not_counted_twice_and_enqueues_its_successor_onc
         first, reconciler=reconciler(catalog, store), runs=runs, queue=queue
     )
     assert one.next_cursor == again.next_cursor == "u01"
-    assert queue.order == ["reconcile-r2-1"]
+    assert queue.order == ["reconcile-r2-0-1"]
     report = runs.report("r2")
     assert report is not None
     assert not report.done

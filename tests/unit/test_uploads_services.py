@@ -632,7 +632,7 @@ def test_reevaluate_starts_one_chained_run_for_the_modules_pathway_and_a_redeliv
     assert first.run_id == "reevaluate-image-generation-t1"
     # the learners are walked by task_reconcile, batch after batch: only its first batch is queued
     ((name, (entry, payload, _)),) = queue.queued.items()
-    assert (name, entry) == ("reconcile-reevaluate-image-generation-t1-0", "task_reconcile")
+    assert (name, entry) == ("reconcile-reevaluate-image-generation-t1-0-0", "task_reconcile")
     assert payload["pathway_id"] == "image-generation"
     assert payload["catalog_version"] == 7
     assert "cursor" not in payload
