@@ -22,7 +22,7 @@ import datetime as dt
 from typing import Any
 
 from catalog.plan import Catalog, Change, Plan
-from shared.adapters.firestore import from_document
+from shared.adapters.firestore import commit_batch, from_document
 from shared.adapters.unit_of_work import CATALOG_META, CATALOG_VERSION
 from shared.domain.models import Module, Pathway, Resource
 
@@ -113,7 +113,7 @@ def write(db: Any, plan: Plan, *, at: dt.datetime | None = None) -> tuple[int, i
                 batch.set(db.document(path), data)
         if start + BATCH >= len(ops):
             batch.set(db.collection(CATALOG_META).document(CATALOG_VERSION), meta)
-        batch.commit()
+        commit_batch(batch)  # a lock timeout behind learners' rollups is tried again
     return len(ops), version
 
 

@@ -177,6 +177,29 @@ def backoff(attempt: int) -> float:
     return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
 
 
+def commit_batch(
+    batch: Any, *, attempts: int = 8, sleep: Callable[[float], None] = time.sleep
+) -> None:
+    """Commit a write batch, again after a jittered backoff while Firestore says to try again
+    (ABORTED: a lock it needed timed out behind a transaction; UNAVAILABLE; DEADLINE_EXCEEDED).
+    A batch is atomic, so a failed commit wrote nothing and the same batch can be sent again."""
+    for attempt in range(attempts):
+        try:
+            batch.commit()
+            return
+        except _transient() as exc:
+            if attempt + 1 >= attempts:
+                raise
+            wait = backoff(attempt)
+            log.warning(
+                "batch commit retried",
+                attempt=attempt + 1,
+                wait_s=round(wait, 3),
+                error=type(exc).__name__,
+            )
+            sleep(wait)
+
+
 def run_transaction(
     db: firestore.Client,
     lock: str,
