@@ -21,11 +21,10 @@ carrying the version, so a retried apply cannot start it twice.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Any
 
 from catalog.plan import Catalog, Change, Plan
-from shared.adapters.firestore import from_document
+from shared.adapters.firestore import commit_batch, from_document
 from shared.adapters.unit_of_work import CATALOG_META, CATALOG_VERSION
 from shared.domain.models import Module, Pathway, Resource
 
@@ -120,25 +119,13 @@ def _commit(db: Any, chunk: list[tuple[str, dict[str, Any] | None]]) -> None:
     """One write batch; run again while Firestore answers ABORTED (every rollup transaction
     holds a read lock on ``catalog_meta/version`` while it runs, and a running re-evaluation runs
     many at once). The writes are plain sets and deletes: committing them again is harmless."""
-    from google.api_core.exceptions import Aborted
-
-    delay = 0.5
-    deadline = time.monotonic() + COMMIT_PATIENCE
-    while True:
-        batch = db.batch()
-        for path, data in chunk:
-            if data is None:
-                batch.delete(db.document(path))
-            else:
-                batch.set(db.document(path), data)
-        try:
-            batch.commit()
-            return
-        except Aborted:
-            if time.monotonic() + delay > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 8.0)
+    batch = db.batch()
+    for path, data in chunk:
+        if data is None:
+            batch.delete(db.document(path))
+        else:
+            batch.set(db.document(path), data)
+    commit_batch(batch, patience=COMMIT_PATIENCE)
 
 
 def run_id(version: int, pathway_id: str) -> str:

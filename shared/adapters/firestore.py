@@ -177,6 +177,38 @@ def backoff(attempt: int) -> float:
     return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
 
 
+def commit_batch(
+    batch: Any,
+    *,
+    patience: float = 30.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Commit a write batch, again after a growing, jittered wait (0.5 s doubling to 8 s) while
+    Firestore says to try again (ABORTED: a lock it needed timed out behind transactions;
+    UNAVAILABLE; DEADLINE_EXCEEDED), for up to ``patience`` seconds. A batch is atomic, so a failed
+    commit wrote nothing and the same batch can be sent again."""
+    deadline = clock() + patience
+    attempt = 0
+    while True:
+        try:
+            batch.commit()
+            return
+        except _transient() as exc:
+            ceiling = min(8.0, 0.5 * 2**attempt)
+            wait = random.uniform(ceiling / 2, ceiling)
+            if clock() + wait > deadline:
+                raise
+            attempt += 1
+            log.warning(
+                "batch commit retried",
+                attempt=attempt,
+                wait_s=round(wait, 3),
+                error=type(exc).__name__,
+            )
+            sleep(wait)
+
+
 def run_transaction(
     db: firestore.Client,
     lock: str,

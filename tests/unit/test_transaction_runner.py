@@ -183,3 +183,45 @@ def test_a_plain_read_that_times_out_is_unavailable() -> None:
         raise exceptions.DeadlineExceeded("busy")
     with pytest.raises(exceptions.NotFound), fs.plain_read():
         raise exceptions.NotFound("other errors pass through")
+
+
+class FlakyBatch:
+    """A write batch whose first commits fail as Firestore's do (a failed commit writes nothing)."""
+
+    def __init__(self, failures: list[Exception]) -> None:
+        self.failures = failures
+        self.commits = 0
+
+    def commit(self) -> None:
+        self.commits += 1
+        if self.failures:
+            raise self.failures.pop(0)
+
+
+def test_a_batch_aborted_behind_a_lock_is_committed_again() -> None:
+    waits: list[float] = []
+    batch = FlakyBatch(
+        [exceptions.Aborted("Transaction lock timeout"), exceptions.ServiceUnavailable("x")]
+    )
+    fs.commit_batch(batch, sleep=waits.append)
+    assert batch.commits == 3
+    assert len(waits) == 2
+    assert 0.25 <= waits[0] <= 0.5
+    assert 0.5 <= waits[1] <= 1.0
+
+
+def test_a_batch_still_aborted_after_its_patience_raises_and_other_errors_are_not_retried() -> None:
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    batch = FlakyBatch([exceptions.Aborted("lock")] * 100)
+    with pytest.raises(exceptions.Aborted):
+        fs.commit_batch(batch, patience=20.0, sleep=sleep, clock=lambda: now[0])
+    assert 4 <= batch.commits <= 8
+    assert now[0] <= 20.0
+    refused = FlakyBatch([exceptions.InvalidArgument("bad")])
+    with pytest.raises(exceptions.InvalidArgument):
+        fs.commit_batch(refused, sleep=lambda _: None)
+    assert refused.commits == 1
