@@ -12,16 +12,22 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.browser import run_node
+from tests.emulator.browser import ROOT, run_journey, run_node
+
+SHOTS = ROOT / ".local" / "screenshots" / "retired"
 
 
 @pytest.mark.cloud
 @pytest.mark.timeout(240)
 def test_a_retired_pathway_is_a_record_not_work_in_progress(stack: dict[str, Any]) -> None:
-    run = run_node("retired.mjs", timeout=220)
-    output = run.stdout + run.stderr
-    assert "[retired] passed: every step held" in run.stdout, output
-    assert "axe overview with a retired pathway: 0 serious or critical" in run.stdout, output
+    run_journey(
+        "retired.mjs",
+        name="retired",
+        timeout=220,
+        axe=("overview with a retired pathway",),
+        shots_dir=SHOTS,
+        shots=("overview-retired",),
+    )
 
 
 def test_retired_pathways_are_flagged_and_listed_last_under_node() -> None:

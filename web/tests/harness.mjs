@@ -1,5 +1,5 @@
 // What every chromium journey of web/tests/ shares (e2e.mjs, dashboard.mjs, certificates.mjs,
-// notifications.mjs, rules.e2e.mjs): the local cloud's description, Debian's chromium launched one
+// notifications.mjs, rules.e2e.mjs, excuses.mjs, retired.mjs): the local cloud's description, Debian's chromium launched one
 // way, pages that log their console errors and page errors and collect CSP violations, the step
 // being run, checks that name it, screenshots, axe-core, the phone-width check, fresh Auth emulator
 // accounts, and the run itself (on a failure: a screenshot of every page and its notice; exit 1).
