@@ -9,8 +9,9 @@
 // straight into the Firestore emulator, as the apply writes it). A learner who did part of it signs
 // in: its card is listed after the offered pathways, says it is retired with the learner's numbers
 // as they stand, and invites nothing ("Next" / "Continue" are absent); an offered pathway's card
-// still does. axe-core: 0 serious or critical; no CSP violation.
-import { DESKTOP, Journey, RUN, WEB, signUp, stack } from "./harness.mjs";
+// still does. axe-core at 1200 and 390 px: 0 serious or critical; nothing scrolls sideways at
+// 390 px; no CSP violation.
+import { DESKTOP, Journey, PHONE, RUN, WEB, signUp, stack } from "./harness.mjs";
 
 const j = new Journey("retired", { shots: "screenshots/retired" });
 const { check, log } = j;
@@ -90,6 +91,12 @@ async function overview(browser) {
   check(order.indexOf(`card-${PID}`) > order.indexOf(`card-${OFFERED}`), `retired listed last: ${order}`);
   await j.axe(page, "overview with a retired pathway");
   await j.shot(page, "overview-retired");
+
+  j.step = "the overview with a retired pathway at phone width";
+  await page.setViewportSize(PHONE);
+  await j.fitsWidth(page, "overview with a retired pathway at phone width");
+  await j.axe(page, "overview with a retired pathway at phone width");
+  await j.shot(page, "overview-retired-phone");
   j.noCspViolations();
 }
 
