@@ -168,5 +168,17 @@ def test_reconcile_repairs_certificate_links_while_learners_race_it_and_then_fin
         assert link_of(db, uid, pid)["status"] == "valid"
     for uid in revived:
         assert link_of(db, uid, pid)["status"] == "revoked"
+
+    # The racers' last events may still be on their way through the triggers (certificates agree
+    # before the rollups are written back): wait until a dry run finds no rollup to repair, since a
+    # run leaves the certificate of a rollup it rewrites to that write's trigger and would not
+    # check it. Then the run checks all six and finds nothing.
+    def settled() -> bool:
+        return bool(
+            ops_reconcile("--pathway", pid, "--dry-run", "--inline")["tally"]["pathways"]["drifted"]
+            == 0
+        )
+
+    wait_for(settled, timeout=SETTLE, interval=1.0, what="the racers' rollups to settle")
     again = ops_reconcile("--pathway", pid, "--inline")
     assert counts(again, "certificates") == (6, 0, 0)
