@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -59,3 +63,20 @@ def enrol_in_cohort(
             put = http.put(f"{base}/cohorts/{cid}/members/{uid}", headers=headers, timeout=60)
             assert put.status_code == 200, put.text
     return cid
+
+
+def ops_cohort(*argv: str) -> list[dict[str, Any]]:
+    """``python -m ops cohort ...`` against the local cloud (no ``GOOGLE_CLOUD_PROJECT``): the JSON
+    lines it prints, not its structured logs. Fails the test on a non-zero exit."""
+    env = {k: v for k, v in os.environ.items() if k != "GOOGLE_CLOUD_PROJECT"}
+    done = subprocess.run(
+        [sys.executable, "-m", "ops", "cohort", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return [line for line in lines if "severity" not in line]  # not the structured logs

@@ -7,7 +7,6 @@ Each test makes its own cohorts, learners and instructors (unique ids).
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +17,7 @@ from shared.domain.cohorts import code_key
 from tests.emulator.test_concurrency_e2e import at_once
 from tests.emulator.test_review_e2e import find_in_queue, uploaded
 from tests.emulator.test_submissions_e2e import Learner
-from tests.helpers import admin_token, enrol_in_cohort, unique
+from tests.helpers import admin_token, enrol_in_cohort, ops_cohort, unique
 
 pytestmark = pytest.mark.cloud
 
@@ -216,26 +215,9 @@ def test_an_instructor_sees_and_reviews_only_their_cohorts_learners_and_an_admin
 def test_the_operator_command_creates_enrols_invites_lists_and_removes(
     cloud: dict[str, Any], db: Any, api: Callable[[str], Any], mint: Callable[..., str]
 ) -> None:
-    import json
-    import subprocess
-    import sys
-
     cid, teacher, learners = unique("ops"), unique("teacher"), [unique("u"), unique("u")]
 
-    def ops(*argv: str) -> list[dict[str, Any]]:
-        env = {k: v for k, v in os.environ.items() if k != "GOOGLE_CLOUD_PROJECT"}
-        done = subprocess.run(
-            [sys.executable, "-m", "ops", "cohort", *argv],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            env=env,
-        )
-        assert done.returncode == 0, done.stderr
-        lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-        return [line for line in lines if "severity" not in line]  # not the structured logs
-
+    ops = ops_cohort
     [made] = ops(
         "create",
         cid,
