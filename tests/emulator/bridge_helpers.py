@@ -20,26 +20,39 @@ LOCAL = ROOT / ".local"
 
 
 class Recorder:
-    """A real HTTP endpoint that records every delivery and answers ``status`` (204 by default)."""
+    """A real HTTP endpoint that records every request (path, headers, arrival and departure times,
+    the status it answered) and answers ``status`` (204 by default), or per path from ``script``
+    (a list of statuses, the last repeated), after ``delay`` seconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.requests: list[dict[str, Any]] = []
         self.status = 204
+        self.delay = delay
+        self.script: dict[str, list[int]] = {}
         self.lock = threading.Lock()
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                arrived = time.monotonic()
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                status = recorder.status
+                time.sleep(recorder.delay)
                 with recorder.lock:
+                    statuses = recorder.script.get(self.path)
+                    if statuses:
+                        count = sum(1 for r in recorder.requests if r["path"] == self.path)
+                        status = statuses[min(count, len(statuses) - 1)]
+                    else:
+                        status = recorder.status
                     recorder.requests.append(
                         {
                             "path": self.path,
-                            "headers": dict(self.headers),
+                            "headers": self.headers,  # case-insensitive, as HTTP headers are
                             "body": body,
                             "status": status,
+                            "arrived": arrived,
+                            "left": time.monotonic(),
                         }
                     )
                 self.send_response(status)
@@ -57,6 +70,11 @@ class Recorder:
         """The subjects of the deliveries answered 2xx, in arrival order."""
         with self.lock:
             return [r["headers"]["ce-subject"] for r in self.requests if 200 <= r["status"] < 300]
+
+    def at(self, path: str) -> list[dict[str, Any]]:
+        """The requests to ``path``, in arrival order."""
+        with self.lock:
+            return [r for r in self.requests if r["path"] == path]
 
     def close(self) -> None:
         self.server.shutdown()

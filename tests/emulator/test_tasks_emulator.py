@@ -9,66 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from deploy.plan import QUEUE_SETTINGS
+from tests.emulator.bridge_helpers import Recorder
 from tests.helpers import unique, wait_for
 
 pytestmark = pytest.mark.cloud
 
 MIN_BACKOFF = float(QUEUE_SETTINGS["min-backoff"].removesuffix("s"))
 MAX_CONCURRENT = int(QUEUE_SETTINGS["max-concurrent-dispatches"])
-
-
-class Endpoint:
-    """Records each request (path, headers, arrival, departure); answers from ``script`` (a list of
-    statuses per path, the last repeated) after ``delay`` seconds."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
-        self.script: dict[str, list[int]] = {}
-        self.seen: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                arrived = time.monotonic()
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                time.sleep(endpoint.delay)
-                with endpoint.lock:
-                    count = sum(1 for r in endpoint.seen if r["path"] == self.path)
-                    statuses = endpoint.script.get(self.path, [200])
-                    status = statuses[min(count, len(statuses) - 1)]
-                    endpoint.seen.append(
-                        {
-                            "path": self.path,
-                            "headers": self.headers,  # case-insensitive, as HTTP headers are
-                            "arrived": arrived,
-                            "left": time.monotonic(),
-                            "status": status,
-                        }
-                    )
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def at(self, path: str) -> list[dict[str, Any]]:
-        with self.lock:
-            return [r for r in self.seen if r["path"] == path]
 
 
 @pytest.fixture
@@ -101,14 +55,14 @@ def test_tasks_are_dispatched_side_by_side_up_to_the_queue_limit(
     client: tuple[Any, str],
 ) -> None:
     tasks_client, parent = client
-    endpoint = Endpoint(delay=1.5)
+    endpoint = Recorder(delay=1.5)
     run = unique("side")
     paths = [f"/{run}/{i}" for i in range(12)]
     for path in paths:
         create(tasks_client, parent, unique("t"), endpoint.url + path)
     wait_for(lambda: all(endpoint.at(p) for p in paths), timeout=90, what="every task sent")
     with endpoint.lock:
-        spans = [(r["arrived"], r["left"]) for r in endpoint.seen if r["path"] in paths]
+        spans = [(r["arrived"], r["left"]) for r in endpoint.requests if r["path"] in paths]
     overlap = max(sum(1 for a, b in spans if a <= start < b) for start, _ in spans)
     # the emulator alone sent one at a time (overlap 1); Cloud Tasks sends up to the limit
     assert 6 <= overlap <= MAX_CONCURRENT, overlap
@@ -119,7 +73,7 @@ def test_a_failed_task_is_retried_after_the_backoff_with_cloud_tasks_headers(
     client: tuple[Any, str],
 ) -> None:
     tasks_client, parent = client
-    endpoint = Endpoint()
+    endpoint = Recorder()
     path = f"/{unique('retry')}"
     endpoint.script[path] = [503, 200]
     name = unique("retried")
@@ -142,7 +96,7 @@ def test_a_task_name_is_taken_while_queued_and_after_the_task_ran(
     from google.api_core.exceptions import AlreadyExists
 
     tasks_client, parent = client
-    endpoint = Endpoint()
+    endpoint = Recorder()
     later, done = unique("later"), unique("done")
     create(tasks_client, parent, later, endpoint.url + "/later", hours=1)
     with pytest.raises(AlreadyExists):
@@ -163,7 +117,7 @@ def test_concurrent_creates_of_one_name_make_one_task(client: tuple[Any, str]) -
     from google.api_core.exceptions import AlreadyExists
 
     tasks_client, parent = client
-    endpoint = Endpoint()
+    endpoint = Recorder()
     name = unique("once")
 
     def attempt(_: int) -> str:
