@@ -62,31 +62,45 @@ def test_a_function_keeps_an_idle_client_connection_open_as_googles_front_end_do
 
 
 def test_conflicting_transactions_both_apply_and_one_retries(db: Any) -> None:
+    """Two transactions read the same counter before either writes, so the emulator's locks
+    make at least one of them abort and run again; both increments must land.
+
+    The emulator resolves that deadlock by a lock timeout that can abort both. Their retries
+    are staggered (t1 waits a second before it reads again, holding no lock while it waits),
+    so a retry cannot meet the other's retry in the same deadlock; without that the two
+    retried in lockstep and could use up all five attempts."""
     from google.cloud import firestore
 
     ref = db.collection("localcloud_tests").document(unique("counter"))
     ref.set({"n": 0})
     barrier = threading.Barrier(2, timeout=10)
     attempts: list[str] = []
+    errors: list[Exception] = []
 
-    def add_one(name: str) -> None:
+    def add_one(name: str, stagger: float) -> None:
         client = firestore.Client(project=db.project)
 
         @firestore.transactional
         def run(tx: Any) -> None:
+            if attempts.count(name) >= 1:
+                time.sleep(stagger)  # a retry: before its read, so it holds no lock meanwhile
             n = ref.get(transaction=tx).get("n")
             attempts.append(name)
             if attempts.count(name) == 1:
                 barrier.wait()  # both have read n before either writes
             tx.update(client.document(ref.path), {"n": n + 1})
 
-        run(client.transaction())
+        try:
+            run(client.transaction(max_attempts=10))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below, not lost in the thread
+            errors.append(exc)
 
-    threads = [threading.Thread(target=add_one, args=(f"t{i}",)) for i in range(2)]
+    threads = [threading.Thread(target=add_one, args=(f"t{i}", float(i) * 1.5)) for i in range(2)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(30)
+        t.join(60)
+    assert not errors, errors
     assert ref.get().get("n") == 2
     assert len(attempts) >= 3, attempts  # one of them ran again
 
