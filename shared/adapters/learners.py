@@ -32,8 +32,9 @@ from typing import Any
 
 from shared.adapters import unit_of_work as docs
 from shared.adapters.firestore import LazyClient, from_document, run_transaction
+from shared.domain import uploads
 from shared.domain.models import ResourceSubmissions
-from shared.services.ports import LearnerState
+from shared.services.ports import LearnerState, StateKeys
 from shared.services.reconcile import BatchResult, ReconcileBatch, RunReport, summarize
 
 PROGRESS_GROUPS = ("resource_progress", "module_progress", "pathway_progress")
@@ -145,7 +146,9 @@ class FirestoreLearnerIndex(LazyClient):
         snaps = list(query.select(["__name__"]).offset(skip).limit(1).stream())
         return _owner(snaps[0].reference) if snaps else None
 
-    def learner_state(self, uid: str) -> LearnerState:
+    def learner_state(self, uid: str, keys: StateKeys | None = None) -> LearnerState:
+        if keys is not None:
+            return self._keyed_state(uid, keys)
         user = self.db.collection("users").document(uid)
         state = LearnerState(uid=uid)
         for snap in user.collection("resource_progress").stream():
@@ -155,10 +158,56 @@ class FirestoreLearnerIndex(LazyClient):
         for snap in user.collection("pathway_progress").stream():
             state.pathways[snap.id] = docs.pathway_progress(snap.id, snap.to_dict() or {})
         for snap in user.collection("resource_submissions").stream():
-            state.submissions[snap.id] = from_document(
-                ResourceSubmissions, "resource_id", snap.id, snap.to_dict() or {}, {"user_id": uid}
+            state.submissions[snap.id] = self._index(uid, snap)
+        return state
+
+    @staticmethod
+    def _index(uid: str, snap: Any) -> ResourceSubmissions:
+        return from_document(
+            ResourceSubmissions, "resource_id", snap.id, snap.to_dict() or {}, {"user_id": uid}
+        )
+
+    def _keyed_state(self, uid: str, keys: StateKeys) -> LearnerState:
+        """The documents ``keys`` names, in one batch get (and a second for the indexes of
+        progress with an upload status outside ``upload_ids``). Not a subcollection query: the
+        emulator answers those by scanning the collection group, which grows with every learner
+        (measured: 17 ms at 2,000 learners, 97 ms at 20,000, per query)."""
+        user = self.db.collection("users").document(uid)
+        wanted = [
+            *(user.collection("resource_progress").document(r) for r in keys.resource_ids),
+            *(user.collection("module_progress").document(m) for m in keys.module_ids),
+            *(user.collection("pathway_progress").document(p) for p in keys.pathway_ids),
+            *(user.collection("resource_submissions").document(r) for r in keys.upload_ids),
+        ]
+        state = LearnerState(uid=uid)
+        self._fill(uid, state, wanted)
+        more = sorted(
+            rid
+            for rid, p in state.resources.items()
+            if p.status in uploads.UPLOAD_STATUSES and rid not in keys.upload_ids
+        )
+        if more:
+            self._fill(
+                uid, state, [user.collection("resource_submissions").document(r) for r in more]
             )
         return state
+
+    def _fill(self, uid: str, state: LearnerState, refs: list[Any]) -> None:
+        if not refs:
+            return
+        for snap in self.db.get_all(refs):
+            if not snap.exists:
+                continue
+            data = snap.to_dict() or {}
+            group = snap.reference.parent.id
+            if group == "resource_progress":
+                state.resources[snap.id] = docs.resource_progress(snap.id, data)
+            elif group == "module_progress":
+                state.modules[snap.id] = docs.module_progress(snap.id, data)
+            elif group == "pathway_progress":
+                state.pathways[snap.id] = docs.pathway_progress(snap.id, data)
+            else:
+                state.submissions[snap.id] = self._index(uid, snap)
 
 
 class FirestoreRunLog(LazyClient):

@@ -221,6 +221,19 @@ class LearnerState:
     submissions: dict[str, ResourceSubmissions] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StateKeys:
+    """The documents of a learner one pathway's re-evaluation reads, by key (issue 13): the
+    progress of the pathway's resources, its modules and the pathway, and the submission indexes
+    of ``upload_ids`` (the resources that take uploads). A resource progress with an upload status
+    brings its index too, whatever the resource takes now."""
+
+    resource_ids: tuple[str, ...]
+    module_ids: tuple[str, ...]
+    pathway_ids: tuple[str, ...]
+    upload_ids: tuple[str, ...] = ()
+
+
 class LearnerIndex(Protocol):
     """Learner-wide reads for the tasks, outside any transaction (plain queries)."""
 
@@ -251,7 +264,10 @@ class LearnerIndex(Protocol):
         after the learners up to ``after``; ``None`` past the end."""
         ...
 
-    def learner_state(self, uid: str) -> LearnerState: ...
+    def learner_state(self, uid: str, keys: StateKeys | None = None) -> LearnerState:
+        """Every progress document and submission index of ``uid`` (``keys`` ``None``: four
+        subcollection queries); or only the documents ``keys`` names, read by key."""
+        ...
 
 
 class CatalogReader(Protocol):

@@ -116,7 +116,14 @@ from shared.domain.models import (
 from shared.services import catalog as cat
 from shared.services import certificates
 from shared.services.catalog import CachedCatalog
-from shared.services.ports import CatalogReader, LearnerIndex, LearnerState, Tx, UnitOfWork
+from shared.services.ports import (
+    CatalogReader,
+    LearnerIndex,
+    LearnerState,
+    StateKeys,
+    Tx,
+    UnitOfWork,
+)
 from shared.services.uploads import learner_lock
 
 __all__ = ["LearnerState"]  # re-exported: the state a LearnerIndex reads
@@ -247,6 +254,16 @@ class PathwayCatalog:
         totals = {mid: rules.count_module(rs, {})[1] for mid, rs in resources.items()}
         return cls(pathway, mods, resources, totals)
 
+    def keys(self) -> StateKeys:
+        """A learner's documents this pathway's recount reads."""
+        every = [r for mid in self.pathway.module_ids for r in self.resources.get(mid, [])]
+        return StateKeys(
+            resource_ids=tuple(r.resource_id for r in every),
+            module_ids=tuple(m for m in self.pathway.module_ids if m in self.modules),
+            pathway_ids=(self.pathway.pathway_id,),
+            upload_ids=tuple(r.resource_id for r in every if r.requires_upload),
+        )
+
 
 @dataclass(frozen=True)
 class PathwayCheck:
@@ -329,6 +346,10 @@ class Reconciler:
     now: Clock = utcnow
     dry_run: bool = False
     run_id: str = "reconcile"  # named by the progress events of status repairs
+    # a re-evaluation (issue 13): a pathway's learner is read by key (``PathwayCatalog.keys``),
+    # not by listing the learner's documents; a reconcile reads everything (it also repairs the
+    # statuses of progress whose resource left the catalog)
+    by_key: bool = False
     _pathways: dict[str, PathwayCatalog | None] = field(default_factory=dict)
 
     @classmethod
@@ -351,7 +372,8 @@ class Reconciler:
 
     def learner(self, uid: str, pathway_id: str | None = None) -> Tally:
         tally = Tally(learners=1)
-        state = self.learners.learner_state(uid)
+        scoped = self.pathway_catalog(pathway_id) if self.by_key and pathway_id else None
+        state = self.learners.learner_state(uid, scoped.keys() if scoped is not None else None)
         # The rollups are checked against the statuses as repaired (in a dry run: as they would
         # be), so the counts do not depend on whether a trigger has caught up with the repair yet.
         state.resources.update(self._statuses(uid, state, pathway_id, tally.statuses))
@@ -763,7 +785,9 @@ def reconcile_batch(
     lane's next batch (``queue`` ``None``: the caller runs the next batch itself, see
     :func:`run_inline`)."""
     size = task.page_size or page_size
-    reconciler = dataclasses.replace(reconciler, dry_run=task.dry_run, run_id=task.run_id)
+    reconciler = dataclasses.replace(
+        reconciler, dry_run=task.dry_run, run_id=task.run_id, by_key=task.reevaluation
+    )
     started_at = reconciler.now()
     if task.catalog_version is not None:
         cat.require_version(reconciler.catalog, task.catalog_version)

@@ -30,6 +30,7 @@ from shared.domain.models import (
     SubmissionStatus,
 )
 from shared.services import reconcile as service
+from shared.services.ports import StateKeys
 from shared.services.reconcile import (
     BatchResult,
     LearnerState,
@@ -61,6 +62,7 @@ class FakeLearners:
         self.uow = FakeStore()
         self.submissions: list[Submission] = []
         self.pages: list[tuple[str | None, str | None]] = []  # (after, until) of each page read
+        self.state_reads: list[tuple[str, StateKeys | None]] = []  # each learner_state call
 
     @property
     def resources(self) -> dict[tuple[str, str], ResourceProgress]:
@@ -135,14 +137,30 @@ class FakeLearners:
         later = [u for u in self._lane_docs(pathway_id) if after is None or u > after]
         return later[skip] if skip < len(later) else None
 
-    def learner_state(self, uid: str) -> LearnerState:
+    def learner_state(self, uid: str, keys: StateKeys | None = None) -> LearnerState:
         self._index()
-        return LearnerState(
+        self.state_reads.append((uid, keys))
+        state = LearnerState(
             uid=uid,
             resources={r: p for (u, r), p in self.resources.items() if u == uid},
             modules={m: p for (u, m), p in self.modules.items() if u == uid},
             pathways={p: v for (u, p), v in self.pathways.items() if u == uid},
             submissions={r: i for (u, r), i in self.uow.state.index.items() if u == uid},
+        )
+        if keys is None:
+            return state
+        # by key, as the adapter reads: only the named documents (and the indexes of progress
+        # with an upload status)
+        resources = {r: p for r, p in state.resources.items() if r in keys.resource_ids}
+        uploaded = {r for r, p in resources.items() if p.status in uploads.UPLOAD_STATUSES}
+        return LearnerState(
+            uid=uid,
+            resources=resources,
+            modules={m: p for m, p in state.modules.items() if m in keys.module_ids},
+            pathways={p: v for p, v in state.pathways.items() if p in keys.pathway_ids},
+            submissions={
+                r: i for r, i in state.submissions.items() if r in keys.upload_ids or r in uploaded
+            },
         )
 
 
@@ -672,7 +690,7 @@ def test_a_status_repair_decides_on_what_its_transaction_reads_not_on_the_check(
     store.resources["hal", "m2-x"] = planted  # "submitted" with nothing behind it
     stale = store.learner_state("hal")
     store.submissions.append(submission("hal", catalog.res["m2-x"], 0, SubmissionStatus.uploaded))
-    store.learner_state = lambda uid: stale  # type: ignore[method-assign]
+    store.learner_state = lambda uid, keys=None: stale  # type: ignore[method-assign]
     report = inline(catalog, store)
     assert report.tally.statuses.model_dump() == {
         "checked": 1,

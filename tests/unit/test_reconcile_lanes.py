@@ -244,6 +244,33 @@ def test_a_reevaluation_pages_the_rollup_documents_and_a_drift_repair_every_prog
     assert found.tally.learners == 2  # u3's lost module trigger is the nightly repair's
 
 
+def test_a_reevaluation_reads_each_learner_by_the_pathways_keys_a_reconcile_lists_them() -> None:
+    """A re-evaluation names the documents of the pathway it recounts (its resources, modules,
+    the pathway, the indexes of the resources that take uploads); a drift reconcile lists every
+    document of the learner (it also settles progress whose resource left the catalog)."""
+    store = drifted(["u1"])
+    service.reconcile_batch(
+        ReconcileBatch(run_id="e", pathway_id="p", catalog_version=0),
+        reconciler=reconciler(one_pathway(), store),
+        runs=FakeRunLog(),
+        queue=None,
+    )
+    ((uid, keys),) = store.state_reads
+    assert uid == "u1" and keys is not None
+    assert keys.resource_ids == ("m1-a", "m1-b", "m2-a", "m2-x")
+    assert (keys.module_ids, keys.pathway_ids, keys.upload_ids) == (("m1", "m2"), ("p",), ("m2-x",))
+    module = store.modules["u1", "m1"]
+    assert (module.completed_resources, module.total_resources) == (1, 2)  # repaired from keys
+    store.state_reads.clear()
+    service.reconcile_batch(
+        ReconcileBatch(run_id="d", pathway_id="p"),
+        reconciler=reconciler(one_pathway(), store),
+        runs=FakeRunLog(),
+        queue=None,
+    )
+    assert store.state_reads == [("u1", None)]
+
+
 # ---- the repair: one transaction per pathway, the authority -------------------------------------
 
 
@@ -254,7 +281,7 @@ def test_the_pathway_repair_counts_what_its_transaction_reads_not_what_the_check
     store = drifted(["ivy"])
     stale = store.learner_state("ivy")
     store.resources["ivy", "m1-b"] = done("ivy", "m1-b", "m1")
-    store.learner_state = lambda uid: stale  # type: ignore[method-assign]
+    store.learner_state = lambda uid, keys=None: stale  # type: ignore[method-assign]
     locks_before = len(store.uow.locks)
     found = service.reconcile_batch(
         ReconcileBatch(run_id="a", pathway_id="p"),
