@@ -24,7 +24,10 @@ list, run, pause, resume, purge) is kept; what it does differently from Cloud Ta
   makes our derived task names (``reconcile-{run}-{batch}``, ``expire-{submission}``) idempotent:
   a redelivered batch cannot fork its chain.
 - **Deadline.** A request that has not answered within the task's ``dispatch_deadline`` (Cloud
-  Tasks' default for HTTP targets: 10 minutes) is abandoned and counts as a failed attempt.
+  Tasks' default for HTTP targets: 10 minutes; the product sets the task functions' 300 s) is
+  abandoned and counts as a failed attempt.
+- **GetTask, DeleteTask.** The emulator leaves them unimplemented; here they answer as Cloud Tasks
+  does (a deleted task's name stays taken for the hour).
 - **Headers.** ``X-CloudTasks-TaskExecutionCount`` counts the attempts that got a response and
   ``X-CloudTasks-TaskPreviousResponse`` carries the last one's status, as Cloud Tasks sends them.
 """
@@ -150,6 +153,22 @@ class ParityState(QueueState):  # type: ignore[misc]  # untyped base (the tasks 
             entry.running = True
         self.attempt(task_name.rsplit("/tasks/", 1)[0], task_name)
         return entry.task
+
+    def get_task(self, task_name: str) -> Any:
+        """``GetTask``: a task still queued (or being dispatched)."""
+        with self.cond:
+            entry = self.entries.get(task_name)
+            if entry is None:
+                raise NotFound(f"Task not found: {task_name}")  # type: ignore[no-untyped-call]
+            return entry.task
+
+    def delete_task(self, task_name: str) -> None:
+        """``DeleteTask``: the task will not run (again); its name stays taken for an hour."""
+        with self.cond:
+            if task_name not in self.entries:
+                raise NotFound(f"Task not found: {task_name}")  # type: ignore[no-untyped-call]
+            self._forget(task_name.rsplit("/tasks/", 1)[0], task_name)
+            self.cond.notify_all()
 
     # ---- dispatch -----------------------------------------------------------------------------
 
@@ -289,12 +308,35 @@ class Dispatcher(threading.Thread):
                 self.state.cond.notify_all()
 
 
+class ParityGreeter(Greeter):  # type: ignore[misc]
+    """The emulator's gRPC servicer, with the two task calls it leaves unimplemented."""
+
+    def __init__(self, state: ParityState) -> None:
+        super().__init__(state)
+        self.parity = state
+
+    def GetTask(self, request: Any, context: Any) -> Any:
+        try:
+            return self.parity.get_task(request.name)
+        except NotFound as err:
+            context.abort(err.grpc_status_code, err.message)
+
+    def DeleteTask(self, request: Any, context: Any) -> Any:
+        from google.protobuf import empty_pb2
+
+        try:
+            self.parity.delete_task(request.name)
+        except NotFound as err:
+            context.abort(err.grpc_status_code, err.message)
+        return empty_pb2.Empty()
+
+
 def serve(host: str, port: int, queues: list[str], policy: Policy) -> None:
     state = ParityState("localhost", 80, policy)
     for name in queues:
         state.create_queue(name.rsplit("/queues/", 1)[0], Queue(name=name))
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
-    add_CloudTasksServicer_to_server(Greeter(state), server)
+    add_CloudTasksServicer_to_server(ParityGreeter(state), server)
     server.add_insecure_port(f"{host}:{port}")
     server.start()
     Dispatcher(state).start()

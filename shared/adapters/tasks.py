@@ -37,6 +37,12 @@ from shared.domain.identity import (
 )
 from shared.errors import PermissionDenied, Unauthenticated
 
+# How long Cloud Tasks waits for a task's answer: the task functions' request timeout
+# (deploy/plan.py SIZING["task"], a test ties the two). Cloud Run ends the request there; Cloud
+# Tasks' own default (10 min) would outlast it. Locally the emulator fails the attempt at this
+# deadline, which is how a batch too long for production shows here (localcloud/tasks_emulator.py).
+DISPATCH_DEADLINE_SECONDS = 300
+
 # Cloud Run checks this one for IAM when both are present, and forwards Authorization untouched.
 SERVERLESS_AUTHORIZATION = "X-Serverless-Authorization"
 
@@ -80,7 +86,7 @@ class CloudTasksQueue:
     ) -> None:
         from google.api_core.exceptions import AlreadyExists
         from google.cloud import tasks_v2
-        from google.protobuf import timestamp_pb2
+        from google.protobuf import duration_pb2, timestamp_pb2
 
         cfg = self.cfg
         client = tasks_client()
@@ -101,7 +107,11 @@ class CloudTasksQueue:
                 "service_account_email": cfg.tasks_service_account,
                 "audience": url,
             }
-        task: dict[str, Any] = {"name": f"{parent}/tasks/{task_id}", "http_request": request}
+        task: dict[str, Any] = {
+            "name": f"{parent}/tasks/{task_id}",
+            "http_request": request,
+            "dispatch_deadline": duration_pb2.Duration(seconds=DISPATCH_DEADLINE_SECONDS),
+        }
         if at is not None:
             stamp = timestamp_pb2.Timestamp()
             stamp.FromDatetime(at.astimezone(dt.UTC).replace(tzinfo=None))

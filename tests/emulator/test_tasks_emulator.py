@@ -133,3 +133,59 @@ def test_concurrent_creates_of_one_name_make_one_task(client: tuple[Any, str]) -
     wait_for(lambda: endpoint.at(f"/{name}"), timeout=60, what="the task to run")
     time.sleep(1.0)
     assert len(endpoint.at(f"/{name}")) == 1
+
+
+def test_an_attempt_without_an_answer_by_the_dispatch_deadline_fails_and_is_retried(
+    client: tuple[Any, str],
+) -> None:
+    """As Cloud Run cutting a request at the function's timeout: the attempt counts as failed
+    (no response), and the task comes again after the backoff."""
+    from google.cloud import tasks_v2
+
+    tasks_client, parent = client
+    endpoint = Recorder(delay=3.0)  # answers after the deadline
+    path = f"/{unique('deadline')}"
+    tasks_client.create_task(
+        parent=parent,
+        task={
+            "name": f"{parent}/tasks/{unique('late')}",
+            "http_request": {
+                "http_method": tasks_v2.HttpMethod.POST,
+                "url": endpoint.url + path,
+                "body": b"{}",
+            },
+            "dispatch_deadline": dt.timedelta(seconds=1),
+        },
+    )
+    wait_for(lambda: len(endpoint.at(path)) >= 2, timeout=60, what="the retry")
+    first, second = endpoint.at(path)[:2]
+    assert second["arrived"] - first["arrived"] >= MIN_BACKOFF - 0.5
+    assert second["headers"].get("X-CloudTasks-TaskRetryCount") == "1"
+    # no answer came back: not counted as a response, so no previous response to report
+    assert second["headers"].get("X-CloudTasks-TaskExecutionCount") == "0"
+    assert "X-CloudTasks-TaskPreviousResponse" not in second["headers"]
+
+
+def test_the_product_enqueues_with_the_task_functions_timeout_as_dispatch_deadline(
+    client: tuple[Any, str],
+) -> None:
+    import dataclasses
+
+    from google.api_core.exceptions import NotFound
+
+    from deploy.plan import SIZING
+    from shared.adapters.tasks import DISPATCH_DEADLINE_SECONDS, CloudTasksQueue
+    from shared.config import settings
+
+    tasks_client, parent = client
+    name = unique("deadline")
+    cfg = settings()
+    cfg = dataclasses.replace(cfg, functions_base={"task_reconcile": Recorder().url + "/never"})
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    CloudTasksQueue(cfg).enqueue("task_reconcile", name, {"run_id": name}, at=later)
+    task = tasks_client.get_task(name=f"{parent}/tasks/{name}")
+    assert task.dispatch_deadline.total_seconds() == DISPATCH_DEADLINE_SECONDS
+    assert f"{DISPATCH_DEADLINE_SECONDS}s" == SIZING["task"]["timeout"]
+    tasks_client.delete_task(name=f"{parent}/tasks/{name}")  # it never runs
+    with pytest.raises(NotFound):
+        tasks_client.get_task(name=f"{parent}/tasks/{name}")

@@ -256,7 +256,8 @@ def test_a_reevaluation_reads_each_learner_by_the_pathways_keys_a_reconcile_list
         queue=None,
     )
     ((uid, keys),) = store.state_reads
-    assert uid == "u1" and keys is not None
+    assert uid == "u1"
+    assert keys is not None
     assert keys.resource_ids == ("m1-a", "m1-b", "m2-a", "m2-x")
     assert (keys.module_ids, keys.pathway_ids, keys.upload_ids) == (("m1", "m2"), ("p",), ("m2-x",))
     module = store.modules["u1", "m1"]
