@@ -57,6 +57,9 @@ def reevaluate(call: Call) -> service.ReevaluateOutcome:
         catalog=d.fresh_catalog,
         runs=d.runs,
         queue=d.tasks,
+        learners=d.learners,
+        lane_size=d.reconcile_lane_size,
+        max_lanes=d.reconcile_max_lanes,
         task_name=call.request.headers.get("X-CloudTasks-TaskName"),
     )
 

@@ -15,6 +15,7 @@ from shared.config import Settings
 from shared.domain.cohorts import Membership
 from shared.domain.identity import Caller
 from shared.domain.models import (
+    PathwayProgress,
     Resource,
     ResourceProgress,
     ResourceStatus,
@@ -611,7 +612,7 @@ def test_reevaluate_starts_one_chained_run_for_the_modules_pathway_and_a_redeliv
 ):
     from shared.domain.models import Module
     from tests.unit.fakes import FakeTasks
-    from tests.unit.test_reconcile import FakeRunLog
+    from tests.unit.test_reconcile import FakeLearners, FakeRunLog
 
     video = resource("video", upload=False)
     mod = Module(
@@ -641,6 +642,21 @@ def test_reevaluate_starts_one_chained_run_for_the_modules_pathway_and_a_redeliv
         task_service.reevaluate_learners(unknown, catalog=catalog, runs=runs, queue=queue).outcome
         == "unknown module"
     )
+    # with the learner index (as the function passes it): in lanes, as catalog apply starts runs
+    learners = FakeLearners()
+    for uid in ("ann", "bob", "cy"):
+        learners.pathways[uid, "image-generation"] = PathwayProgress(pathway_id="image-generation")
+    laned = task_service.reevaluate_learners(
+        task.model_copy(update={"run_id": "laned"}),
+        catalog=catalog,
+        runs=runs,
+        queue=queue,
+        learners=learners,
+        lane_size=1,
+    )
+    assert laned.lanes == 3
+    lanes = sorted(name for name in queue.queued if name.startswith("reconcile-laned-"))
+    assert lanes == ["reconcile-laned-0-0", "reconcile-laned-1-0", "reconcile-laned-2-0"]
 
 
 @pytest.mark.parametrize("decision", ["approve", "reject"])
