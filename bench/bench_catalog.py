@@ -251,8 +251,11 @@ def part_scale(
             delete_learners(db, pid, uids)
             apply_empty = folder / f"{pid}.yaml"
             apply_empty.unlink(missing_ok=True)
+            from google.cloud.firestore_v1.base_query import FieldFilter
+
             for kind in ("resources", "modules"):
-                for snap in db.collection(kind).where("pathway_id", "==", pid).stream():
+                same = FieldFilter("pathway_id", "==", pid)
+                for snap in db.collection(kind).where(filter=same).stream():
                     snap.reference.delete()
             db.document(f"pathways/{pid}").delete()
 
