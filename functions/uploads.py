@@ -26,6 +26,7 @@ def upload_url(call: Call) -> tuple[service.UploadUrlReply, int]:
         objects=d.objects,
         tasks=d.tasks,
         cfg=d.settings,
+        catalog=d.catalog,
     )
     return reply, 201
 

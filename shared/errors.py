@@ -58,6 +58,13 @@ class Conflict(AppError):
     status = 409
 
 
+class PathwayRetired(Conflict):
+    """The resource's pathway was retired (``catalog apply --prune``): its records stand, and it
+    takes no new work."""
+
+    code = "pathway_retired"
+
+
 class TooLarge(AppError):
     code = "too_large"
     status = 413

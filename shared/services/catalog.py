@@ -23,7 +23,7 @@ from typing import TypeVar
 
 from shared.domain.models import Module, Pathway, Resource, ResourceStatus, valid_id
 from shared.domain.progress import ListedModule, ListedResource, PathwayListing
-from shared.errors import NotFound, Unavailable
+from shared.errors import NotFound, PathwayRetired, Unavailable
 from shared.services import due
 from shared.services.ports import CatalogReader, CohortStarts, StatusReader
 
@@ -278,6 +278,20 @@ def catch_up(catalog: CatalogReader) -> None:
     :meth:`CachedCatalog.catch_up`); any other reader reads the store anyway."""
     if isinstance(catalog, CachedCatalog):
         catalog.catch_up()
+
+
+def require_offered(catalog: CatalogReader, res: Resource) -> None:
+    """Raise :class:`PathwayRetired` when ``res``'s pathway is retired: a learner's record of a
+    retired pathway stands as it is (no start, time, completion, undo or upload). Seen at once
+    after the apply that retired it (:func:`catch_up`, one read by key); an action that raced the
+    apply and committed first is counted by the apply's re-evaluation, as any action is."""
+    catch_up(catalog)
+    path = catalog.pathways([res.pathway_id]).get(res.pathway_id)
+    if path is not None and path.retired_at is not None:
+        raise PathwayRetired(
+            f"pathway {res.pathway_id} was retired on {path.retired_at:%Y-%m-%d}; "
+            "your record of it is kept, and it takes no new work"
+        )
 
 
 def require_version(catalog: CatalogReader, version: int) -> None:

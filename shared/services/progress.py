@@ -110,6 +110,7 @@ def _act(
     clock: Clock,
 ) -> ResourceProgressView:
     res = cat.resource(catalog, resource_id)
+    cat.require_offered(catalog, res)
 
     def work(tx: Tx) -> Outcome:
         # the learner's due time (a relative one: their membership and cohorts, read by key here,

@@ -46,8 +46,16 @@ from shared.domain.models import SubmissionStatus as S
 from shared.errors import Conflict, InvalidArgument, NotFound, RateLimited
 from shared.events import StorageObject
 from shared.services import audit, due
+from shared.services import catalog as cat
 from shared.services.access import may_supervise
-from shared.services.ports import MembershipReader, ObjectStore, SubmissionStore, TaskQueue, Tx
+from shared.services.ports import (
+    CatalogReader,
+    MembershipReader,
+    ObjectStore,
+    SubmissionStore,
+    TaskQueue,
+    Tx,
+)
 from shared.services.ports import SignedRequest as SignedRequest  # re-exported for the adapters
 
 Clock = Callable[[], dt.datetime]
@@ -260,12 +268,17 @@ def issue_upload_url(
     cfg: Settings,
     now: Clock = utcnow,
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    catalog: CatalogReader | None = None,
 ) -> UploadUrlReply:
+    """``catalog``: where the resource's pathway is read, to refuse an upload to a retired one
+    (:func:`shared.services.catalog.require_offered`)."""
     resource = store.get_resource(resource_id)
     if resource is None:
         raise NotFound(f"no resource {resource_id}")
     if not resource.requires_upload:
         raise Conflict(f"resource {resource_id} takes no upload")
+    if catalog is not None:
+        cat.require_offered(catalog, resource)
     if not rules.valid_uid(me.uid):
         raise InvalidArgument("this account id cannot own uploads")
     content_type = rules.normalise_content_type(req.content_type)

@@ -2,8 +2,9 @@
 retires (issue 13 remainders): the CLI, the re-evaluation run it enqueues (``task_reconcile``
 through the Cloud Tasks emulator), the rollup and certificate triggers, the HTTP functions.
 
-What must hold afterwards: every reply was a 200 (no 500), nothing a learner did is gone (the
-catalog documents and every progress document stay), each learner's module and pathway numbers
+What must hold afterwards: every reply was a 200, or once the pathway was retired a 409
+``pathway_retired`` (no 500), nothing a learner did is gone (the catalog documents and every
+progress document an action answered 200 wrote stay), each learner's module and pathway numbers
 equal a count made here from their resource documents, every pathway rollup is marked retired,
 the certificate issued before the prune is still valid, and the report and the listing say the
 pathway is retired. ``plan --prune`` announces it with the number of learners it concerns.
@@ -172,8 +173,9 @@ def test_pruning_a_pathway_while_learners_act_on_it_loses_nothing_and_ends_exact
     assert planned["deletes"] == 0
     assert kept.pid not in planned["unmanaged"]
 
-    # the prune, while every learner completes (and one takes a completion back)
-    replies: list[requests.Response] = []
+    # the prune, while every learner completes (and one takes a completion back); an action that
+    # comes after the retirement is refused (409 pathway_retired), one before it is counted
+    replies: list[tuple[str, str, str, requests.Response]] = []  # (uid, action, rid, reply)
     lock = threading.Lock()
 
     def act(i: int) -> Any:
@@ -182,10 +184,12 @@ def test_pruning_a_pathway_while_learners_act_on_it_loses_nothing_and_ends_exact
         uid = uids[i]
         mine = []
         for rid in doomed.resources[1 : 2 + i % 4]:
-            mine.append(complete(uid, rid))
+            mine.append((uid, "complete", rid, complete(uid, rid)))
         if i % 3 == 0 and i:
-            mine.append(progress.post(f"/users/me/resources/{first}/uncomplete", token=tokens[uid]))
-        mine.append(progress.get(f"/users/me/progress/{doomed.pid}", token=tokens[uid]))
+            undo = progress.post(f"/users/me/resources/{first}/uncomplete", token=tokens[uid])
+            mine.append((uid, "uncomplete", first, undo))
+        report = progress.get(f"/users/me/progress/{doomed.pid}", token=tokens[uid])
+        mine.append((uid, "report", doomed.pid, report))
         with lock:
             replies.extend(mine)
         return None
@@ -193,21 +197,27 @@ def test_pruning_a_pathway_while_learners_act_on_it_loses_nothing_and_ends_exact
     applied = at_once(LEARNERS + 1, act)[LEARNERS]
     assert applied["reevaluated"] is True
     assert [c["kind"] for c in applied["changes"]] == ["retired"]
-    assert [(r.status_code, r.text[:80]) for r in replies if r.status_code != 200] == []
+    refused = [(a, r.status_code, r.text[:80]) for _, a, _, r in replies if r.status_code != 200]
+    assert all(code == 409 and "pathway_retired" in text for _, code, text in refused), refused
+    assert all(a != "report" for a, _, _ in refused)  # the record stays readable
+    landed = {(u, a, rid) for u, a, rid, r in replies if r.status_code == 200}
 
-    # nothing lost: the catalog documents stay, every action's document is there
+    # nothing lost: the catalog documents stay, every action that was answered 200 is there
     assert db.document(f"pathways/{doomed.pid}").get().to_dict()["retired_at"] is not None
     for mid, rids in doomed.modules.items():
         assert db.document(f"modules/{mid}").get().exists
         assert all(db.document(f"resources/{rid}").get().exists for rid in rids)
     for i, uid in enumerate(uids):
         got = statuses(db, uid, doomed)
-        expected_done = (
-            {first} | set(doomed.resources[1 : 2 + i % 4]) if i else set(doomed.resources)
-        )
-        if i % 3 == 0 and i:
+        expected_done = set(doomed.resources) if i == 0 else {first}  # before the prune
+        expected_done |= {rid for u, a, rid in landed if u == uid and a == "complete"}
+        if (uid, "uncomplete", first) in landed:
             expected_done.discard(first)
         assert {r for r, s in got.items() if s == "completed"} == expected_done, uid
+    # after it, the pathway takes no new work
+    late = complete(uids[1], doomed.resources[-1])
+    assert late.status_code == 409, late.text
+    assert late.json()["error"]["code"] == "pathway_retired"
     # numbers exact and marked retired, for everyone
     wait_for(
         lambda: all(exact_and_marked(db, u, doomed) for u in uids),
@@ -231,3 +241,76 @@ def test_pruning_a_pathway_while_learners_act_on_it_loses_nothing_and_ends_exact
     # and a second apply has nothing left to do
     again = catalog_cli(folder, "apply", "--prune", "--prune-only", doomed.pid)
     assert (again["written"], again["changes"]) == (0, [])
+
+
+def test_a_retired_pathway_refuses_new_work_with_409_and_keeps_the_record(
+    api: Callable[[str], Any], db: Any, mint: Callable[..., str], tmp_path: Path
+) -> None:
+    """After ``apply --prune`` the pathway is the learners' record: start, time, completion,
+    undo and an upload URL answer 409 ``pathway_retired`` (a JSON error, nothing written), and
+    the report still shows what was done."""
+    pid = unique("gone")
+    mid, article, exercise = f"{pid}-m1", f"{pid}-m1-article", f"{pid}-m1-exercise"
+    course = {
+        "pathway_id": pid,
+        "title": pid,
+        "upload_defaults": {"accepted_file_types": ["text/plain"], "max_file_size_mb": 1},
+        "modules": [
+            {
+                "module_id": mid,
+                "title": mid,
+                "resources": [
+                    {"resource_id": article, "type": "article", "title": "Read"},
+                    {"resource_id": exercise, "type": "exercise", "title": "Do"},
+                ],
+            }
+        ],
+    }
+    (tmp_path / f"{pid}.yaml").write_text(yaml.safe_dump(course, sort_keys=False))
+    catalog_cli(tmp_path, "apply")
+    progress, uploads = api("progress"), api("uploads")
+    uid = unique("gl")
+    token = mint(uid)
+    try:
+        assert progress.post(f"/users/me/resources/{article}/complete", token=token).ok
+        (tmp_path / f"{pid}.yaml").unlink()
+        applied = catalog_cli(tmp_path, "apply", "--prune", "--prune-only", pid, "--wait")
+        assert [c["kind"] for c in applied["changes"]] == ["retired"]
+        before = db.document(f"users/{uid}/resource_progress/{article}").get().to_dict()
+
+        refused = [
+            progress.post(f"/users/me/resources/{article}/uncomplete", token=token),
+            progress.post(f"/users/me/resources/{exercise}/start", token=token),
+            progress.put(
+                f"/users/me/resources/{article}/progress",
+                token=token,
+                json={"progress_percentage": 50, "time_spent_minutes": 5},
+            ),
+            uploads.post(
+                f"/users/me/resources/{exercise}/upload-url",
+                token=token,
+                json={"file_name": "a.txt", "content_type": "text/plain", "size_bytes": 5},
+            ),
+        ]
+        for reply in refused:
+            assert reply.status_code == 409, (reply.request.url, reply.text)
+            assert reply.json()["error"]["code"] == "pathway_retired", reply.text
+        after = db.document(f"users/{uid}/resource_progress/{article}").get().to_dict()
+        assert after == before  # nothing written
+        assert not db.document(f"users/{uid}/resource_progress/{exercise}").get().exists
+        assert not list(
+            db.collection("submissions").where(filter=FieldFilter("user_id", "==", uid)).stream()
+        )
+        report = progress.get(f"/users/me/progress/{pid}", token=token)
+        assert report.status_code == 200
+        assert report.json()["retired_at"] is not None
+        statuses = {
+            r["resource_id"]: r["status"] for m in report.json()["modules"] for r in m["resources"]
+        }
+        assert statuses[article] == "completed"
+    finally:
+        for kind in ("resources", "modules"):
+            query = db.collection(kind).where(filter=FieldFilter("pathway_id", "==", pid))
+            for snap in query.stream():
+                snap.reference.delete()
+        db.document(f"pathways/{pid}").delete()

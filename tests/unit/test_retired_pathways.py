@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from shared.domain import catalog_change as change
 from shared.domain.models import PathwayProgress, ResourceStatus
+from shared.domain.progress import ProgressUpdate
+from shared.errors import PathwayRetired
 from shared.services import catalog as catalog_service
 from shared.services import progress as service
 from tests.unit.fakes import FakeStore
@@ -65,3 +69,33 @@ def test_the_report_and_the_listing_say_the_pathway_is_retired() -> None:
     assert row.status == ResourceStatus.completed  # the record stays legible
     listing = catalog_service.list_pathway(catalog, store, "p", "u1")
     assert listing.retired_at == RETIRED
+
+
+def test_a_retired_pathway_takes_no_new_work_and_its_record_stands() -> None:
+    """Start, time, completion and undo on a retired pathway's resource: 409 pathway_retired, and
+    nothing written; the pathway restored, they work again."""
+    catalog = one_pathway()
+    store = FakeStore(list(catalog.res.values()))
+    service.complete(catalog, store, "u1", "m1-a")
+    written = list(store.state.written)
+    catalog.paths["p"] = catalog.paths["p"].model_copy(update={"retired_at": RETIRED})
+    actions = {
+        "start": lambda rid: service.start(catalog, store, "u1", rid),
+        "complete": lambda rid: service.complete(catalog, store, "u1", rid),
+        "uncomplete": lambda rid: service.uncomplete(catalog, store, "u1", rid),
+        "time": lambda rid: service.update(
+            catalog, store, "u1", rid, ProgressUpdate(progress_percentage=50, time_spent_minutes=5)
+        ),
+    }
+    for name, act in actions.items():
+        for rid in ("m1-a", "m1-b"):
+            with pytest.raises(PathwayRetired) as refused:
+                act(rid)
+            assert refused.value.status == 409, name
+            assert "retired" in refused.value.message
+    assert store.state.written == written  # nothing written
+    report = service.report(catalog, store, "u1", "p")
+    [row] = [r for m in report.modules for r in m.resources if r.resource_id == "m1-a"]
+    assert row.status == ResourceStatus.completed
+    catalog.paths["p"] = catalog.paths["p"].model_copy(update={"retired_at": None})
+    assert service.complete(catalog, store, "u1", "m1-b").status == ResourceStatus.completed

@@ -23,7 +23,14 @@ from shared.domain.models import (
     Submission,
     SubmissionStatus,
 )
-from shared.errors import Conflict, InvalidArgument, NotFound, RateLimited, UnsupportedMediaType
+from shared.errors import (
+    Conflict,
+    InvalidArgument,
+    NotFound,
+    PathwayRetired,
+    RateLimited,
+    UnsupportedMediaType,
+)
 from shared.events import EventMeta, StorageObject
 from shared.services import review as review_service
 from shared.services import tasks as task_service
@@ -114,6 +121,7 @@ class World:
             cfg=CFG,
             now=self.now,
             new_id=lambda: next(self.ids),
+            catalog=self.catalog,
         )
 
     def upload(
@@ -797,3 +805,15 @@ def test_a_change_is_never_stamped_before_the_progress_it_changes(w: World) -> N
     assert w.progress().updated_at == recorded + dt.timedelta(microseconds=1)
     ordered = [e["action"] for (_, _), e in sorted(w.store.state.events.items())]
     assert ordered == ["upload_recorded", "submission_deleted"]
+
+
+def test_an_upload_url_for_a_retired_pathway_is_refused_and_writes_nothing(w: World) -> None:
+    path = w.catalog.paths["image-generation"]
+    w.catalog.paths["image-generation"] = path.model_copy(
+        update={"retired_at": T0 - dt.timedelta(days=1)}
+    )
+    with pytest.raises(PathwayRetired) as refused:
+        w.issue()
+    assert (refused.value.status, refused.value.code) == (409, "pathway_retired")
+    assert w.store.state.written == []
+    assert w.tasks.queued == {}

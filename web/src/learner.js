@@ -271,6 +271,14 @@ export function createLearnerView({ db, api, ui }) {
     if (mine !== generation) return;
     listing = reply;
     $("pathway-title").textContent = listing.title;
+    // A retired pathway (`catalog apply --prune`) is the learner's record: shown as it stands,
+    // taking no new work (the API answers 409 pathway_retired): no start, no time, no "Done".
+    const retired = Boolean(listing.retired_at);
+    $("pathway").dataset.retired = retired ? "true" : "false";
+    $("pathway-retired").hidden = !retired;
+    $("pathway-retired").textContent = retired
+      ? "This pathway is no longer offered. Your record of it is kept as it stands, and it takes no new work."
+      : "";
     setBar($("pathway-bar"), $("pathway-label"), 0);
     $("pathway-detail").textContent = "";
     $("pathway-time").textContent = formatMinutes(0);
@@ -328,6 +336,7 @@ export function createLearnerView({ db, api, ui }) {
     const rid = row.resource.resource_id;
     if (beating && beating.rid === rid) return;
     stopBeating();
+    if (listing && listing.retired_at) return; // a record: nothing starts, no time accrues
     if (row.status === "not_started") {
       api.start(rid).catch((err) => ui.error(describeError(err)));
     }
@@ -522,6 +531,7 @@ export function createLearnerView({ db, api, ui }) {
       { type: "button", class: "toggle", "data-testid": `complete-${rid}`, "aria-pressed": "false", "aria-label": `Done: ${row.resource.title}` },
       "Done",
     );
+    if (listing && listing.retired_at) row.button.disabled = true;
     row.button.addEventListener("click", async () => {
       const done = COUNTED.has(row.status);
       row.button.disabled = true;

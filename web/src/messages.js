@@ -47,6 +47,8 @@ export function describeError(err) {
       case 404:
         return "That could not be found. It may have been removed.";
       case 409:
+        if (err.code === "pathway_retired")
+          return "This pathway is no longer offered. Your record of it is kept, and it takes no new work.";
         return `That cannot be done right now: ${sentence(err.message)}`;
       case 413:
         return err.maxMb

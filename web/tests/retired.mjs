@@ -9,7 +9,8 @@
 // straight into the Firestore emulator, as the apply writes it). A learner who did part of it signs
 // in: its card is listed after the offered pathways, says it is retired with the learner's numbers
 // as they stand, and invites nothing ("Next" / "Continue" are absent); an offered pathway's card
-// still does. axe-core at 1200 and 390 px: 0 serious or critical; nothing scrolls sideways at
+// still does. Its page says it is no longer offered, its "Done" buttons are disabled and opening a
+// resource starts no timer (the API refuses new work with 409 pathway_retired). axe-core at 1200 and 390 px: 0 serious or critical; nothing scrolls sideways at
 // 390 px; no CSP violation.
 import { DESKTOP, Journey, PHONE, RUN, WEB, signUp, stack } from "./harness.mjs";
 
@@ -37,13 +38,15 @@ async function put(path, fields) {
   if (!reply.ok) throw new Error(`${fields ? "write" : "delete"} ${path}: ${reply.status} ${await reply.text()}`);
 }
 
-async function seedRetired() {
-  await put(`pathways/${PID}`, {
-    pathway_id: str(PID),
-    title: str(`Retired course ${RUN}`),
-    module_ids: arr([MID]),
-    retired_at: { timestampValue: "2026-03-01T00:00:00Z" },
-  });
+function pathwayDoc(retired) {
+  const fields = { pathway_id: str(PID), title: str(`Retired course ${RUN}`), module_ids: arr([MID]) };
+  if (retired) fields.retired_at = { timestampValue: "2026-03-01T00:00:00Z" };
+  return fields;
+}
+
+/** The pathway as offered (a learner works on it), then retired as the prune writes it. */
+async function seedOffered() {
+  await put(`pathways/${PID}`, pathwayDoc(false));
   await put(`modules/${MID}`, { module_id: str(MID), pathway_id: str(PID), title: str("Old module"), order: int(0), resource_ids: arr(RIDS) });
   for (const [order, rid] of RIDS.entries()) {
     await put(`resources/${rid}`, { resource_id: str(rid), pathway_id: str(PID), module_id: str(MID), title: str(`Old ${order}`), type: str("article"), order: int(order) });
@@ -65,13 +68,14 @@ async function journey(browser) {
 
 async function overview(browser) {
   j.step = "a learner did part of a pathway that was then retired";
-  await seedRetired();
+  await seedOffered();
   const learner = await signUp(`retired-${RUN}@example.com`, "retired-pass-1");
   const done = await fetch(`${PROGRESS}/users/me/resources/${RIDS[0]}/complete`, {
     method: "POST",
     headers: { Authorization: `Bearer ${learner.idToken}` },
   });
   check(done.ok, `complete: ${done.status}`);
+  await put(`pathways/${PID}`, pathwayDoc(true));
 
   j.step = "the overview shows it retired, after the offered pathways, inviting nothing";
   const { page } = await j.openPage(browser, "overview", { viewport: DESKTOP });
@@ -97,6 +101,22 @@ async function overview(browser) {
   await j.fitsWidth(page, "overview with a retired pathway at phone width");
   await j.axe(page, "overview with a retired pathway at phone width");
   await j.shot(page, "overview-retired-phone");
+
+  j.step = "its page shows the record as it stands and invites no new work";
+  await page.setViewportSize(DESKTOP);
+  await page.goto(`${WEB}/#/pathway/${PID}`);
+  await page.waitForSelector('#pathway[data-retired="true"]');
+  const said = await page.getByTestId("pathway-retired").textContent();
+  check(said.includes("no longer offered"), `the pathway page says it is retired: ${said}`);
+  await page.waitForSelector(`[data-testid="status-${RIDS[0]}"]`);
+  for (const rid of RIDS) {
+    check(await page.getByTestId(`complete-${rid}`).isDisabled(), `"Done" is offered on ${rid}`);
+  }
+  await page.goto(`${WEB}/#/pathway/${PID}/resource/${RIDS[1]}`);
+  await page.waitForSelector(`.resource.focused[data-testid="resource-${RIDS[1]}"]`); // the view opened it
+  check((await page.getByTestId(`resource-${RIDS[1]}`).getAttribute("data-timing")) === null, "time accrues on a record");
+  await j.axe(page, "a retired pathway's page");
+  await j.shot(page, "pathway-retired");
   j.noCspViolations();
 }
 

@@ -14,6 +14,10 @@ const resource = {
 
 test("HTTP errors become sentences", () => {
   assert.equal(describeError(new ApiError(415, "unsupported_media_type", "x")), "This file type is not accepted here.");
+  assert.equal(
+    describeError(new ApiError(409, "pathway_retired", "pathway p was retired")),
+    "This pathway is no longer offered. Your record of it is kept, and it takes no new work.",
+  );
   assert.equal(describeError(new ApiError(413, "too_large", "x", { maxMb: 10 })), "This file is too large. The limit here is 10 MB.");
   assert.equal(describeError(new ApiError(413, "too_large", "x")), "This file is too large.");
   assert.equal(describeError(new ApiError(401, "unauthenticated", "bad token")), "You are signed out. Please sign in again.");
