@@ -267,6 +267,8 @@ def test_a_retired_pathway_refuses_new_work_with_409_and_keeps_the_record(
         ],
     }
     (tmp_path / f"{pid}.yaml").write_text(yaml.safe_dump(course, sort_keys=False))
+    kept = make("stay", {"m1": 1})  # the folder a prune reads is never empty
+    (tmp_path / f"{kept.pid}.yaml").write_text(kept.text())
     catalog_cli(tmp_path, "apply")
     progress, uploads = api("progress"), api("uploads")
     uid = unique("gl")
@@ -309,8 +311,9 @@ def test_a_retired_pathway_refuses_new_work_with_409_and_keeps_the_record(
         }
         assert statuses[article] == "completed"
     finally:
-        for kind in ("resources", "modules"):
-            query = db.collection(kind).where(filter=FieldFilter("pathway_id", "==", pid))
-            for snap in query.stream():
-                snap.reference.delete()
-        db.document(f"pathways/{pid}").delete()
+        for gone in (pid, kept.pid):
+            for kind in ("resources", "modules"):
+                query = db.collection(kind).where(filter=FieldFilter("pathway_id", "==", gone))
+                for snap in query.stream():
+                    snap.reference.delete()
+            db.document(f"pathways/{gone}").delete()
