@@ -19,7 +19,9 @@ The event bridge is held down (``.local/hold/bridge``) while the learners are se
 deleted: 7N seeded writes would otherwise each be delivered to a trigger that has nothing to do
 (the documents are already consistent), and the re-evaluation writes the module and the pathway
 rollups itself, so no number depends on a trigger. The bridge is let back at the end (it then runs
-its catch-up reconcile, as after any outage).
+its catch-up reconcile, as after any outage). The emulator queues the events it could not deliver
+meanwhile and sends them once the bridge is back (after 20,000 learners: about 168,000, for
+minutes), so restart the local cloud before running tests against it.
 
 Part 2, cost: the same on ``--cost-learners`` learners in a separate database of the emulator
 (which the bridge does not watch), re-evaluated in this process by the very code the task runs
@@ -258,6 +260,11 @@ def part_scale(
                 for snap in db.collection(kind).where(filter=same).stream():
                     snap.reference.delete()
             db.document(f"pathways/{pid}").delete()
+    print(
+        "   note: holding the bridge down does not stop the emulator from queueing the events of\n"
+        f"   the {n * (RESOURCES + 2)} seeded documents (and of their deletion): the bridge delivers\n"
+        "   them for minutes now. `make down && make up` before tests or another benchmark."
+    )
 
 
 def counted(db: Any, counter: Counter) -> Any:
