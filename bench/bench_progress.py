@@ -191,13 +191,15 @@ def part_cost(stack: dict[str, Any]) -> None:
     plain = firestore.Client(project=stack["project_id"], database=COST_DATABASE)
     timings: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     source = firestore.Client(project=stack["project_id"])
-    for collection in ("pathways", "modules", "resources"):
+    for collection in ("pathways", "modules", "resources", "catalog_meta"):
         for snap in source.collection(collection).stream():
             plain.document(f"{collection}/{snap.id}").set(snap.to_dict() or {})
     for label, ttl in (("catalog cache warm", 30.0), ("catalog cache off", 0.0)):
         counter = Counter()
         db = counting_client(stack["project_id"], COST_DATABASE, counter)
-        catalog = CachedCatalog(FirestoreCatalog(db), ttl=ttl)
+        inner = FirestoreCatalog(db)
+        # version-checked, as shared.bootstrap builds it: an action reads catalog_meta/version
+        catalog = CachedCatalog(inner, ttl=ttl, version=inner.version)
         store = FirestoreProgressStore(db)
         if ttl:  # warm the cache as a running instance would be
             progress_service.report(catalog, store, "warm-up", PID)
