@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from tests.emulator.bridge_helpers import answers, hold, kill, pids, wait_restarted
 from tests.helpers import unique, wait_for
@@ -119,7 +120,8 @@ def course(tmp_path: Path, db: Any) -> Callable[..., Course]:
     yield make  # type: ignore[misc]
     for c in made:
         for kind in ("resources", "modules"):
-            for snap in db.collection(kind).where("pathway_id", "==", c.pid).stream():
+            same = FieldFilter("pathway_id", "==", c.pid)
+            for snap in db.collection(kind).where(filter=same).stream():
                 snap.reference.delete()
         db.document(f"pathways/{c.pid}").delete()
 
