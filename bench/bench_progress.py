@@ -262,7 +262,7 @@ def part_cost(stack: dict[str, Any]) -> None:
         )
         print(
             f"   time in our code, {label} (median of {len(rows)}, one client, no bridge): "
-            f"complete {service_ms:.0f} ms, resource trigger (module, then pathway)"
+            f"complete {service_ms:.0f} ms, resource trigger (module and pathway)"
             f" {module_ms:.0f} ms, module trigger {pathway_ms:.0f} ms"
         )
     print(

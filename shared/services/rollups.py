@@ -104,6 +104,38 @@ def pathway_work(
     return work
 
 
+def module_and_pathway_work(
+    uid: str,
+    module_id: str,
+    resource_ids: Sequence[str],
+    compute_module: ModuleCompute,
+    pathway_id: str,
+    module_ids: Sequence[str],
+    compute_pathway: PathwayCompute,
+    catalog_version: int | None = None,
+) -> Callable[[Tx], tuple[ModuleProgress, PathwayProgress | None] | None]:
+    """A module's recount and, when it changes, its pathway's, in ONE transaction: read the
+    resources' progress, the pathway's modules and the pathway (by key); recount the module, then
+    the pathway from the modules as they will be; write what changed. ``None``: the module is
+    right (nothing written). ``module_ids``: the pathway's modules (``module_id`` among them)."""
+
+    def work(tx: Tx) -> tuple[ModuleProgress, PathwayProgress | None] | None:
+        _check_version(tx, catalog_version)
+        progress = tx.progresses(uid, resource_ids)
+        modules = tx.module_progress(uid, module_ids)
+        current = tx.pathway_progress(uid, pathway_id)
+        fresh = compute_module(progress, modules.get(module_id))
+        if fresh is None:
+            return None
+        pathway = compute_pathway({**modules, module_id: fresh}, current)
+        tx.put_module_progress(uid, fresh)
+        if pathway is not None:
+            tx.put_pathway_progress(uid, pathway)
+        return fresh, pathway
+
+    return work
+
+
 def module_lock(uid: str, module_id: str) -> str:
     return f"users/{uid}/module_progress/{module_id}"
 
@@ -223,7 +255,7 @@ def resource_progress_written(
         first: ModuleProgress | None = None
         for mid in module_ids:
             if mid in mods:
-                written = _recount_module(catalog, store, uid, mods[mid], clock, version)
+                written, pathway = _recount_module(catalog, store, uid, mods[mid], clock, version)
                 first = first if mid != module_ids[0] else written
                 log.info(
                     "module rollup",
@@ -235,42 +267,19 @@ def resource_progress_written(
                     percentage=written.percentage if written else None,
                 )
                 if written is not None:
-                    _follow_up_pathway(catalog, store, uid, mods[mid], change, clock, version)
+                    log.info(
+                        "pathway rollup",
+                        event_id=change.meta.id,
+                        uid=uid,
+                        module_id=mid,
+                        pathway_id=mods[mid].pathway_id,
+                        written=pathway is not None,
+                        percentage=pathway.percentage if pathway else None,
+                        via="resource trigger",
+                    )
         return first
 
     return with_fresh_catalog(catalog, run)
-
-
-def _follow_up_pathway(
-    catalog: CatalogReader,
-    store: RollupStore,
-    uid: str,
-    mod: Module,
-    change: DocumentChange,
-    clock: Clock,
-    version: int | None,
-) -> None:
-    """The module just changed: recount its pathway now, one event earlier than the module
-    trigger would (on the local cloud every event waits for the emulator's one-at-a-time pushes;
-    in production every hop is an Eventarc delivery). The module trigger still runs on the module
-    write (and on every module write made elsewhere: reconcile, re-evaluation): it finds the
-    pathway right and writes nothing; if this invocation fails after the module's commit, it is
-    the module trigger that recounts the pathway."""
-    path = catalog.pathways([mod.pathway_id]).get(mod.pathway_id)
-    if path is None:
-        return
-    # The module's percentage changed, so the pathway's almost always does: no peek first.
-    written = recount_pathway(catalog, store, uid, path, clock, version, peek=False)
-    log.info(
-        "pathway rollup",
-        event_id=change.meta.id,
-        uid=uid,
-        module_id=mod.module_id,
-        pathway_id=path.pathway_id,
-        written=written is not None,
-        percentage=written.percentage if written else None,
-        via="resource trigger",
-    )
 
 
 def _recount_module(
@@ -280,7 +289,15 @@ def _recount_module(
     mod: Module,
     clock: Clock,
     version: int | None,
-) -> ModuleProgress | None:
+) -> tuple[ModuleProgress | None, PathwayProgress | None]:
+    """Peek at the module; when its numbers change, recount it AND its pathway in one
+    transaction (:func:`module_and_pathway_work`), one event earlier than the module trigger would
+    (on the local cloud every event waits for the emulator's one-at-a-time pushes; in production
+    every hop is an Eventarc delivery). The module trigger still runs on the module write (and on
+    every module write made elsewhere: reconcile, re-evaluation); it peeks, finds the pathway
+    right and opens no transaction. One transaction, not a module's then a pathway's: measured,
+    the module trigger's pathway transaction then ran while this trigger's was open, and the
+    emulator aborts both parties of such a lock cycle after 2 s. Returns what was written."""
     resources = cat.ordered(mod.resource_ids, catalog.resources(mod.resource_ids))
 
     def compute(
@@ -289,8 +306,25 @@ def _recount_module(
         return change_rules.module_rollup(mod, resources, progress, current, clock())
 
     ids = [r.resource_id for r in resources]
-    work = module_work(uid, mod.module_id, ids, compute, version)
-    return settle(store, work, module_lock(uid, mod.module_id))
+    alone = module_work(uid, mod.module_id, ids, compute, version)
+    if store.peek(alone) is None:
+        return None, None
+    path = catalog.pathways([mod.pathway_id]).get(mod.pathway_id)
+    if path is None:
+        return store.transact(alone, lock=module_lock(uid, mod.module_id)), None
+    mods, totals = pathway_totals(catalog, path)
+
+    def compute_pathway(
+        modules: dict[str, ModuleProgress], current: PathwayProgress | None
+    ) -> PathwayProgress | None:
+        return change_rules.pathway_rollup(path, mods, modules, totals, current, clock())
+
+    module_ids = list(dict.fromkeys([*path.module_ids, mod.module_id]))
+    both = module_and_pathway_work(
+        uid, mod.module_id, ids, compute, path.pathway_id, module_ids, compute_pathway, version
+    )
+    written = store.transact(both, lock=pathway_lock(uid, path.pathway_id))
+    return written if written is not None else (None, None)
 
 
 def module_progress_written(
