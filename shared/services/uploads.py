@@ -266,9 +266,9 @@ def issue_upload_url(
     objects: ObjectStore,
     tasks: TaskQueue,
     cfg: Settings,
+    catalog: CatalogReader,
     now: Clock = utcnow,
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
-    catalog: CatalogReader | None = None,
 ) -> UploadUrlReply:
     """``catalog``: where the resource's pathway is read, to refuse an upload to a retired one
     (:func:`shared.services.catalog.require_offered`)."""
@@ -277,8 +277,7 @@ def issue_upload_url(
         raise NotFound(f"no resource {resource_id}")
     if not resource.requires_upload:
         raise Conflict(f"resource {resource_id} takes no upload")
-    if catalog is not None:
-        cat.require_offered(catalog, resource)
+    cat.require_offered(catalog, resource)
     if not rules.valid_uid(me.uid):
         raise InvalidArgument("this account id cannot own uploads")
     content_type = rules.normalise_content_type(req.content_type)

@@ -119,9 +119,9 @@ class World:
             objects=self.objects,
             tasks=self.tasks,
             cfg=CFG,
+            catalog=self.catalog,
             now=self.now,
             new_id=lambda: next(self.ids),
-            catalog=self.catalog,
         )
 
     def upload(
