@@ -45,7 +45,6 @@ from shared.services.ports import (
     PathwayCompute,
     RollupStore,
     Tx,
-    UnitOfWork,
 )
 
 Clock = Callable[[], dt.datetime]
@@ -142,32 +141,6 @@ def module_lock(uid: str, module_id: str) -> str:
 
 def pathway_lock(uid: str, pathway_id: str) -> str:
     return f"users/{uid}/pathway_progress/{pathway_id}"
-
-
-def recompute_module(
-    store: UnitOfWork,
-    uid: str,
-    module_id: str,
-    resource_ids: Sequence[str],
-    compute: ModuleCompute,
-    catalog_version: int | None = None,
-) -> ModuleProgress | None:
-    """:func:`module_work` in one transaction. Returns what was written (``None``: nothing)."""
-    work = module_work(uid, module_id, resource_ids, compute, catalog_version)
-    return store.transact(work, lock=module_lock(uid, module_id))
-
-
-def recompute_pathway(
-    store: UnitOfWork,
-    uid: str,
-    pathway_id: str,
-    module_ids: Sequence[str],
-    compute: PathwayCompute,
-    catalog_version: int | None = None,
-) -> PathwayProgress | None:
-    """:func:`pathway_work` in one transaction."""
-    work = pathway_work(uid, pathway_id, module_ids, compute, catalog_version)
-    return store.transact(work, lock=pathway_lock(uid, pathway_id))
 
 
 def settle(store: RollupStore, work: Callable[[Tx], R | None], lock: str) -> R | None:
