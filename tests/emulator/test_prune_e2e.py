@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import requests
 import yaml
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from tests.emulator.test_catalog_e2e import cli_env
+from tests.emulator.test_catalog_e2e import Course, cli_env
 from tests.emulator.test_concurrency_e2e import at_once
 from tests.helpers import unique, wait_for
 
@@ -37,36 +36,12 @@ SETTLE = 180.0  # generous: other local clouds share the machine
 LEARNERS = 8
 
 
-@dataclass
-class Pathway:
-    pid: str
-    modules: dict[str, list[str]]
-
-    def text(self) -> str:
-        return yaml.safe_dump(
-            {
-                "pathway_id": self.pid,
-                "title": self.pid,
-                "modules": [
-                    {
-                        "module_id": mid,
-                        "title": mid,
-                        "resources": [
-                            {"resource_id": rid, "type": "article", "title": rid} for rid in rids
-                        ],
-                    }
-                    for mid, rids in self.modules.items()
-                ],
-            },
-            sort_keys=False,
-        )
+class Pathway(Course):
+    """A pathway file of the catalog e2e tests (``Course``: articles only, ``recount``)."""
 
     @property
     def resources(self) -> list[str]:
         return [r for rids in self.modules.values() for r in rids]
-
-    def module_of(self, rid: str) -> str:
-        return next(m for m, rids in self.modules.items() if rid in rids)
 
 
 def make(prefix: str, shape: dict[str, int]) -> Pathway:
