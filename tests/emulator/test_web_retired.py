@@ -2,8 +2,9 @@
 Debian's chromium) against the local cloud, and the pure part under node's test runner.
 
 The card of a pathway retired by ``catalog apply --prune`` is listed after the offered ones, says
-it is retired, shows the learner's numbers as they stand and invites nothing; axe-core finds 0
-serious or critical at 1200 and 390 px. Screenshots go to .local/screenshots/retired/.
+it is retired, shows the learner's numbers as they stand and invites nothing; its page says it is
+no longer offered, with "Done" disabled and no timer; axe-core finds 0 serious or critical at 1200
+and 390 px and on that page. Screenshots go to .local/screenshots/retired/.
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ def test_a_retired_pathway_is_a_record_not_work_in_progress(stack: dict[str, Any
         "retired.mjs",
         name="retired",
         timeout=220,
-        axe=("overview with a retired pathway", "overview with a retired pathway at phone width"),
+        axe=(
+            "overview with a retired pathway",
+            "overview with a retired pathway at phone width",
+            "a retired pathway's page",
+        ),
         shots_dir=SHOTS,
-        shots=("overview-retired", "overview-retired-phone"),
+        shots=("overview-retired", "overview-retired-phone", "pathway-retired"),
     )
 
 
