@@ -148,13 +148,6 @@ def enqueue_reevaluation(plan: Plan, version: int, *, page_size: int | None = No
             catalog_version=version,
             page_size=page_size,
         )
-        reconcile.start_run(
-            task,
-            runs=d.runs,
-            queue=d.tasks,
-            learners=d.learners,
-            lane_size=d.reconcile_lane_size,
-            max_lanes=d.reconcile_max_lanes,
-        )
+        d.start_run(task)
         started.append(task.run_id)
     return started

@@ -31,14 +31,7 @@ def reconcile(call: Call) -> service.BatchResult | service.RunStarted:
     d = deps()
     if isinstance(data, dict) and "run_id" not in data:  # a scheduler starting the day's run
         first = call.body(service.ScheduledRun).first_batch(service.utcnow())
-        return service.start_run(
-            first,
-            runs=d.runs,
-            queue=d.tasks,
-            learners=d.learners,
-            lane_size=d.reconcile_lane_size,
-            max_lanes=d.reconcile_max_lanes,
-        )
+        return d.start_run(first)
     task = call.body(service.ReconcileBatch)
     return service.reconcile_batch(
         task,

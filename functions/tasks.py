@@ -55,11 +55,7 @@ def reevaluate(call: Call) -> service.ReevaluateOutcome:
     return service.reevaluate_learners(
         call.body(service.ReevaluateLearners),
         catalog=d.fresh_catalog,
-        runs=d.runs,
-        queue=d.tasks,
-        learners=d.learners,
-        lane_size=d.reconcile_lane_size,
-        max_lanes=d.reconcile_max_lanes,
+        start=d.start_run,
         task_name=call.request.headers.get("X-CloudTasks-TaskName"),
     )
 

@@ -140,14 +140,7 @@ def reconcile(args: argparse.Namespace) -> int:
             task, reconciler=d.reconciler(), runs=runs, page_size=d.reconcile_page_size
         )
     else:
-        service.start_run(
-            task,
-            runs=runs,
-            queue=d.tasks,
-            learners=d.learners,
-            lane_size=d.reconcile_lane_size,
-            max_lanes=d.reconcile_max_lanes,
-        )
+        d.start_run(task)
         deadline = time.monotonic() + args.timeout
         while not runs.is_done(task.run_id) and time.monotonic() < deadline:
             time.sleep(0.5)

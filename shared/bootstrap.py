@@ -38,7 +38,7 @@ from shared.services.ports import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from shared.services.exports import Sources
-    from shared.services.reconcile import Reconciler, RunLog
+    from shared.services.reconcile import ReconcileBatch, Reconciler, RunLog, RunStarted
 
 T = TypeVar("T")
 
@@ -277,6 +277,21 @@ class Deps:
         from shared.services.reconcile import Reconciler
 
         return Reconciler.for_run(self.learners, self.fresh_catalog, self.progress)
+
+    def start_run(self, task: ReconcileBatch) -> RunStarted:
+        """Start a reconcile run in lanes (``RECONCILE_LANE_SIZE`` learners each, at most
+        ``RECONCILE_MAX_LANES``) on the queue and the run log: for every caller that starts one
+        (``catalog apply``, ``ops reconcile``, the scheduler's call, ``task_reevaluate_learners``)."""
+        from shared.services.reconcile import start_run
+
+        return start_run(
+            task,
+            runs=self.runs,
+            queue=self.tasks,
+            learners=self.learners,
+            lane_size=self.reconcile_lane_size,
+            max_lanes=self.reconcile_max_lanes,
+        )
 
 
 NAMES = frozenset(

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared import log
 from shared.domain.models import Id, SubmissionStatus
 from shared.services import audit, reconcile
-from shared.services.ports import CatalogReader, LearnerIndex, SubmissionStore, Tx
+from shared.services.ports import CatalogReader, SubmissionStore, Tx
 from shared.services.uploads import Clock, ResourceState, submission_lock, utcnow
 
 
@@ -150,17 +151,13 @@ def reevaluate_learners(
     task: ReevaluateLearners,
     *,
     catalog: CatalogReader,
-    runs: reconcile.RunLog,
-    queue: reconcile.BatchQueue,
-    learners: LearnerIndex | None = None,
-    lane_size: int = reconcile.DEFAULT_LANE_SIZE,
-    max_lanes: int = reconcile.DEFAULT_MAX_LANES,
+    start: Callable[[reconcile.ReconcileBatch], reconcile.RunStarted],
     task_name: str | None = None,
     now: Clock = utcnow,
 ) -> ReevaluateOutcome:
-    """Start the run, in lanes as ``catalog apply`` starts its runs (``learners`` ``None``: one
-    lane); its id is ``run_id``, else derived from the delivering task's name (so a redelivery
-    starts nothing new), else from the time."""
+    """Start the run with ``start`` (the composition root's ``Deps.start_run``: in lanes, as
+    ``catalog apply`` starts its runs); its id is ``run_id``, else derived from the delivering
+    task's name (so a redelivery starts nothing new), else from the time."""
     pathway_id = task.pathway_id
     if pathway_id is None:
         if task.module_id is None:
@@ -177,15 +174,7 @@ def reevaluate_learners(
         also_pathway_ids=task.also_pathway_ids,
         catalog_version=task.catalog_version,
     )
-    started = reconcile.start_run(
-        batch,
-        runs=runs,
-        queue=queue,
-        learners=learners,
-        lane_size=lane_size,
-        max_lanes=max_lanes,
-        now=now,
-    )
+    started = start(batch)
     log.info("re-evaluation started", run_id=run_id, pathway_id=pathway_id, lanes=started.lanes)
     return ReevaluateOutcome(
         outcome="started", run_id=run_id, pathway_id=pathway_id, lanes=started.lanes

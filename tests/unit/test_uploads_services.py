@@ -618,6 +618,7 @@ class FakeCatalog:
 def test_reevaluate_starts_one_chained_run_for_the_modules_pathway_and_a_redelivery_no_other() -> (
     None
 ):
+    from shared.bootstrap import override
     from shared.domain.models import Module
     from tests.unit.fakes import FakeTasks
     from tests.unit.test_reconcile import FakeLearners, FakeRunLog
@@ -632,39 +633,30 @@ def test_reevaluate_starts_one_chained_run_for_the_modules_pathway_and_a_redeliv
     )
     catalog = FakeCatalog(mod, [video, resource("ex")])
     runs, queue = FakeRunLog(), FakeTasks()
-    task = task_service.ReevaluateLearners(module_id=mod.module_id, catalog_version=7)
-    for _ in range(2):  # delivered twice, under the same task name
-        first = task_service.reevaluate_learners(
-            task, catalog=catalog, runs=runs, queue=queue, task_name="q/tasks/t1", now=lambda: T0
-        )
-    assert (first.outcome, first.pathway_id) == ("started", "image-generation")
-    assert first.run_id == "reevaluate-image-generation-t1"
-    # the learners are walked by task_reconcile, batch after batch: only its first batch is queued
-    ((name, (entry, payload, _)),) = queue.queued.items()
-    assert (name, entry) == ("reconcile-reevaluate-image-generation-t1-0-0", "task_reconcile")
-    assert payload["pathway_id"] == "image-generation"
-    assert payload["catalog_version"] == 7
-    assert "cursor" not in payload
-    unknown = task_service.ReevaluateLearners(module_id="nope")
-    assert (
-        task_service.reevaluate_learners(unknown, catalog=catalog, runs=runs, queue=queue).outcome
-        == "unknown module"
-    )
-    # with the learner index (as the function passes it): in lanes, as catalog apply starts runs
-    learners = FakeLearners()
+    learners = FakeLearners()  # three learners in the pathway: three lanes of one
     for uid in ("ann", "bob", "cy"):
         learners.pathways[uid, "image-generation"] = PathwayProgress(pathway_id="image-generation")
-    laned = task_service.reevaluate_learners(
-        task.model_copy(update={"run_id": "laned"}),
-        catalog=catalog,
-        runs=runs,
-        queue=queue,
-        learners=learners,
-        lane_size=1,
-    )
-    assert laned.lanes == 3
-    lanes = sorted(name for name in queue.queued if name.startswith("reconcile-laned-"))
-    assert lanes == ["reconcile-laned-0-0", "reconcile-laned-1-0", "reconcile-laned-2-0"]
+    task = task_service.ReevaluateLearners(module_id=mod.module_id, catalog_version=7)
+    with override(runs=runs, tasks=queue, learners=learners, reconcile_lane_size=1) as d:
+        for _ in range(2):  # delivered twice, under the same task name
+            first = task_service.reevaluate_learners(
+                task, catalog=catalog, start=d.start_run, task_name="q/tasks/t1", now=lambda: T0
+            )
+        unknown = task_service.ReevaluateLearners(module_id="nope")
+        refused = task_service.reevaluate_learners(unknown, catalog=catalog, start=d.start_run)
+    assert (first.outcome, first.pathway_id) == ("started", "image-generation")
+    assert first.run_id == "reevaluate-image-generation-t1"
+    # in lanes, as catalog apply starts runs (Deps.start_run); the learners are walked by
+    # task_reconcile, batch after batch: only each lane's first batch is queued, once
+    assert first.lanes == 3
+    prefix = "reconcile-reevaluate-image-generation-t1"
+    assert sorted(queue.queued) == [f"{prefix}-0-0", f"{prefix}-1-0", f"{prefix}-2-0"]
+    for entry, payload, _ in queue.queued.values():
+        assert entry == "task_reconcile"
+        assert payload["pathway_id"] == "image-generation"
+        assert payload["catalog_version"] == 7
+    assert "cursor" not in queue.queued[f"{prefix}-0-0"][1]  # the first lane starts at the start
+    assert refused.outcome == "unknown module"
 
 
 @pytest.mark.parametrize("decision", ["approve", "reject"])
