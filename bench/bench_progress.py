@@ -437,6 +437,10 @@ def part_load(stack: dict[str, Any], learners: int, workers: int, timeout: float
         http_ms = [1000 * (r[4] - r[3]) for r in replies]
         print(f"   {len(replies)} HTTP actions in {t_http:.1f}s ({len(replies) / t_http:.0f}/s),")
         print(f"   all pathways complete {t_all:.1f}s after the first request; non-200: {len(bad)}")
+        if bad:  # which ones: a 4xx, a 503 (contention, Retry-After) or no reply at all (599)
+            codes = sorted({r[2] for r in bad})
+            counts = {code: sum(1 for r in bad if r[2] == code) for code in codes}
+            print(f"   non-200 replies by status: {counts}, e.g. {bad[0][1]}")
         print(f"   HTTP reply time: p50 {pct(http_ms, 50):.0f} ms, p95 {pct(http_ms, 95):.0f} ms")
         rounds = [1000 * r for r in watch.rounds]
         print(f"   (polling resolution: one round p50 {pct(rounds, 50):.0f} ms)")
